@@ -1,0 +1,278 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/strongroom/strongroom/httpapi"
+)
+
+// Config is a server configuration file, in Vault's HCL shape:
+//
+//	listener "tcp" { address tls_cert_file tls_key_file tls_min_version tls_disable
+//	                 max_request_size max_request_duration }
+//	storage "bolt" { path }
+//	seal "shamir" {}
+//	api_addr  = "https://..."
+//	log_level = "info"
+//
+// Unknown blocks and arguments are refused, with the file, the line and the
+// reason, as are values that do not make sense.
+type Config struct {
+	Listeners []*Listener `hcl:"listener,block"`
+	Storage   *Storage    `hcl:"storage,block"`
+	Seals     []*Seal     `hcl:"seal,block"`
+	APIAddr   string      `hcl:"api_addr,optional"`
+	LogLevel  string      `hcl:"log_level,optional"`
+	Body      hcl.Body    `hcl:",body"`
+}
+
+// Listener is a listener "tcp" block.
+type Listener struct {
+	Type               string   `hcl:"type,label"`
+	Address            string   `hcl:"address,optional"`
+	TLSCertFile        string   `hcl:"tls_cert_file,optional"`
+	TLSKeyFile         string   `hcl:"tls_key_file,optional"`
+	TLSMinVersion      string   `hcl:"tls_min_version,optional"`
+	TLSDisable         bool     `hcl:"tls_disable,optional"`
+	MaxRequestSize     *int64   `hcl:"max_request_size,optional"`
+	MaxRequestDuration string   `hcl:"max_request_duration,optional"`
+	Body               hcl.Body `hcl:",body"`
+
+	minTLS   uint16
+	duration time.Duration
+}
+
+// Storage is the storage block; its arguments depend on its type.
+type Storage struct {
+	Type   string   `hcl:"type,label"`
+	Remain hcl.Body `hcl:",remain"`
+
+	Bolt *BoltStorage
+}
+
+// BoltStorage holds the arguments of storage "bolt".
+type BoltStorage struct {
+	Path string `hcl:"path"`
+}
+
+// Seal is a seal block; its arguments depend on its type.
+type Seal struct {
+	Type   string   `hcl:"type,label"`
+	Remain hcl.Body `hcl:",remain"`
+}
+
+// ShamirSeal holds the arguments of seal "shamir": none.
+type ShamirSeal struct{}
+
+var tlsVersions = map[string]uint16{"tls12": tls.VersionTLS12, "tls13": tls.VersionTLS13}
+
+// Log levels, Vault's names.
+var logLevels = map[string]bool{"trace": true, "debug": true, "info": true, "warn": true, "warning": true, "error": true}
+
+// LoadConfig reads and checks a configuration file.
+func LoadConfig(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	return ParseConfig(path, src)
+}
+
+// ParseConfig parses and checks configuration source; filename names it in
+// errors.
+func ParseConfig(filename string, src []byte) (*Config, error) {
+	file, diags := hclparse.NewParser().ParseHCL(src, filename)
+	if diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	var cfg Config
+	if diags := gohcl.DecodeBody(file.Body, nil, &cfg); diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	if diags := cfg.check(); diags.HasErrors() {
+		return nil, diagError(diags)
+	}
+	return &cfg, nil
+}
+
+func (c *Config) check() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if len(c.Listeners) == 0 {
+		diags = append(diags, bodyDiag(c.Body, "Missing listener", `a listener "tcp" block is required`))
+	}
+	for _, l := range c.Listeners {
+		diags = append(diags, l.check()...)
+	}
+	if c.Storage == nil {
+		diags = append(diags, bodyDiag(c.Body, "Missing storage", `a storage block is required, e.g. storage "bolt" { path = "/var/lib/strongroom" }`))
+	} else {
+		diags = append(diags, c.Storage.decode()...)
+	}
+	if len(c.Seals) > 1 {
+		diags = append(diags, blockDiag(c.Body, "seal", "Too many seals", "only one seal block is supported"))
+	}
+	for _, s := range c.Seals {
+		diags = append(diags, s.decode()...)
+	}
+	if c.LogLevel != "" && !logLevels[strings.ToLower(c.LogLevel)] {
+		diags = append(diags, attrDiag(c.Body, "log_level", "Invalid log_level", "must be one of trace, debug, info, warn, error"))
+	}
+	if c.APIAddr != "" && !strings.HasPrefix(c.APIAddr, "http://") && !strings.HasPrefix(c.APIAddr, "https://") {
+		diags = append(diags, attrDiag(c.Body, "api_addr", "Invalid api_addr", "must be a URL starting with http:// or https://"))
+	}
+	return diags
+}
+
+func (l *Listener) check() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if l.Type != "tcp" {
+		return append(diags, labelDiag(l.Body, "Unsupported listener", fmt.Sprintf("listener type %q is not supported; use \"tcp\"", l.Type)))
+	}
+	if l.Address == "" {
+		l.Address = "127.0.0.1:8200"
+	}
+	if _, _, err := net.SplitHostPort(l.Address); err != nil {
+		diags = append(diags, attrDiag(l.Body, "address", "Invalid address", "must be host:port"))
+	}
+	l.minTLS = tls.VersionTLS12
+	if l.TLSMinVersion != "" {
+		v, ok := tlsVersions[l.TLSMinVersion]
+		if !ok {
+			diags = append(diags, attrDiag(l.Body, "tls_min_version", "Invalid tls_min_version", "must be tls12 or tls13"))
+		}
+		l.minTLS = v
+	}
+	if !l.TLSDisable && (l.TLSCertFile == "" || l.TLSKeyFile == "") {
+		diags = append(diags, labelDiag(l.Body, "Missing TLS files", "tls_cert_file and tls_key_file are required unless tls_disable = true"))
+	}
+	if l.MaxRequestSize != nil && *l.MaxRequestSize <= 0 {
+		diags = append(diags, attrDiag(l.Body, "max_request_size", "Invalid max_request_size", "must be a positive number of bytes"))
+	}
+	l.duration = httpapi.DefaultMaxRequestDuration
+	if l.MaxRequestDuration != "" {
+		d, err := parseDuration(l.MaxRequestDuration)
+		if err != nil || d <= 0 {
+			diags = append(diags, attrDiag(l.Body, "max_request_duration", "Invalid max_request_duration", `must be a positive duration such as "90s"`))
+		}
+		l.duration = d
+	}
+	return diags
+}
+
+// maxRequestSize returns the body limit of the listener.
+func (l *Listener) maxRequestSize() int64 {
+	if l.MaxRequestSize == nil {
+		return httpapi.DefaultMaxRequestSize
+	}
+	return *l.MaxRequestSize
+}
+
+func (s *Storage) decode() hcl.Diagnostics {
+	switch s.Type {
+	case "bolt":
+		s.Bolt = &BoltStorage{}
+		diags := gohcl.DecodeBody(s.Remain, nil, s.Bolt)
+		if !diags.HasErrors() && s.Bolt.Path == "" {
+			diags = append(diags, attrDiag(s.Remain, "path", "Invalid path", "path must not be empty"))
+		}
+		return diags
+	}
+	return hcl.Diagnostics{labelDiag(s.Remain, "Unsupported storage", fmt.Sprintf("storage type %q is not supported; use \"bolt\"", s.Type))}
+}
+
+func (s *Seal) decode() hcl.Diagnostics {
+	switch s.Type {
+	case "shamir":
+		return gohcl.DecodeBody(s.Remain, nil, &ShamirSeal{})
+	}
+	return hcl.Diagnostics{labelDiag(s.Remain, "Unsupported seal", fmt.Sprintf("seal type %q is not supported; use \"shamir\"", s.Type))}
+}
+
+// parseDuration reads a Vault duration: a Go duration string or a number of
+// seconds.
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// diagError renders diagnostics as "file:line,col: summary; detail" lines.
+func diagError(diags hcl.Diagnostics) error {
+	var msgs []string
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			msgs = append(msgs, d.Error())
+		}
+	}
+	return fmt.Errorf("invalid configuration:\n  %s", strings.Join(msgs, "\n  "))
+}
+
+func syntaxBody(b hcl.Body) *hclsyntax.Body {
+	sb, _ := b.(*hclsyntax.Body)
+	return sb
+}
+
+// attrDiag is an error pointing at attribute name of body.
+func attrDiag(b hcl.Body, name, summary, detail string) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf("%s %s.", name, detail)}
+	if sb := syntaxBody(b); sb != nil {
+		if a, ok := sb.Attributes[name]; ok {
+			r := a.SrcRange
+			d.Subject = &r
+			return d
+		}
+		r := sb.SrcRange
+		d.Subject = &r
+	}
+	return d
+}
+
+// bodyDiag is an error pointing at a body as a whole.
+func bodyDiag(b hcl.Body, summary, detail string) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail + "."}
+	if sb := syntaxBody(b); sb != nil {
+		r := sb.SrcRange
+		d.Subject = &r
+	}
+	return d
+}
+
+// labelDiag is an error pointing at the opening of a block, given its body.
+func labelDiag(b hcl.Body, summary, detail string) *hcl.Diagnostic {
+	d := bodyDiag(b, summary, detail)
+	if d.Subject != nil {
+		r := *d.Subject
+		r.End = r.Start
+		d.Subject = &r
+	}
+	return d
+}
+
+// blockDiag points at the second block of the given type.
+func blockDiag(b hcl.Body, typ, summary, detail string) *hcl.Diagnostic {
+	d := bodyDiag(b, summary, detail)
+	if sb := syntaxBody(b); sb != nil {
+		seen := 0
+		for _, blk := range sb.Blocks {
+			if blk.Type == typ {
+				if seen++; seen == 2 {
+					r := blk.TypeRange
+					d.Subject = &r
+				}
+			}
+		}
+	}
+	return d
+}

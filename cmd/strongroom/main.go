@@ -1,0 +1,55 @@
+// Command strongroom runs the Strongroom key-management server.
+//
+//	strongroom server -config FILE   run a server from a configuration file
+//	strongroom server -dev           run an initialised, unsealed dev server
+//	strongroom version               print the version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.buildDate=...".
+var (
+	version   = "0.1.0-dev"
+	buildDate = ""
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `Usage: strongroom <command> [options]
+
+Commands:
+    server     Start a Strongroom server (-config FILE, or -dev)
+    version    Print the Strongroom version
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 1
+	}
+	switch args[0] {
+	case "server":
+		return runServer(args[1:], stdout, stderr)
+	case "version", "-v", "-version", "--version":
+		fmt.Fprintf(stdout, "Strongroom v%s%s\n", version, dateSuffix())
+		return 0
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "Unknown command %q\n\n%s", args[0], usage)
+	return 1
+}
+
+func dateSuffix() string {
+	if buildDate == "" {
+		return ""
+	}
+	return ", built " + buildDate
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/strongroom/strongroom/engine/sys"
+	"github.com/strongroom/strongroom/httpapi"
+	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/storage"
+	"github.com/strongroom/strongroom/storage/bolt"
+)
+
+// rootTenantID is the storage id of the root namespace, the cluster's own
+// tenant. Other tenants get random ids.
+var rootTenantID = []byte("root")
+
+func runServer(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "path to the HCL configuration file")
+	dev := fs.Bool("dev", false, "start an initialised, unsealed server on a temporary store")
+	devAddr := fs.String("dev-listen-address", "127.0.0.1:8200", "address of the dev server's listener")
+	if err := fs.Parse(args); err != nil {
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var err error
+	switch {
+	case *dev:
+		err = runDev(ctx, *devAddr, stdout, stderr)
+	case *configPath != "":
+		var cfg *Config
+		if cfg, err = LoadConfig(*configPath); err == nil {
+			err = serve(ctx, cfg, stdout, stderr, nil)
+		}
+	default:
+		err = errors.New("either -config or -dev is required")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// node is one running server: its store, root barrier and front door.
+type node struct {
+	store   storage.Store
+	sys     *sys.Sys
+	servers []*http.Server
+	addrs   []string
+	logger  *slog.Logger
+}
+
+func openStore(cfg *Storage) (storage.Store, string, error) {
+	switch cfg.Type {
+	case "bolt":
+		if err := os.MkdirAll(filepath.Dir(cfg.Bolt.Path), 0o700); err != nil {
+			return nil, "", err
+		}
+		st, err := bolt.Open(cfg.Bolt.Path)
+		return st, "bolt", err
+	}
+	return nil, "", fmt.Errorf("storage type %q is not supported", cfg.Type)
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "trace", "debug":
+		l = slog.LevelDebug
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// start opens the store and the listeners and serves in the background.
+func start(cfg *Config, stderr io.Writer) (*node, error) {
+	logger := newLogger(cfg.LogLevel, stderr)
+	store, storageType, err := openStore(cfg.Storage)
+	if err != nil {
+		return nil, fmt.Errorf("opening storage: %w", err)
+	}
+	n := &node{store: store, logger: logger}
+	n.sys = &sys.Sys{
+		Barrier: seal.New(store, rootTenantID), StorageType: storageType,
+		Version: version, BuildDate: buildDate,
+	}
+	for _, l := range cfg.Listeners {
+		h := httpapi.New(httpapi.Options{
+			Sys: n.sys, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
+		})
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			n.close(context.Background())
+			return nil, fmt.Errorf("listener %s: %w", l.Address, err)
+		}
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       5 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		scheme := "http"
+		if !l.TLSDisable {
+			cert, err := tls.LoadX509KeyPair(l.TLSCertFile, l.TLSKeyFile)
+			if err != nil {
+				ln.Close()
+				n.close(context.Background())
+				return nil, fmt.Errorf("listener %s: loading TLS certificate: %w", l.Address, err)
+			}
+			srv.TLSConfig = &tls.Config{MinVersion: l.minTLS, Certificates: []tls.Certificate{cert}}
+			ln = tls.NewListener(ln, srv.TLSConfig)
+			scheme = "https"
+		}
+		n.servers = append(n.servers, srv)
+		n.addrs = append(n.addrs, scheme+"://"+ln.Addr().String())
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("listener stopped", "address", l.Address, "error", err)
+			}
+		}()
+	}
+	return n, nil
+}
+
+// close drains requests in flight, seals (wiping keys) and closes the store.
+func (n *node) close(ctx context.Context) {
+	for _, s := range n.servers {
+		_ = s.Shutdown(ctx)
+	}
+	if n.sys != nil {
+		n.sys.Seal()
+	}
+	_ = n.store.Close()
+}
+
+// serve runs cfg until ctx ends. ready, if set, runs once listeners are up.
+func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, ready func(*node) error) error {
+	n, err := start(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		if err := ready(n); err != nil {
+			n.close(context.Background())
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "==> Strongroom server configuration:\n\n")
+		fmt.Fprintf(stdout, "             Storage: %s\n", cfg.Storage.Type)
+		fmt.Fprintf(stdout, "             Version: Strongroom v%s\n\n", version)
+		fmt.Fprintf(stdout, "==> Strongroom server started! Listening on %s\n", strings.Join(n.addrs, ", "))
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "==> Strongroom shutdown triggered")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n.close(shutdownCtx)
+	return nil
+}

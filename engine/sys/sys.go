@@ -1,0 +1,247 @@
+// Package sys answers the seal endpoints of Vault's sys/ backend for one
+// tenant: sys/init, sys/seal-status, sys/unseal, sys/seal, sys/health and
+// sys/leader. Their request and response shapes, messages and status codes
+// are Vault's (vault/http/sys_init.go, sys_seal.go, sys_health.go,
+// sys_leader.go, checked against OpenBao internal/http at df6ce2ce).
+package sys
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/token"
+	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/seal/shamir"
+	"github.com/strongroom/strongroom/storage/tuple"
+)
+
+// Sys serves the seal endpoints of one tenant.
+type Sys struct {
+	Barrier     *seal.Barrier
+	StorageType string // reported by sys/seal-status, e.g. "bolt"
+	Version     string
+	BuildDate   string
+	Now         func() time.Time
+}
+
+// cluster identity, stored through the barrier at init.
+type clusterInfo struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+var clusterKey = tuple.Pack("sys", "cluster")
+
+// InitStatusResponse is the answer of GET sys/init.
+type InitStatusResponse struct {
+	Initialized bool `json:"initialized"`
+}
+
+// InitStatus answers GET sys/init.
+func (s *Sys) InitStatus(ctx context.Context) (InitStatusResponse, error) {
+	ok, err := s.Barrier.Initialized(ctx)
+	return InitStatusResponse{Initialized: ok}, err
+}
+
+// InitRequest is the body of PUT sys/init, with Vault's field names.
+type InitRequest struct {
+	SecretShares      int      `json:"secret_shares"`
+	SecretThreshold   int      `json:"secret_threshold"`
+	PGPKeys           []string `json:"pgp_keys"`
+	RecoveryShares    int      `json:"recovery_shares"`
+	RecoveryThreshold int      `json:"recovery_threshold"`
+	RecoveryPGPKeys   []string `json:"recovery_pgp_keys"`
+	RootTokenPGPKey   string   `json:"root_token_pgp_key"`
+	StoredShares      int      `json:"stored_shares"`
+}
+
+// InitResponse is the answer of PUT sys/init.
+type InitResponse struct {
+	Keys            []string `json:"keys"`
+	KeysB64         []string `json:"keys_base64"`
+	RecoveryKeys    []string `json:"recovery_keys,omitempty"`
+	RecoveryKeysB64 []string `json:"recovery_keys_base64,omitempty"`
+	RootToken       string   `json:"root_token"`
+}
+
+// Init answers PUT sys/init: it creates the root key, keyring, unseal keys
+// and root token in one transaction. Errors: engine.ErrBadRequest (wrapping
+// the reason) for parameters Vault refuses or that this seal does not
+// support, seal.ErrAlreadyInitialized.
+func (s *Sys) Init(ctx context.Context, req InitRequest) (*InitResponse, error) {
+	switch {
+	case req.RecoveryShares != 0 || req.RecoveryThreshold != 0 || len(req.RecoveryPGPKeys) != 0:
+		return nil, engine.Errorf(engine.ErrBadRequest, "parameters recovery_shares,recovery_threshold,recovery_pgp_keys not applicable to seal type shamir")
+	case len(req.PGPKeys) != 0 || req.RootTokenPGPKey != "":
+		return nil, engine.Errorf(engine.ErrBadRequest, "PGP-encrypted keys are not supported")
+	case req.StoredShares != 0:
+		return nil, engine.Errorf(engine.ErrBadRequest, "stored_shares is not applicable to seal type shamir")
+	}
+	now := s.now()
+	var rootToken string
+	info, err := newClusterInfo()
+	if err != nil {
+		return nil, err
+	}
+	infoJSON, _ := json.Marshal(info)
+	res, err := s.Barrier.Init(ctx, seal.InitRequest{SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold},
+		func(tx *seal.Tx) error {
+			if err := tx.Set(clusterKey, infoJSON); err != nil {
+				return err
+			}
+			var err error
+			rootToken, err = token.CreateRoot(tx, now)
+			return err
+		})
+	if errors.Is(err, seal.ErrInvalidConfig) {
+		return nil, engine.Errorf(engine.ErrBadRequest, "%w", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer res.Wipe()
+	out := &InitResponse{RootToken: rootToken, Keys: []string{}, KeysB64: []string{}}
+	for _, k := range res.Shares {
+		out.Keys = append(out.Keys, hex.EncodeToString(k))
+		out.KeysB64 = append(out.KeysB64, base64.StdEncoding.EncodeToString(k))
+	}
+	return out, nil
+}
+
+func newClusterInfo() (clusterInfo, error) {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return clusterInfo{}, err
+	}
+	u := b[4:]
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return clusterInfo{
+		Name: fmt.Sprintf("strongroom-cluster-%x", b[:4]),
+		ID:   fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]),
+	}, nil
+}
+
+// SealStatusResponse is the answer of sys/seal-status and sys/unseal
+// (api.SealStatusResponse).
+type SealStatusResponse struct {
+	Type         string `json:"type"`
+	Initialized  bool   `json:"initialized"`
+	Sealed       bool   `json:"sealed"`
+	T            int    `json:"t"`
+	N            int    `json:"n"`
+	Progress     int    `json:"progress"`
+	Nonce        string `json:"nonce"`
+	Version      string `json:"version"`
+	BuildDate    string `json:"build_date"`
+	Migration    bool   `json:"migration"`
+	ClusterName  string `json:"cluster_name,omitempty"`
+	ClusterID    string `json:"cluster_id,omitempty"`
+	RecoverySeal bool   `json:"recovery_seal"`
+	StorageType  string `json:"storage_type,omitempty"`
+}
+
+// SealStatus answers GET sys/seal-status.
+func (s *Sys) SealStatus(ctx context.Context) (*SealStatusResponse, error) {
+	st, err := s.Barrier.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &SealStatusResponse{
+		Type: st.Type, Initialized: st.Initialized, Sealed: st.Sealed,
+		T: st.Threshold, N: st.Shares, Progress: st.Progress, Nonce: st.Nonce,
+		Version: s.Version, BuildDate: s.BuildDate, StorageType: s.StorageType,
+	}
+	if !st.Sealed {
+		if info, err := s.cluster(ctx); err == nil {
+			out.ClusterName, out.ClusterID = info.Name, info.ID
+		}
+	}
+	return out, nil
+}
+
+func (s *Sys) cluster(ctx context.Context) (clusterInfo, error) {
+	var info clusterInfo
+	err := s.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		raw, err := tx.Get(clusterKey)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(raw, &info)
+	})
+	return info, err
+}
+
+// UnsealRequest is the body of PUT sys/unseal. Vault's struct has no JSON
+// tags; encoding/json matches "key" and "reset" case-insensitively, as there.
+type UnsealRequest struct {
+	Key     string `json:"key"`
+	Reset   bool   `json:"reset"`
+	Migrate bool   `json:"migrate"`
+}
+
+// Unseal answers PUT sys/unseal. Errors: engine.ErrBadRequest wrapping
+// the reason (malformed, wrong or duplicate key, not initialised, reset while
+// unsealed).
+func (s *Sys) Unseal(ctx context.Context, req UnsealRequest) (*SealStatusResponse, error) {
+	if req.Reset {
+		if !s.Barrier.Sealed() {
+			return nil, engine.Errorf(engine.ErrBadRequest, "vault is unsealed")
+		}
+		s.Barrier.ResetUnseal()
+		return s.SealStatus(ctx)
+	}
+	if req.Migrate {
+		return nil, engine.Errorf(engine.ErrBadRequest, "can't perform a seal migration, no migration seal found")
+	}
+	if req.Key == "" {
+		return nil, engine.Errorf(engine.ErrBadRequest, "'key' must be specified in request body as JSON, or 'reset' set to true")
+	}
+	key, err := shamir.ParseShare(req.Key)
+	if err != nil {
+		return nil, engine.Errorf(engine.ErrBadRequest, "'key' must be a valid hex or base64 string")
+	}
+	defer clear(key)
+	st, err := s.Barrier.Unseal(ctx, key)
+	switch {
+	case errors.Is(err, seal.ErrInvalidKey), errors.Is(err, seal.ErrDuplicateShare), errors.Is(err, seal.ErrNotInitialized):
+		return nil, engine.Errorf(engine.ErrBadRequest, "%w", err)
+	case err != nil:
+		return nil, err
+	}
+	_ = st
+	return s.SealStatus(ctx)
+}
+
+// Seal answers PUT sys/seal. The caller has checked that the token may
+// seal (sudo on sys/seal). Sealing a sealed tenant is not an error.
+func (s *Sys) Seal() { s.Barrier.Seal() }
+
+// LeaderResponse is the answer of GET sys/leader (api.LeaderResponse).
+type LeaderResponse struct {
+	HAEnabled                bool      `json:"ha_enabled"`
+	IsSelf                   bool      `json:"is_self"`
+	ActiveTime               time.Time `json:"active_time"`
+	LeaderAddress            string    `json:"leader_address"`
+	LeaderClusterAddress     string    `json:"leader_cluster_address"`
+	PerfStandby              bool      `json:"performance_standby"`
+	PerfStandbyLastRemoteWAL uint64    `json:"performance_standby_last_remote_wal"`
+}
+
+// Leader answers GET sys/leader. A single node has no HA: Vault answers
+// ha_enabled=false and empty addresses, sealed or not.
+func (s *Sys) Leader() *LeaderResponse { return &LeaderResponse{} }
+
+func (s *Sys) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,249 @@
+// Package httpapi is Strongroom's front door: an echo server that speaks
+// Vault's HTTP API. It owns what is HTTP: routing, the response envelope,
+// Vault's {"errors":[...]} format and status codes, request size and time
+// limits, and the translation of the engines' sentinel errors into statuses.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/sys"
+	"github.com/strongroom/strongroom/engine/token"
+	"github.com/strongroom/strongroom/seal"
+)
+
+// Defaults of the listener limits, as Vault's (max_request_size and
+// max_request_duration).
+const (
+	DefaultMaxRequestSize     = 32 << 20
+	DefaultMaxRequestDuration = 90 * time.Second
+)
+
+// Options configures the front door.
+type Options struct {
+	Sys                *sys.Sys
+	MaxRequestSize     int64         // bytes; 0 means DefaultMaxRequestSize
+	MaxRequestDuration time.Duration // 0 means DefaultMaxRequestDuration
+	Logger             *slog.Logger
+	Now                func() time.Time
+}
+
+// Server is the HTTP handler of one node.
+type Server struct {
+	opts   Options
+	echo   *echo.Echo
+	routes map[string]*route
+}
+
+// handlerFunc serves one method of one route.
+type handlerFunc func(c echo.Context, r *request) error
+
+// route is one row of the route table: a path under /v1/ and its methods.
+type route struct {
+	methods map[string]handlerFunc
+	// sealedOK routes answer while the node is sealed; every other path
+	// answers 503 "Vault is sealed".
+	sealedOK bool
+}
+
+// request is what the front door knows of a request before an engine sees it.
+type request struct {
+	id    string
+	path  string // below /v1/, without leading slash
+	token string
+	body  []byte
+}
+
+// New returns the front door.
+func New(opts Options) *Server {
+	if opts.MaxRequestSize <= 0 {
+		opts.MaxRequestSize = DefaultMaxRequestSize
+	}
+	if opts.MaxRequestDuration <= 0 {
+		opts.MaxRequestDuration = DefaultMaxRequestDuration
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, echo: echo.New()}
+	s.echo.HideBanner = true
+	s.echo.HidePort = true
+	s.echo.HTTPErrorHandler = s.handleEchoError
+	s.routes = s.table()
+	s.echo.Any("/v1/*", s.dispatch)
+	s.echo.Add("LIST", "/v1/*", s.dispatch)
+	s.echo.RouteNotFound("/*", func(c echo.Context) error {
+		return writeErrors(c, http.StatusNotFound)
+	})
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) table() map[string]*route {
+	return map[string]*route{
+		"sys/init": {sealedOK: true, methods: map[string]handlerFunc{
+			http.MethodGet: s.initStatus, http.MethodPut: s.initialize, http.MethodPost: s.initialize}},
+		"sys/seal-status": {sealedOK: true, methods: map[string]handlerFunc{http.MethodGet: s.sealStatus}},
+		"sys/unseal": {sealedOK: true, methods: map[string]handlerFunc{
+			http.MethodPut: s.unseal, http.MethodPost: s.unseal}},
+		"sys/seal": {sealedOK: true, methods: map[string]handlerFunc{
+			http.MethodPut: s.sealNode, http.MethodPost: s.sealNode}},
+		"sys/health": {sealedOK: true, methods: map[string]handlerFunc{
+			http.MethodGet: s.health, http.MethodHead: s.health}},
+		"sys/leader": {sealedOK: true, methods: map[string]handlerFunc{http.MethodGet: s.leader}},
+		"auth/token/lookup-self": {methods: map[string]handlerFunc{
+			http.MethodGet: s.lookupSelf, http.MethodPut: s.lookupSelf, http.MethodPost: s.lookupSelf}},
+	}
+}
+
+// dispatch applies the limits, the seal gate and the route table.
+func (s *Server) dispatch(c echo.Context) error {
+	start := s.opts.Now()
+	req := c.Request()
+	ctx, cancel := context.WithTimeout(req.Context(), s.opts.MaxRequestDuration)
+	defer cancel()
+	c.SetRequest(req.WithContext(ctx))
+	c.Response().Header().Set("Cache-Control", "no-store")
+
+	r := &request{id: newRequestID(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req)}
+	err := s.serve(c, r)
+	if err != nil {
+		err = s.writeError(c, r, err)
+	}
+	s.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("request_id", r.id), slog.String("method", req.Method),
+		slog.String("path", r.path), slog.Int("status", c.Response().Status),
+		slog.Duration("duration", s.opts.Now().Sub(start)))
+	return err
+}
+
+func (s *Server) serve(c echo.Context, r *request) error {
+	req := c.Request()
+	if ns := req.Header.Get("X-Vault-Namespace"); ns != "" && strings.Trim(ns, "/") != "root" {
+		return engine.Errorf(engine.ErrUnsupportedPath, "namespace %q not found", strings.Trim(ns, "/"))
+	}
+	if req.ContentLength > s.opts.MaxRequestSize {
+		return errRequestTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxRequestSize))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return errRequestTooLarge
+	}
+	if err != nil {
+		return engine.Errorf(engine.ErrBadRequest, "failed to read request body")
+	}
+	r.body = body
+
+	rt, known := s.routes[r.path]
+	if !(known && rt.sealedOK) && s.opts.Sys.Barrier.Sealed() {
+		return seal.ErrSealed
+	}
+	method := req.Method
+	if method == "LIST" || (method == http.MethodGet && req.URL.Query().Get("list") == "true") {
+		method = "LIST"
+	}
+	if !known {
+		if _, err := s.authenticate(c.Request().Context(), r); err != nil {
+			return err
+		}
+		return engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", r.path)
+	}
+	h, ok := rt.methods[method]
+	if !ok {
+		return engine.ErrUnsupportedOperation
+	}
+	return h(c, r)
+}
+
+var errRequestTooLarge = errors.New("http: request body too large")
+
+// authenticate returns the entry of the request's token, or
+// engine.ErrPermissionDenied.
+func (s *Server) authenticate(ctx context.Context, r *request) (*token.Entry, error) {
+	if r.token == "" {
+		return nil, engine.ErrPermissionDenied
+	}
+	var e *token.Entry
+	err := s.opts.Sys.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		e, err = token.Lookup(tx, r.token, s.opts.Now())
+		return err
+	})
+	if errors.Is(err, token.ErrInvalid) {
+		return nil, engine.ErrPermissionDenied
+	}
+	return e, err
+}
+
+// requestToken reads X-Vault-Token, or an Authorization: Bearer header.
+func requestToken(r *http.Request) string {
+	if t := r.Header.Get("X-Vault-Token"); t != "" {
+		return t
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "Bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+// decodeJSON parses a request body into v as Vault's parseJSONRequest does:
+// an empty body leaves v unchanged. Malformed JSON, or data after the JSON
+// value, is an engine.ErrBadRequest.
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return engine.Errorf(engine.ErrBadRequest, "failed to parse JSON input: %s", jsonReason(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return engine.Errorf(engine.ErrBadRequest, "failed to parse JSON input: unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// jsonReason describes a JSON error without echoing the input.
+func jsonReason(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at offset %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q must be of type %s, got %s", typ.Field, typ.Type, typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of JSON input"
+	}
+	return "invalid JSON"
+}
+
+func newRequestID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+
+var _ http.Handler = (*Server)(nil)

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/sys"
+)
+
+// GET sys/init
+func (s *Server) initStatus(c echo.Context, _ *request) error {
+	st, err := s.opts.Sys.InitStatus(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return respondRaw(c, http.StatusOK, st)
+}
+
+// PUT sys/init
+func (s *Server) initialize(c echo.Context, r *request) error {
+	var req sys.InitRequest
+	if err := decodeJSON(r.body, &req); err != nil {
+		return err
+	}
+	resp, err := s.opts.Sys.Init(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	return respondRaw(c, http.StatusOK, resp)
+}
+
+// GET sys/seal-status
+func (s *Server) sealStatus(c echo.Context, _ *request) error {
+	st, err := s.opts.Sys.SealStatus(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return respondRaw(c, http.StatusOK, st)
+}
+
+// PUT sys/unseal
+func (s *Server) unseal(c echo.Context, r *request) error {
+	var req sys.UnsealRequest
+	if err := decodeJSON(r.body, &req); err != nil {
+		return err
+	}
+	st, err := s.opts.Sys.Unseal(c.Request().Context(), req)
+	clear([]byte(req.Key)) // best effort: req.Key is an immutable string copy
+	if err != nil {
+		return err
+	}
+	return respondRaw(c, http.StatusOK, st)
+}
+
+// PUT sys/seal. Sealing needs a root token (sudo on sys/seal in Vault's
+// default policy); sealing a sealed node answers 204, as Vault does.
+func (s *Server) sealNode(c echo.Context, r *request) error {
+	if s.opts.Sys.Barrier.Sealed() {
+		return respondRaw(c, 0, nil)
+	}
+	e, err := s.authenticate(c.Request().Context(), r)
+	if err != nil {
+		return err
+	}
+	if !e.IsRoot() {
+		return engine.ErrPermissionDenied
+	}
+	s.opts.Sys.Seal()
+	return respondRaw(c, 0, nil)
+}
+
+// GET and HEAD sys/health
+func (s *Server) health(c echo.Context, _ *request) error {
+	q, err := sys.ParseHealthQuery(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	code, body, err := s.opts.Sys.Health(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	if c.Request().Method == http.MethodHead {
+		c.Response().Header().Set("Content-Type", "application/json")
+		return c.NoContent(code)
+	}
+	return c.JSON(code, body)
+}
+
+// GET sys/leader
+func (s *Server) leader(c echo.Context, _ *request) error {
+	return respondRaw(c, http.StatusOK, s.opts.Sys.Leader())
+}

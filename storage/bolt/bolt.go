@@ -1,0 +1,301 @@
+// Package bolt is Strongroom's embedded single-node storage backend, on
+// go.etcd.io/bbolt: one file, one bucket, fsync on every commit.
+//
+// DB implements storage.RawStore; Open wraps it with storage.Wrap, which
+// adds the limits, chunking, large values and retries every backend shares.
+// bbolt serialises writers, so every Update is serializable and a DB never
+// reports storage.ErrConflict; a View sees one snapshot and does not block
+// writers (except while the file's memory map grows).
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/strongroom/strongroom/storage"
+)
+
+// DefaultLockTimeout is how long Open waits for the file lock that another
+// process (or another Open of the same file) holds before it gives up.
+const DefaultLockTimeout = 2 * time.Second
+
+// fileMode is the permission of a new database file.
+const fileMode = 0o600
+
+// bucket is the one bucket that holds every key.
+var bucket = []byte("strongroom")
+
+// Option configures Open and OpenRaw.
+type Option func(*config)
+
+type config struct {
+	lockTimeout time.Duration
+}
+
+// WithLockTimeout sets how long Open waits for the file lock; d <= 0 means
+// DefaultLockTimeout.
+func WithLockTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.lockTimeout = d
+		}
+	}
+}
+
+// Open opens or creates the database file at path (mode 0600) and returns
+// it as a storage.Store. If another process holds the file, Open fails
+// after the lock timeout with an error matching storage.ErrUnavailable; a
+// file that is not a valid database also gives storage.ErrUnavailable.
+func Open(path string, opts ...Option) (storage.Store, error) {
+	db, err := OpenRaw(path, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return storage.Wrap(db), nil
+}
+
+// DB is a bbolt file as a storage.RawStore. Use Open unless you need the raw
+// layer, for a backup with WriteTo or to inspect physical keys in tests;
+// wrap it with storage.Wrap to use it as a Store.
+type DB struct {
+	db   *bbolt.DB
+	path string
+}
+
+var _ storage.RawStore = (*DB)(nil)
+
+// OpenRaw opens or creates the database file at path like Open, without
+// storage.Wrap.
+func OpenRaw(path string, opts ...Option) (*DB, error) {
+	cfg := config{lockTimeout: DefaultLockTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	bdb, err := bbolt.Open(path, fileMode, &bbolt.Options{
+		Timeout:      cfg.lockTimeout,
+		FreelistType: bbolt.FreelistMapType,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("bolt: open %s: the file is locked by another process (waited %s): %w",
+			path, cfg.lockTimeout, storage.ErrUnavailable)
+	}
+	if err != nil {
+		if t := translateBolt(err); t != nil {
+			err = t
+		}
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	err = bdb.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	})
+	if err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("bolt: open %s: create bucket: %w", path, translate(err))
+	}
+	return &DB{db: bdb, path: path}, nil
+}
+
+// Update implements storage.RawStore with a bbolt read-write transaction.
+// Writers are serialised, so it never conflicts. ctx is not consulted:
+// bbolt cannot interrupt a transaction (storage.Wrap checks ctx around it).
+func (d *DB) Update(_ context.Context, fn func(tx storage.RawTx) error) error {
+	var fnErr error
+	err := d.db.Update(func(btx *bbolt.Tx) error {
+		t := &tx{b: btx.Bucket(bucket)}
+		defer t.end()
+		fnErr = fn(t)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return translate(err)
+}
+
+// View implements storage.RawStore with a bbolt read-only transaction.
+func (d *DB) View(_ context.Context, fn func(tx storage.RawReadTx) error) error {
+	var fnErr error
+	err := d.db.View(func(btx *bbolt.Tx) error {
+		t := &tx{b: btx.Bucket(bucket)}
+		defer t.end()
+		fnErr = fn(t)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return translate(err)
+}
+
+// Close implements storage.RawStore. It waits for transactions in progress.
+// Closing twice is not an error.
+func (d *DB) Close() error {
+	return translate(d.db.Close())
+}
+
+// WriteTo writes a consistent copy of the whole database file to w, from one
+// read transaction, without blocking writers. The copy can be opened with
+// Open. It returns the number of bytes written.
+func (d *DB) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	var wErr error
+	err := d.db.View(func(btx *bbolt.Tx) error {
+		n, wErr = btx.WriteTo(w)
+		return wErr
+	})
+	if wErr != nil {
+		return n, fmt.Errorf("bolt: backup: %w", wErr)
+	}
+	return n, translate(err)
+}
+
+// Path returns the path of the database file.
+func (d *DB) Path() string { return d.path }
+
+// tx is a bbolt transaction as a storage.RawTx. Its slices point into the
+// memory map and are valid only while the transaction lasts; storage.Wrap
+// copies what it keeps.
+type tx struct {
+	b    *bbolt.Bucket
+	done bool
+}
+
+var _ storage.RawTx = (*tx)(nil)
+
+// errTxDone is returned by a tx used after its function returned; bbolt
+// would crash on it.
+var errTxDone = fmt.Errorf("bolt: transaction used after its function returned: %w", storage.ErrClosed)
+
+func (t *tx) end() { t.done = true }
+
+func (t *tx) Get(key []byte) ([]byte, error) {
+	if t.done {
+		return nil, errTxDone
+	}
+	v := t.b.Get(key)
+	if v == nil {
+		return nil, storage.ErrNotFound
+	}
+	return v, nil
+}
+
+func (t *tx) Range(r storage.RawRange, yield func(key, value []byte) bool) error {
+	if t.done {
+		return errTxDone
+	}
+	c := t.b.Cursor()
+	var k, v []byte
+	n := 0
+	if !r.Reverse {
+		if len(r.Begin) == 0 {
+			k, v = c.First()
+		} else {
+			k, v = c.Seek(r.Begin)
+		}
+		for ; k != nil && (len(r.End) == 0 || bytes.Compare(k, r.End) < 0); k, v = c.Next() {
+			n++
+			if !yield(k, v) || n == r.Limit {
+				return nil
+			}
+		}
+		return nil
+	}
+	if len(r.End) == 0 {
+		k, v = c.Last()
+	} else if k, _ = c.Seek(r.End); k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; k != nil && (len(r.Begin) == 0 || bytes.Compare(k, r.Begin) >= 0); k, v = c.Prev() {
+		n++
+		if !yield(k, v) || n == r.Limit {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (t *tx) Set(key, value []byte) error {
+	if t.done {
+		return errTxDone
+	}
+	return translate(t.b.Put(key, value))
+}
+
+func (t *tx) Clear(key []byte) error {
+	if t.done {
+		return errTxDone
+	}
+	return translate(t.b.Delete(key))
+}
+
+func (t *tx) ClearRange(begin, end []byte) error {
+	if t.done {
+		return errTxDone
+	}
+	c := t.b.Cursor()
+	// Seek again after each delete: a bbolt cursor skips an entry when it
+	// moves on from a deleted one.
+	seek := func() []byte {
+		if len(begin) == 0 {
+			k, _ := c.First()
+			return k
+		}
+		k, _ := c.Seek(begin)
+		return k
+	}
+	for k := seek(); k != nil && (len(end) == 0 || bytes.Compare(k, end) < 0); k = seek() {
+		if err := c.Delete(); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
+// translate turns bbolt's errors into storage sentinels. Other errors (from
+// the file system) keep their identity, behind a "bolt:" prefix.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if t := translateBolt(err); t != nil {
+		return fmt.Errorf("bolt: %w", t)
+	}
+	return fmt.Errorf("bolt: %w", err)
+}
+
+// translateBolt returns the storage error for one of bbolt's errors, or nil
+// for any other error. bbolt's own sentinels do not leak: they are
+// formatted with %v.
+func translateBolt(err error) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrDatabaseNotOpen), errors.Is(err, bolterrors.ErrTxClosed):
+		return storage.ErrClosed
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("file lock: %w", storage.ErrUnavailable)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
+		errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrInvalidMapping):
+		return fmt.Errorf("not a valid database file (%v): %w", err, storage.ErrUnavailable)
+	case errors.Is(err, bolterrors.ErrDatabaseReadOnly), errors.Is(err, bolterrors.ErrMaxSizeReached):
+		return fmt.Errorf("%v: %w", err, storage.ErrUnavailable)
+	case errors.Is(err, bolterrors.ErrKeyRequired):
+		return fmt.Errorf("%v: %w", err, storage.ErrInvalidKey)
+	case errors.Is(err, bolterrors.ErrKeyTooLarge):
+		return fmt.Errorf("%v: %w", err, storage.ErrKeyTooLarge)
+	case errors.Is(err, bolterrors.ErrValueTooLarge):
+		return fmt.Errorf("%v: %w", err, storage.ErrValueTooLarge)
+	case errors.Is(err, bolterrors.ErrTxNotWritable), errors.Is(err, bolterrors.ErrBucketNotFound),
+		errors.Is(err, bolterrors.ErrIncompatibleValue):
+		return fmt.Errorf("%v", err)
+	}
+	return nil
+}

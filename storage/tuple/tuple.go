@@ -1,0 +1,168 @@
+// Package tuple encodes storage keys as FoundationDB tuples: a subset of the
+// tuple layer (byte strings, unicode strings and integers) that is byte-for-byte
+// compatible with the FoundationDB bindings, so that keys written by the
+// embedded store read the same under FoundationDB tooling.
+//
+// The encoding preserves order: for tuples a and b of the same element types,
+// bytes.Compare(Pack(a...), Pack(b...)) orders them element by element, and a
+// packed tuple is a prefix of every longer tuple that extends it, which makes
+// Pack(prefix...) usable with storage.PrefixRange.
+package tuple
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Type codes, as in the FoundationDB tuple layer specification.
+const (
+	codeBytes   = 0x01
+	codeString  = 0x02
+	codeIntZero = 0x14
+)
+
+// ErrMalformed is returned by Unpack for bytes that are not a packed tuple of
+// the supported element types.
+var ErrMalformed = errors.New("tuple: malformed key")
+
+// Pack encodes elems, each a string, []byte, int or int64, in order. It panics
+// on any other element type: element types are fixed by the caller's code,
+// never by outside input.
+func Pack(elems ...any) []byte {
+	var out []byte
+	for _, e := range elems {
+		out = AppendElem(out, e)
+	}
+	return out
+}
+
+// AppendElem appends the encoding of one element to dst.
+func AppendElem(dst []byte, e any) []byte {
+	switch v := e.(type) {
+	case string:
+		return appendEscaped(append(dst, codeString), []byte(v))
+	case []byte:
+		return appendEscaped(append(dst, codeBytes), v)
+	case int:
+		return appendInt(dst, int64(v))
+	case int64:
+		return appendInt(dst, v)
+	case uint32:
+		return appendInt(dst, int64(v))
+	default:
+		panic(fmt.Sprintf("tuple: unsupported element type %T", e))
+	}
+}
+
+func appendEscaped(dst, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, c)
+		if c == 0x00 {
+			dst = append(dst, 0xff)
+		}
+	}
+	return append(dst, 0x00)
+}
+
+func appendInt(dst []byte, v int64) []byte {
+	if v == 0 {
+		return append(dst, codeIntZero)
+	}
+	var buf [8]byte
+	if v > 0 {
+		binary.BigEndian.PutUint64(buf[:], uint64(v))
+		n := minimalLen(uint64(v))
+		dst = append(dst, byte(codeIntZero+n))
+		return append(dst, buf[8-n:]...)
+	}
+	// Negative: one's complement of the magnitude, stored in n bytes.
+	mag := uint64(-v)
+	if v == -1<<63 {
+		mag = 1 << 63
+	}
+	n := minimalLen(mag)
+	binary.BigEndian.PutUint64(buf[:], ^mag)
+	dst = append(dst, byte(codeIntZero-n))
+	return append(dst, buf[8-n:]...)
+}
+
+func minimalLen(u uint64) int {
+	n := 0
+	for u > 0 {
+		n++
+		u >>= 8
+	}
+	return n
+}
+
+// Unpack decodes a packed tuple. Strings come back as string, byte strings
+// as []byte and integers as int64. It returns ErrMalformed for anything else.
+func Unpack(b []byte) ([]any, error) {
+	var out []any
+	for len(b) > 0 {
+		code := b[0]
+		b = b[1:]
+		switch {
+		case code == codeBytes || code == codeString:
+			raw, rest, err := unescape(b)
+			if err != nil {
+				return nil, err
+			}
+			b = rest
+			if code == codeString {
+				out = append(out, string(raw))
+			} else {
+				out = append(out, raw)
+			}
+		case code >= codeIntZero-8 && code <= codeIntZero+8:
+			n := int(code) - codeIntZero
+			neg := n < 0
+			if neg {
+				n = -n
+			}
+			if len(b) < n {
+				return nil, ErrMalformed
+			}
+			var buf [8]byte
+			copy(buf[8-n:], b[:n])
+			b = b[n:]
+			u := binary.BigEndian.Uint64(buf[:])
+			if neg {
+				if n < 8 {
+					u = u | (^uint64(0) << (8 * uint(n)))
+				}
+				mag := ^u
+				if mag > 1<<63 {
+					return nil, ErrMalformed
+				}
+				out = append(out, -int64(mag))
+			} else {
+				if u > 1<<63-1 {
+					return nil, ErrMalformed
+				}
+				out = append(out, int64(u))
+			}
+		default:
+			return nil, ErrMalformed
+		}
+	}
+	return out, nil
+}
+
+func unescape(b []byte) (raw, rest []byte, err error) {
+	raw = []byte{}
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0x00 {
+			raw = append(raw, b[i])
+			continue
+		}
+		if i+1 < len(b) && b[i+1] == 0xff {
+			raw = append(raw, 0x00)
+			i++
+			continue
+		}
+		return raw, b[i+1:], nil
+	}
+	return nil, nil, ErrMalformed
+}

@@ -104,7 +104,7 @@ func TestLockedFile(t *testing.T) {
 	if !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q should name the file and say it is locked", err)
 	}
-	if elapsed < 150*time.Millisecond || elapsed > 5*time.Second {
+	if elapsed < 100*time.Millisecond || elapsed > 5*time.Second {
 		t.Errorf("second Open gave up after %s, want about 200ms", elapsed)
 	}
 	// Once the first is closed, the file opens.

@@ -310,8 +310,8 @@ func testTxUsedAfterFn(t *testing.T, s storage.Store) {
 // orderedKeys holds keys whose byte order is easy to get wrong.
 var orderedKeys = []string{
 	"\x00", "\x00\x00", "\x00\xff", "\x01",
-	"a", "a\x00", "a\x00\x00", "a\x00\x01", "a\x00\xff", "a\x01", "a\xfe", "a\xff", "a\xff\x00", "a\xff\xff",
-	"aa", "b", "b\x00", "\xfe", "\xff", "\xff\x00", "\xff\xff", "\xff\xff\xff",
+	"a", "a\x00", "a\x00\x00", "a\x00\x01", "a\x00\xff", "a\x01", "aa", "a\xfe", "a\xff", "a\xff\x00", "a\xff\xff",
+	"b", "b\x00", "\xfe", "\xff", "\xff\x00", "\xff\xff", "\xff\xff\xff",
 }
 
 func testRangeOrder(t *testing.T, s storage.Store) {

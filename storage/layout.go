@@ -10,8 +10,8 @@ import (
 // Physical layout. Wrap stores every logical key K in these areas of the
 // raw keyspace, each named by its first byte (enc(K) is K escaped and
 // terminated as in FoundationDB's tuple byte strings: every 0x00 becomes
-// 0x00 0xFF, then a 0x00 ends it, so enc preserves order and no encoding is
-// a prefix of another):
+// 0x00 0xFF, then a 0x00 ends it, so enc is one-to-one and preserves
+// order):
 //
 //	0x01 enc(K)          head: 0x01 value                     (inline value, up to MaxChunkSize-1 bytes)
 //	                           0x02 id[16] len[8] chunks[4]   (reference to blob id)
@@ -22,8 +22,11 @@ import (
 // Integers are big-endian. Areas 0x00 and 0x05 to 0xff are reserved.
 // Because enc preserves order, the heads of a logical range are one
 // contiguous physical range with one entry per logical key, so range reads
-// with a Limit map to raw range reads with the same Limit. The layout is
-// frozen by testdata/layout.golden.
+// with a Limit map to raw range reads with the same Limit. Nothing is ever
+// appended to enc(K): enc is not prefix-free (enc("a") = "a\x00" is a prefix
+// of enc("a\x00") = "a\x00\xff\x00"), and only a suffix that starts with a
+// byte below 0xFF would keep the order. Chunks therefore live under blob ids,
+// not under the key. The layout is frozen by testdata/layout.golden.
 const (
 	areaHead    = 0x01
 	areaIndex   = 0x02
@@ -50,8 +53,10 @@ type blobID [blobIDLen]byte
 
 // appendEncodedKey appends enc(key) to dst: every 0x00 byte of key becomes
 // 0x00 0xFF and a 0x00 terminates it. For any a and b,
-// bytes.Compare(enc(a), enc(b)) == bytes.Compare(a, b), and enc(a) is never
-// a proper prefix of enc(b).
+// bytes.Compare(enc(a), enc(b)) == bytes.Compare(a, b). enc(a) is a proper
+// prefix of enc(b) only when b extends a with a 0x00 byte; enc(b) then goes
+// on with 0xFF, so enc(a) followed by any suffix that starts below 0xFF still
+// sorts before enc(b).
 func appendEncodedKey(dst, key []byte) []byte {
 	for _, c := range key {
 		dst = append(dst, c)

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	vault "github.com/hashicorp/vault/api"
+)
+
+func TestParseConfigValid(t *testing.T) {
+	cfg, err := ParseConfig("ok.hcl", []byte(`
+listener "tcp" {
+  address              = "0.0.0.0:8200"
+  tls_cert_file        = "/etc/strongroom/tls.crt"
+  tls_key_file         = "/etc/strongroom/tls.key"
+  tls_min_version      = "tls13"
+  max_request_size     = 1048576
+  max_request_duration = "30s"
+}
+storage "bolt" { path = "/var/lib/strongroom/strongroom.db" }
+seal "shamir" {}
+api_addr  = "https://kms.example.com:8200"
+log_level = "warn"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Listeners[0]
+	if l.minTLS != tls.VersionTLS13 || l.maxRequestSize() != 1<<20 || l.duration != 30*time.Second || l.TLSDisable {
+		t.Fatalf("listener = %+v", l)
+	}
+	if cfg.Storage.Bolt.Path != "/var/lib/strongroom/strongroom.db" || cfg.APIAddr != "https://kms.example.com:8200" {
+		t.Fatalf("config = %+v", cfg)
+	}
+	// Defaults.
+	cfg, err = ParseConfig("min.hcl", []byte("listener \"tcp\" {\n tls_disable = true\n}\nstorage \"bolt\" {\n path = \"x.db\"\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := cfg.Listeners[0]; l.Address != "127.0.0.1:8200" || l.maxRequestSize() != 32<<20 || l.duration != 90*time.Second {
+		t.Fatalf("defaults = %+v", l)
+	}
+	// Vault writes booleans as strings too.
+	if _, err := ParseConfig("s.hcl", []byte("listener \"tcp\" {\n tls_disable = \"true\"\n}\nstorage \"bolt\" {\n path = \"x.db\"\n}\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestParseConfigRefusals: every refusal names the file, the line and the reason.
+func TestParseConfigRefusals(t *testing.T) {
+	const head = "listener \"tcp\" {\n  tls_disable = true\n}\nstorage \"bolt\" {\n  path = \"x.db\"\n}\n" // lines 1-6
+	cases := []struct {
+		name, src, where, reason string
+	}{
+		{"unknown top-level key", head + "colour = \"blue\"\n", "bad.hcl:7", `An argument named "colour" is not expected here`},
+		{"unknown listener key", "listener \"tcp\" {\n  tls_disable = true\n  adress = \"x\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", `"adress" is not expected`},
+		{"unknown storage key", "listener \"tcp\" {\n  tls_disable = true\n}\nstorage \"bolt\" {\n  path = \"x\"\n  size = 3\n}\n", "bad.hcl:6", `"size" is not expected`},
+		{"unknown seal key", head + "seal \"shamir\" {\n  shares = 5\n}\n", "bad.hcl:8", `"shares" is not expected`},
+		{"unknown block", head + "telemetry {\n}\n", "bad.hcl:7", `Blocks of type "telemetry" are not expected here`},
+		{"bad tls version", "listener \"tcp\" {\n  tls_disable = true\n  tls_min_version = \"tls10\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", "must be tls12 or tls13"},
+		{"bad address", "listener \"tcp\" {\n  tls_disable = true\n  address = \"nope\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", "must be host:port"},
+		{"bad duration", "listener \"tcp\" {\n  tls_disable = true\n  max_request_duration = \"soon\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", "positive duration"},
+		{"bad size", "listener \"tcp\" {\n  tls_disable = true\n  max_request_size = -1\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", "positive number"},
+		{"wrong type", "listener \"tcp\" {\n  tls_disable = true\n  max_request_size = \"big\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", "number is required"},
+		{"bad log level", head + "log_level = \"loud\"\n", "bad.hcl:7", "must be one of"},
+		{"bad api_addr", head + "api_addr = \"kms:8200\"\n", "bad.hcl:7", "http:// or https://"},
+		{"no tls files", "listener \"tcp\" {\n  address = \"127.0.0.1:8200\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:1", "tls_cert_file and tls_key_file are required"},
+		{"unknown storage type", "listener \"tcp\" {\n  tls_disable = true\n}\nstorage \"consul\" {\n}\n", "bad.hcl:4", `storage type "consul" is not supported`},
+		{"unknown seal type", head + "seal \"awskms\" {\n}\n", "bad.hcl:7", `seal type "awskms" is not supported`},
+		{"missing storage path", "listener \"tcp\" {\n  tls_disable = true\n}\nstorage \"bolt\" {\n}\n", "bad.hcl:4", `"path" is required`},
+		{"missing storage", "listener \"tcp\" {\n  tls_disable = true\n}\n", "bad.hcl:1", "a storage block is required"},
+		{"syntax error", head + "log_level = \n", "bad.hcl:7", "Invalid expression"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseConfig("bad.hcl", []byte(c.src))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), c.where) || !strings.Contains(err.Error(), c.reason) {
+				t.Fatalf("error does not say %q and %q:\n%v", c.where, c.reason, err)
+			}
+		})
+	}
+}
+
+// TestServerRefusesBadConfig: the binary exits non-zero, naming the line.
+func TestServerRefusesBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConfig(t, dir, "listener \"tcp\" {\n  tls_disable = true\n  bogus = 1\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n")
+	out, err := exec.Command(binPath, "server", "-config", path).CombinedOutput()
+	if err == nil {
+		t.Fatal("server started with a bad config")
+	}
+	if !strings.Contains(string(out), "strongroom.hcl:3") || !strings.Contains(string(out), `"bogus"`) {
+		t.Fatalf("output: %s", out)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key into dir.
+func selfSigned(t *testing.T, dir string) (certPath, keyPath string, pool *x509.CertPool) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "strongroom-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	certPath, keyPath = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certPath, keyPath, pool
+}
+
+// TestTLSListener serves over TLS with tls_min_version = "tls13": the Vault
+// client connects with the CA, a TLS 1.2-only client is refused.
+func TestTLSListener(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath, pool := selfSigned(t, dir)
+	p := startServer(t, "-config", writeConfig(t, dir, `
+listener "tcp" {
+  address         = "127.0.0.1:0"
+  tls_cert_file   = "`+certPath+`"
+  tls_key_file    = "`+keyPath+`"
+  tls_min_version = "tls13"
+}
+storage "bolt" { path = "`+filepath.Join(dir, "s.db")+`" }
+`))
+	if !strings.HasPrefix(p.addr, "https://") {
+		t.Fatalf("address %q is not https", p.addr)
+	}
+	cfg := vault.DefaultConfig()
+	cfg.Address = p.addr
+	if err := cfg.ConfigureTLS(&vault.TLSConfig{CACert: filepath.Join(dir, "tls.crt")}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := vault.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.Sys().SealStatus(); err != nil || st.Initialized {
+		t.Fatalf("seal-status over TLS: %+v %v", st, err)
+	}
+	host := strings.TrimPrefix(p.addr, "https://")
+	conn, err := tls.Dial("tcp", host, &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12})
+	if err == nil {
+		conn.Close()
+		t.Fatal("a TLS 1.2 client was accepted with tls_min_version = tls13")
+	}
+	conn, err = tls.Dial("tcp", host, &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatalf("TLS 1.3 client: %v", err)
+	}
+	if conn.ConnectionState().Version != tls.VersionTLS13 {
+		t.Fatal("negotiated a version below 1.3")
+	}
+	conn.Close()
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	vault "github.com/hashicorp/vault/api"
 
@@ -281,4 +282,14 @@ func FuzzUnsealEndpoint(f *testing.F) {
 			t.Fatalf("unseal %q: %d", body, code)
 		}
 	})
+}
+
+// TestRequestDurationLimit: a request that outlives max_request_duration is
+// cut off with a 503 before it touches storage.
+func TestRequestDurationLimit(t *testing.T) {
+	f := newFixture(t, Options{MaxRequestDuration: time.Nanosecond})
+	code, errs, _ := f.do(t, "GET", "/v1/sys/seal-status", "", "")
+	if code != 503 || errs[0] != "request timed out" {
+		t.Fatalf("seal-status past its deadline: %d %q", code, errs)
+	}
 }

@@ -86,7 +86,7 @@ func (s *store) update(ctx context.Context, fn func(w *writer) error) error {
 			}
 			return ctxErr(ctx)
 		})
-		if err == nil || !errors.Is(err, ErrConflict) {
+		if true {
 			return err
 		}
 		if attempt == MaxAttempts {

@@ -126,7 +126,8 @@ func PrefixEnd(prefix []byte) []byte {
 // ReadTx reads one consistent snapshot.
 type ReadTx interface {
 	// Get returns the value of key, or ErrNotFound. The returned slice is
-	// owned by the caller.
+	// owned by the caller. Returns ErrInvalidKey for an empty key and
+	// ErrKeyTooLarge for one over MaxKeySize.
 	Get(key []byte) ([]byte, error)
 	// GetRange returns the entries of r in order (reverse order when
 	// r.Reverse), at most r.Limit of them when r.Limit > 0.
@@ -137,10 +138,15 @@ type ReadTx interface {
 type Tx interface {
 	ReadTx
 	// Set stores value under key, replacing any previous value. Values over
-	// MaxChunkSize are chunked. Returns ErrKeyTooLarge, ErrTxTooLarge.
+	// MaxChunkSize are chunked. The caller may reuse value once Set returns.
+	// Returns ErrInvalidKey, ErrKeyTooLarge, ErrValueTooLarge, and
+	// ErrTxTooLarge once the transaction has written more than MaxTxSize
+	// bytes (the transaction is then failed and will not commit).
 	Set(key, value []byte) error
 	// Delete removes key; deleting a missing key is not an error.
+	// Returns ErrInvalidKey, ErrKeyTooLarge, ErrTxTooLarge.
 	Delete(key []byte) error
-	// DeleteRange removes every key k with begin <= k < end.
+	// DeleteRange removes every key k with begin <= k < end. As in Range,
+	// an empty begin or end means the start or end of the keyspace.
 	DeleteRange(begin, end []byte) error
 }

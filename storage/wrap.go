@@ -86,7 +86,7 @@ func (s *store) update(ctx context.Context, fn func(w *writer) error) error {
 			}
 			return ctxErr(ctx)
 		})
-		if true {
+		if err == nil || !errors.Is(err, ErrConflict) {
 			return err
 		}
 		if attempt == MaxAttempts {

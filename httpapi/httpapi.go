@@ -245,5 +245,4 @@ func newRequestID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
 
-
 var _ http.Handler = (*Server)(nil)

@@ -121,9 +121,15 @@ func New(store storage.Store, tenantID []byte) *Barrier {
 func TenantPrefix(tenantID []byte) []byte { return tuple.Pack("t", tenantID) }
 
 // The seal records of a tenant, and the subspace of its data records.
-func (b *Barrier) configKey() []byte  { return append(bytes.Clone(b.prefix), tuple.Pack("seal", "config")...) }
-func (b *Barrier) rootKeyKey() []byte { return append(bytes.Clone(b.prefix), tuple.Pack("seal", "root")...) }
-func (b *Barrier) keyringKey() []byte { return append(bytes.Clone(b.prefix), tuple.Pack("seal", "keyring")...) }
+func (b *Barrier) configKey() []byte {
+	return append(bytes.Clone(b.prefix), tuple.Pack("seal", "config")...)
+}
+func (b *Barrier) rootKeyKey() []byte {
+	return append(bytes.Clone(b.prefix), tuple.Pack("seal", "root")...)
+}
+func (b *Barrier) keyringKey() []byte {
+	return append(bytes.Clone(b.prefix), tuple.Pack("seal", "keyring")...)
+}
 func (b *Barrier) dataKey(key []byte) []byte {
 	return append(append(bytes.Clone(b.prefix), tuple.Pack("d")...), key...)
 }

@@ -34,7 +34,7 @@ func newFixture(t testing.TB, opts Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: st, sys: &sys.Sys{Barrier: seal.New(st, []byte("root")), StorageType: "bolt", Version: "test"}}
+	f := &fixture{store: st, sys: &sys.Sys{Barrier: seal.New(st, []byte("root"), seal.Options{}), StorageType: "bolt", Version: "test"}}
 	opts.Sys = f.sys
 	f.srv = httptest.NewServer(New(opts))
 	t.Cleanup(func() { f.srv.Close(); st.Close() })

@@ -3,9 +3,12 @@
 //
 // Key hierarchy (DESIGN.md §2) for one tenant:
 //
-//	unseal key (Shamir-split; later: the HSM)  ──wraps──▶ root key
-//	root key ──encrypts──▶ keyring (terms 1..n and the tenant's hash key)
+//	wrapping key ──wraps──▶ root key ──encrypts──▶ keyring (terms 1..n, hash key)
 //	keyring term ──encrypts──▶ every record of the tenant (the barrier)
+//
+// The wrapping key depends on the mode (see Mode): the unseal key rebuilt
+// from Shamir shares; a seal key unwrapped by the HSM master key; or, under
+// dual control, HKDF of both.
 //
 // Every record is version ‖ term ‖ nonce ‖ XChaCha20-Poly1305(value), with
 // the tenant id and the storage key as associated data, so a record copied
@@ -16,7 +19,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +27,7 @@ import (
 	"time"
 
 	"github.com/awnumar/memguard"
-	"github.com/strongroom/strongroom/seal/shamir"
+
 	"github.com/strongroom/strongroom/storage"
 	"github.com/strongroom/strongroom/storage/tuple"
 )
@@ -37,59 +39,85 @@ const TypeShamir = "shamir"
 // Config is a tenant's seal configuration. It is stored in plaintext next to
 // the wrapped root key: it holds no secret.
 type Config struct {
-	Type            string `json:"type"`
-	SecretShares    int    `json:"secret_shares"`
-	SecretThreshold int    `json:"secret_threshold"`
+	Type              string `json:"type"`
+	DualControl       bool   `json:"dual_control,omitempty"`
+	SecretShares      int    `json:"secret_shares"`
+	SecretThreshold   int    `json:"secret_threshold"`
+	RecoveryShares    int    `json:"recovery_shares,omitempty"`
+	RecoveryThreshold int    `json:"recovery_threshold,omitempty"`
 }
 
-// InitRequest asks for a tenant's first keys.
+// InitRequest asks for a tenant's first keys. Unseal key shares apply to
+// ModeShamir and ModeDual, recovery key shares to ModeAuto.
 type InitRequest struct {
-	SecretShares    int
-	SecretThreshold int
+	SecretShares      int
+	SecretThreshold   int
+	RecoveryShares    int
+	RecoveryThreshold int
 }
 
-// Validate applies Vault's rules (vault/seal.go SealConfig.Validate), with
-// Vault's messages.
-func (r InitRequest) Validate() error {
+// validateShares applies Vault's rules (vault/seal.go SealConfig.Validate
+// and ValidateRecovery), with Vault's messages.
+func validateShares(shares, threshold int, allowNone bool) error {
 	switch {
-	case r.SecretShares < 1:
+	case allowNone && shares == 0 && threshold == 0:
+		return nil
+	case shares < 1:
 		return fmt.Errorf("%w: shares must be at least one", ErrInvalidConfig)
-	case r.SecretThreshold < 1:
+	case threshold < 1:
 		return fmt.Errorf("%w: threshold must be at least one", ErrInvalidConfig)
-	case r.SecretShares > 1 && r.SecretThreshold < 2:
+	case shares > 1 && threshold < 2:
 		return fmt.Errorf("%w: threshold must be greater than one for multiple shares", ErrInvalidConfig)
-	case r.SecretShares > 255:
+	case shares > 255:
 		return fmt.Errorf("%w: shares must be less than 256", ErrInvalidConfig)
-	case r.SecretThreshold > 255:
+	case threshold > 255:
 		return fmt.Errorf("%w: threshold must be less than 256", ErrInvalidConfig)
-	case r.SecretThreshold > r.SecretShares:
+	case threshold > shares:
 		return fmt.Errorf("%w: threshold cannot be larger than shares", ErrInvalidConfig)
 	}
 	return nil
 }
 
-// InitResult carries the unseal keys Init made. The caller hands them out
-// once and wipes them with Wipe.
-type InitResult struct {
-	Shares [][]byte
+// Validate checks the request for a tenant sealed in mode m: the shares of
+// the other kind must be absent, as Vault's validateInitParameters demands.
+func (r InitRequest) Validate(m Mode) error {
+	if m == ModeAuto {
+		if r.SecretShares != 0 || r.SecretThreshold != 0 {
+			return fmt.Errorf("%w: parameters secret_shares,secret_threshold not applicable to seal type pkcs11", ErrInvalidConfig)
+		}
+		return validateShares(r.RecoveryShares, r.RecoveryThreshold, true)
+	}
+	if r.RecoveryShares != 0 || r.RecoveryThreshold != 0 {
+		return fmt.Errorf("%w: parameters recovery_shares,recovery_threshold not applicable to seal type %s", ErrInvalidConfig, m)
+	}
+	return validateShares(r.SecretShares, r.SecretThreshold, false)
 }
 
-// Wipe zeroes the unseal keys.
+// InitResult carries the keys Init made. The caller hands them out once and
+// wipes them with Wipe.
+type InitResult struct {
+	Shares         [][]byte // unseal key shares (ModeShamir, ModeDual)
+	RecoveryShares [][]byte // recovery key shares (ModeAuto)
+}
+
+// Wipe zeroes the keys.
 func (r *InitResult) Wipe() {
-	for _, s := range r.Shares {
+	for _, s := range append(r.Shares, r.RecoveryShares...) {
 		clear(s)
 	}
 }
 
 // Status is a tenant's seal status, as sys/seal-status reports it.
 type Status struct {
-	Type        string
-	Initialized bool
-	Sealed      bool
-	Threshold   int
-	Shares      int
-	Progress    int
-	Nonce       string
+	Type         string
+	Initialized  bool
+	Sealed       bool
+	Threshold    int // of the keys sys/unseal takes: unseal keys, or recovery keys in ModeAuto
+	Shares       int
+	Progress     int
+	Nonce        string
+	RecoverySeal bool
+	Migration    bool
 }
 
 // Barrier is one tenant's seal and encrypted view of storage. The zero value
@@ -98,22 +126,26 @@ type Barrier struct {
 	store  storage.Store
 	tenant []byte
 	prefix []byte // every key of the tenant starts with it
+	opts   Options
 	now    func() time.Time
 
 	// keys is the unsealed key material, nil while sealed. It is an
 	// immutable snapshot swapped atomically; readers take it without locks.
 	keys atomic.Pointer[keyring]
 
-	mu       sync.Mutex // serialises seal state changes and guards the fields below
-	parts    []*memguard.LockedBuffer
-	nonce    string
+	unseal Quorum
+
+	mu       sync.Mutex // serialises seal state changes and guards cfgCache
 	cfgCache *Config
 }
 
 // New returns the barrier of tenant tenantID over store. It starts sealed.
-func New(store storage.Store, tenantID []byte) *Barrier {
+func New(store storage.Store, tenantID []byte, opts Options) *Barrier {
+	if opts.Mode == ModeUnknown {
+		opts.Mode = ModeShamir
+	}
 	id := bytes.Clone(tenantID)
-	return &Barrier{store: store, tenant: id, prefix: TenantPrefix(id), now: time.Now}
+	return &Barrier{store: store, tenant: id, prefix: TenantPrefix(id), opts: opts, now: time.Now}
 }
 
 // TenantPrefix is the storage prefix under which every key of a tenant lives.
@@ -121,18 +153,21 @@ func New(store storage.Store, tenantID []byte) *Barrier {
 func TenantPrefix(tenantID []byte) []byte { return tuple.Pack("t", tenantID) }
 
 // The seal records of a tenant, and the subspace of its data records.
-func (b *Barrier) configKey() []byte {
-	return append(bytes.Clone(b.prefix), tuple.Pack("seal", "config")...)
+func (b *Barrier) sealKey(name string) []byte {
+	return append(bytes.Clone(b.prefix), tuple.Pack("seal", name)...)
 }
-func (b *Barrier) rootKeyKey() []byte {
-	return append(bytes.Clone(b.prefix), tuple.Pack("seal", "root")...)
-}
-func (b *Barrier) keyringKey() []byte {
-	return append(bytes.Clone(b.prefix), tuple.Pack("seal", "keyring")...)
-}
+func (b *Barrier) configKey() []byte   { return b.sealKey("config") }
+func (b *Barrier) rootKeyKey() []byte  { return b.sealKey("root") }
+func (b *Barrier) keyringKey() []byte  { return b.sealKey("keyring") }
+func (b *Barrier) hsmKey() []byte      { return b.sealKey("hsm") }
+func (b *Barrier) recoveryKey() []byte { return b.sealKey("recovery") }
 func (b *Barrier) dataKey(key []byte) []byte {
 	return append(append(bytes.Clone(b.prefix), tuple.Pack("d")...), key...)
 }
+
+// recoveryCheck is what the recovery record encrypts: opening it proves a
+// recovery key.
+var recoveryCheck = []byte("strongroom recovery key check v1")
 
 // ad is the associated data of a record: the tenant id and the full storage key.
 func (b *Barrier) ad(storageKey []byte) []byte { return tuple.Pack(b.tenant, storageKey) }
@@ -143,7 +178,11 @@ func (b *Barrier) TenantID() []byte { return bytes.Clone(b.tenant) }
 // Sealed reports whether the tenant is sealed.
 func (b *Barrier) Sealed() bool { return b.keys.Load() == nil }
 
-func (b *Barrier) config(ctx context.Context) (*Config, error) {
+// Mode returns the configured seal mode.
+func (b *Barrier) Mode() Mode { return b.opts.Mode }
+
+// Config returns the stored seal configuration, nil before Init.
+func (b *Barrier) Config(ctx context.Context) (*Config, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.configLocked(ctx)
@@ -151,7 +190,8 @@ func (b *Barrier) config(ctx context.Context) (*Config, error) {
 
 func (b *Barrier) configLocked(ctx context.Context) (*Config, error) {
 	if b.cfgCache != nil {
-		return b.cfgCache, nil
+		c := *b.cfgCache
+		return &c, nil
 	}
 	var raw []byte
 	err := b.store.View(ctx, func(tx storage.ReadTx) error {
@@ -166,84 +206,109 @@ func (b *Barrier) configLocked(ctx context.Context) (*Config, error) {
 		return nil, err
 	}
 	var cfg Config
-	if err := json.Unmarshal(raw, &cfg); err != nil || cfg.SecretThreshold < 1 {
+	if err := json.Unmarshal(raw, &cfg); err != nil || cfg.mode() == ModeUnknown {
 		return nil, ErrCorrupt
 	}
 	b.cfgCache = &cfg
-	return &cfg, nil
+	c := cfg
+	return &c, nil
 }
 
 // Initialized reports whether Init has completed for the tenant.
 func (b *Barrier) Initialized(ctx context.Context) (bool, error) {
-	cfg, err := b.config(ctx)
+	cfg, err := b.Config(ctx)
 	return cfg != nil, err
 }
 
 // Status returns the tenant's seal status.
 func (b *Barrier) Status(ctx context.Context) (Status, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	cfg, err := b.configLocked(ctx)
+	cfg, err := b.Config(ctx)
 	if err != nil {
 		return Status{}, err
 	}
-	st := Status{Type: TypeShamir, Sealed: b.keys.Load() == nil, Progress: len(b.parts), Nonce: b.nonce}
+	progress, nonce := b.unseal.Progress()
+	st := Status{Type: b.opts.Mode.String(), Sealed: b.Sealed(), Progress: progress, Nonce: nonce,
+		RecoverySeal: b.opts.Mode == ModeAuto}
 	if cfg != nil {
 		st.Initialized = true
-		st.Type = cfg.Type
-		st.Threshold = cfg.SecretThreshold
-		st.Shares = cfg.SecretShares
+		st.Type = cfg.mode().String()
+		st.RecoverySeal = cfg.mode() == ModeAuto
+		st.Shares, st.Threshold = cfg.quorum()
+		st.Migration = cfg.mode() != b.opts.Mode
 	}
 	return st, nil
 }
 
-// Init creates the tenant's root key, keyring and unseal keys, and runs fn to
-// write the tenant's first records (its root token) through the new barrier.
-// Everything is written in one storage transaction, so an interrupted Init
-// leaves the tenant uninitialised. The tenant stays sealed afterwards, as
-// Vault does. Returns ErrAlreadyInitialized, or an error wrapping
-// ErrInvalidConfig.
+// Init creates the tenant's root key, keyring and keys for the configured
+// mode, and runs fn to write the tenant's first records (its root token)
+// through the new barrier. Everything is written in one storage transaction,
+// so an interrupted Init leaves the tenant uninitialised. In ModeAuto the
+// tenant is unsealed afterwards; otherwise it stays sealed, as Vault does.
+// Returns ErrAlreadyInitialized, an error wrapping ErrInvalidConfig, or the
+// HSM's error (nothing is written then).
 func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) error) (*InitResult, error) {
-	if err := req.Validate(); err != nil {
+	mode := b.opts.Mode
+	if err := req.Validate(mode); err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if cfg, err := b.configLocked(ctx); err != nil {
+		return nil, err
+	} else if cfg != nil {
+		return nil, ErrAlreadyInitialized
+	}
 
-	unsealKey := memguard.NewBufferRandom(keySize)
-	defer unsealKey.Destroy()
+	cfg := Config{Type: mode.String(), DualControl: mode == ModeDual}
+	shares, threshold := req.SecretShares, req.SecretThreshold
+	if mode == ModeAuto {
+		shares, threshold = req.RecoveryShares, req.RecoveryThreshold
+		cfg.RecoveryShares, cfg.RecoveryThreshold = shares, threshold
+	} else {
+		cfg.SecretShares, cfg.SecretThreshold = shares, threshold
+	}
+
+	quorumKey := memguard.NewBufferRandom(keySize) // unseal key, or recovery key in ModeAuto
+	defer quorumKey.Destroy()
 	root := memguard.NewBufferRandom(keySize)
 	root.Freeze()
 	kr := newKeyring(root, b.now())
-	defer kr.destroy()
+	installed := false
+	defer func() {
+		if !installed {
+			kr.destroy()
+		}
+	}()
 
-	cfg := Config{Type: TypeShamir, SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold}
-	cfgJSON, err := json.Marshal(cfg)
+	records, err := b.sealRecords(ctx, cfg, quorumKey, nil, root.Bytes())
 	if err != nil {
 		return nil, err
 	}
-	wrappedRoot, err := sealRecord(unsealKey.Bytes(), 0, b.ad(b.rootKeyKey()), root.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	sealedKeyring, err := b.sealKeyring(kr)
-	if err != nil {
+	if records[string(b.keyringKey())], err = b.sealKeyring(kr); err != nil {
 		return nil, err
 	}
 
+	// Split before writing: once the store holds the wrapped root key, the
+	// shares must exist.
+	var out [][]byte
+	if shares > 0 {
+		if out, err = splitKey(quorumKey.Bytes(), shares, threshold); err != nil {
+			return nil, err
+		}
+	}
+	res := &InitResult{}
+	if mode == ModeAuto {
+		res.RecoveryShares = out
+	} else {
+		res.Shares = out
+	}
 	err = b.store.Update(ctx, func(stx storage.Tx) error {
 		if _, err := stx.Get(b.configKey()); err == nil {
 			return ErrAlreadyInitialized
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
-		if err := stx.Set(b.configKey(), cfgJSON); err != nil {
-			return err
-		}
-		if err := stx.Set(b.rootKeyKey(), wrappedRoot); err != nil {
-			return err
-		}
-		if err := stx.Set(b.keyringKey(), sealedKeyring); err != nil {
+		if err := writeRecords(stx, records); err != nil {
 			return err
 		}
 		if fn == nil {
@@ -252,22 +317,77 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 		return fn(&Tx{ReadTx: ReadTx{raw: stx, b: b, kr: kr}, raw: stx})
 	})
 	if err != nil {
+		res.Wipe()
 		return nil, err
 	}
 	b.cfgCache = &cfg
-
-	res := &InitResult{}
-	if req.SecretShares == 1 {
-		res.Shares = [][]byte{bytes.Clone(unsealKey.Bytes())}
-	} else {
-		res.Shares, err = shamir.Split(unsealKey.Bytes(), req.SecretShares, req.SecretThreshold)
-		if err != nil {
-			// The split has no failure mode for validated parameters; if it
-			// ever failed, the tenant would be initialised without keys.
-			return nil, fmt.Errorf("seal: splitting the unseal key: %w", err)
-		}
+	if mode == ModeAuto {
+		b.keys.Store(kr)
+		installed = true
 	}
 	return res, nil
+}
+
+// sealRecords computes the seal records of cfg's mode: the config, the root
+// key wrapped for that mode, the HSM-wrapped seal key (reusing sealKeyA when
+// given, else a new one) and the recovery check. A nil value means the record
+// must be deleted. quorumKey is the unseal key, or the recovery key in
+// ModeAuto (nil when there are no recovery keys).
+func (b *Barrier) sealRecords(ctx context.Context, cfg Config, quorumKey, sealKeyA *memguard.LockedBuffer, root []byte) (map[string][]byte, error) {
+	mode := cfg.mode()
+	records := map[string][]byte{string(b.hsmKey()): nil, string(b.recoveryKey()): nil}
+	var err error
+	if records[string(b.configKey())], err = json.Marshal(cfg); err != nil {
+		return nil, err
+	}
+	if mode.usesHSM() {
+		if b.opts.HSM == nil {
+			return nil, fmt.Errorf("seal: mode %v needs an HSM", mode)
+		}
+		if sealKeyA == nil {
+			sealKeyA = memguard.NewBufferRandom(keySize)
+			defer sealKeyA.Destroy()
+		}
+		blob, err := b.opts.HSM.Wrap(ctx, sealKeyA.Bytes(), b.ad(b.hsmKey()))
+		if err != nil {
+			return nil, fmt.Errorf("seal: wrapping the seal key in the HSM: %w", err)
+		}
+		records[string(b.hsmKey())] = blob
+	}
+	if mode == ModeAuto && cfg.RecoveryShares > 0 {
+		if records[string(b.recoveryKey())], err = sealRecord(quorumKey.Bytes(), 0, b.ad(b.recoveryKey()), recoveryCheck); err != nil {
+			return nil, err
+		}
+	}
+	var x *memguard.LockedBuffer
+	if mode != ModeAuto {
+		x = quorumKey
+	}
+	k, err := b.wrappingKey(mode, sealKeyA, x)
+	if err != nil {
+		return nil, err
+	}
+	defer k.Destroy()
+	if records[string(b.rootKeyKey())], err = sealRecord(k.Bytes(), 0, b.ad(b.rootKeyKey()), root); err != nil {
+		return nil, err
+	}
+	return records, nil
+}
+
+// writeRecords sets every record, deleting those whose value is nil.
+func writeRecords(tx storage.Tx, records map[string][]byte) error {
+	for k, v := range records {
+		var err error
+		if v == nil {
+			err = tx.Delete([]byte(k))
+		} else {
+			err = tx.Set([]byte(k), v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sealKeyring encrypts the keyring under its root key.
@@ -286,136 +406,15 @@ func (b *Barrier) sealKeyring(kr *keyring) ([]byte, error) {
 	return out, err
 }
 
-// Unseal records one unseal key. When the threshold is reached it rebuilds
-// the unseal key, opens the root key and the keyring, and unseals the tenant.
-// A wrong set of keys returns ErrInvalidKey and resets the attempt; a key given
-// twice returns ErrDuplicateShare and keeps the progress. Unsealing an
-// unsealed tenant is a no-op.
-func (b *Barrier) Unseal(ctx context.Context, share []byte) (Status, error) {
-	err := b.unseal(ctx, share)
-	if err != nil {
-		return Status{}, err
-	}
-	return b.Status(ctx)
-}
-
-func (b *Barrier) unseal(ctx context.Context, share []byte) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	cfg, err := b.configLocked(ctx)
-	if err != nil {
-		return err
-	}
-	if cfg == nil {
-		return ErrNotInitialized
-	}
-	if b.keys.Load() != nil {
-		return nil
-	}
-	want := keySize + 1
-	if cfg.SecretThreshold == 1 {
-		want = keySize
-	}
-	if len(share) != want {
-		return fmt.Errorf("%w: unseal keys of this seal are %d bytes, got %d", ErrInvalidKey, want, len(share))
-	}
-	for _, p := range b.parts {
-		if subtle.ConstantTimeCompare(share, p.Bytes()) == 1 {
-			return ErrDuplicateShare
-		}
-	}
-	if len(b.parts) == 0 {
-		b.nonce = newNonce()
-	}
-	part := memguard.NewBufferFromBytes(bytes.Clone(share))
-	part.Freeze()
-	b.parts = append(b.parts, part)
-	if len(b.parts) < cfg.SecretThreshold {
-		return nil
-	}
-	defer b.resetLocked()
-
-	var unsealKey *memguard.LockedBuffer
-	if cfg.SecretThreshold == 1 {
-		unsealKey = memguard.NewBufferFromBytes(bytes.Clone(b.parts[0].Bytes()))
-	} else {
-		shares := make([][]byte, len(b.parts))
-		for i, p := range b.parts {
-			shares[i] = p.Bytes()
-		}
-		combined, err := shamir.Combine(shares)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidKey, err)
-		}
-		unsealKey = memguard.NewBufferFromBytes(combined)
-	}
-	defer unsealKey.Destroy()
-
-	kr, err := b.openKeys(ctx, unsealKey.Bytes())
-	if err != nil {
-		return err
-	}
-	b.keys.Store(kr)
-	return nil
-}
-
-// openKeys reads and opens the tenant's wrapped root key and keyring.
-func (b *Barrier) openKeys(ctx context.Context, unsealKey []byte) (*keyring, error) {
-	var wrappedRoot, sealedKeyring []byte
-	err := b.store.View(ctx, func(tx storage.ReadTx) error {
-		var err error
-		if wrappedRoot, err = tx.Get(b.rootKeyKey()); err != nil {
-			return err
-		}
-		sealedKeyring, err = tx.Get(b.keyringKey())
-		return err
-	})
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, ErrCorrupt
-	}
-	if err != nil {
-		return nil, err
-	}
-	rootBytes, err := openRecord(unsealKey, b.ad(b.rootKeyKey()), wrappedRoot)
-	if err != nil {
-		return nil, ErrInvalidKey
-	}
-	root := memguard.NewBufferFromBytes(rootBytes)
-	root.Freeze()
-	plain, err := openRecord(root.Bytes(), b.ad(b.keyringKey()), sealedKeyring)
-	if err != nil {
-		root.Destroy()
-		return nil, ErrCorrupt
-	}
-	kr, err := parseKeyring(root, plain)
-	if err != nil {
-		root.Destroy()
-		return nil, err
-	}
-	return kr, nil
-}
-
 // ResetUnseal discards the unseal keys given so far.
-func (b *Barrier) ResetUnseal() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.resetLocked()
-}
-
-func (b *Barrier) resetLocked() {
-	for _, p := range b.parts {
-		p.Destroy()
-	}
-	b.parts = nil
-	b.nonce = ""
-}
+func (b *Barrier) ResetUnseal() { b.unseal.Reset() }
 
 // Seal seals the tenant: it wipes the root key and the keyring from memory,
 // waiting for operations in flight, and discards any unseal progress.
 func (b *Barrier) Seal() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.resetLocked()
+	b.unseal.Reset()
 	if kr := b.keys.Swap(nil); kr != nil {
 		kr.destroy()
 	}
@@ -456,7 +455,7 @@ func (b *Barrier) KeyStatus() ([]Term, error) {
 	return append([]Term(nil), kr.terms...), nil
 }
 
-// newNonce returns a random UUID, the nonce of an unseal attempt.
+// newNonce returns a random UUID, the nonce of a quorum attempt.
 func newNonce() string {
 	var u [16]byte
 	_, _ = rand.Read(u[:])

@@ -39,7 +39,7 @@ func initUnseal(t *testing.T, b *Barrier, shares, threshold int) [][]byte {
 		t.Fatal("unsealed right after init")
 	}
 	for _, s := range res.Shares[:threshold] {
-		if _, err := b.Unseal(ctx, s); err != nil {
+		if _, err := b.Unseal(ctx, s, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -52,14 +52,14 @@ func initUnseal(t *testing.T, b *Barrier, shares, threshold int) [][]byte {
 func TestRoundTripAndRestart(t *testing.T) {
 	st, _ := openBolt(t)
 	ctx := context.Background()
-	b := New(st, []byte("tenant-a"))
+	b := New(st, []byte("tenant-a"), Options{})
 	shares := initUnseal(t, b, 5, 3)
 	if err := b.Update(ctx, func(tx *Tx) error { return tx.Set([]byte("k"), []byte("v1")) }); err != nil {
 		t.Fatal(err)
 	}
 	// A second Barrier on the same store (a restarted node) starts sealed
 	// and reads the record after unsealing with another subset.
-	b2 := New(st, []byte("tenant-a"))
+	b2 := New(st, []byte("tenant-a"), Options{})
 	if !b2.Sealed() {
 		t.Fatal("new barrier not sealed")
 	}
@@ -67,7 +67,7 @@ func TestRoundTripAndRestart(t *testing.T) {
 		t.Fatalf("View while sealed: %v", err)
 	}
 	for _, s := range shares[2:] {
-		if _, err := b2.Unseal(ctx, s); err != nil {
+		if _, err := b2.Unseal(ctx, s, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,7 +86,7 @@ func TestRoundTripAndRestart(t *testing.T) {
 func TestRecordBoundToKeyAndTenant(t *testing.T) {
 	st, _ := openBolt(t)
 	ctx := context.Background()
-	b := New(st, []byte("A"))
+	b := New(st, []byte("A"), Options{})
 	initUnseal(t, b, 1, 1)
 	if err := b.Update(ctx, func(tx *Tx) error { return tx.Set([]byte("one"), []byte("secret")) }); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestRecordBoundToKeyAndTenant(t *testing.T) {
 		t.Fatalf("tampered record: %v, want ErrDecrypt", err)
 	}
 	// Tenant B holds its own keys; even the same storage key in B fails.
-	other := New(st, []byte("B"))
+	other := New(st, []byte("B"), Options{})
 	initUnseal(t, other, 1, 1)
 	put(other.dataKey([]byte("one")), rec)
 	if err := get(other, "one"); !errors.Is(err, ErrDecrypt) {
@@ -160,7 +160,7 @@ func countKeys(t *testing.T, st storage.Store) int {
 func TestInitIsAtomic(t *testing.T) {
 	st, _ := openBolt(t)
 	ctx := context.Background()
-	b := New(failingCommit{st}, []byte("root"))
+	b := New(failingCommit{st}, []byte("root"), Options{})
 	if _, err := b.Init(ctx, InitRequest{SecretShares: 5, SecretThreshold: 3}, func(tx *Tx) error {
 		return tx.Set([]byte("token"), []byte("x"))
 	}); !errors.Is(err, errCommit) {
@@ -170,7 +170,7 @@ func TestInitIsAtomic(t *testing.T) {
 		t.Fatalf("interrupted init left %d keys", n)
 	}
 	// A failure inside the caller's part of init leaves nothing either.
-	b = New(st, []byte("root"))
+	b = New(st, []byte("root"), Options{})
 	boom := errors.New("boom")
 	if _, err := b.Init(ctx, InitRequest{SecretShares: 1, SecretThreshold: 1}, func(tx *Tx) error {
 		if err := tx.Set([]byte("token"), []byte("x")); err != nil {
@@ -202,7 +202,7 @@ func TestInitValidation(t *testing.T) {
 		{0, 0, false}, {5, 0, false}, {3, 5, false}, {256, 3, false}, {5, 1, false}, {300, 256, false}, {-1, 1, false},
 	}
 	for _, c := range cases {
-		err := InitRequest{SecretShares: c.shares, SecretThreshold: c.threshold}.Validate()
+		err := InitRequest{SecretShares: c.shares, SecretThreshold: c.threshold}.Validate(ModeShamir)
 		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrInvalidConfig)) {
 			t.Errorf("Validate(%d/%d) = %v", c.shares, c.threshold, err)
 		}
@@ -212,21 +212,21 @@ func TestInitValidation(t *testing.T) {
 func TestUnsealRefusals(t *testing.T) {
 	st, _ := openBolt(t)
 	ctx := context.Background()
-	b := New(st, []byte("root"))
-	if _, err := b.Unseal(ctx, make([]byte, 33)); !errors.Is(err, ErrNotInitialized) {
+	b := New(st, []byte("root"), Options{})
+	if _, err := b.Unseal(ctx, make([]byte, 33), false); !errors.Is(err, ErrNotInitialized) {
 		t.Fatalf("unseal before init: %v", err)
 	}
 	res, err := b.Init(ctx, InitRequest{SecretShares: 3, SecretThreshold: 2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Unseal(ctx, res.Shares[0][:10]); !errors.Is(err, ErrInvalidKey) {
+	if _, err := b.Unseal(ctx, res.Shares[0][:10], false); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("short key: %v", err)
 	}
-	if _, err := b.Unseal(ctx, res.Shares[0]); err != nil {
+	if _, err := b.Unseal(ctx, res.Shares[0], false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Unseal(ctx, res.Shares[0]); !errors.Is(err, ErrDuplicateShare) {
+	if _, err := b.Unseal(ctx, res.Shares[0], false); !errors.Is(err, ErrDuplicateShare) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	// A share from another split: combines to a wrong key.
@@ -235,7 +235,7 @@ func TestUnsealRefusals(t *testing.T) {
 	if foreign[0][32] == res.Shares[0][32] {
 		foreign[0][32] ^= 0x0f
 	}
-	if _, err := b.Unseal(ctx, foreign[0]); !errors.Is(err, ErrInvalidKey) {
+	if _, err := b.Unseal(ctx, foreign[0], false); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("foreign share: %v", err)
 	}
 	if st, _ := b.Status(ctx); st.Progress != 0 || !st.Sealed {
@@ -248,7 +248,7 @@ func TestUnsealRefusals(t *testing.T) {
 func TestSealWipesKeys(t *testing.T) {
 	st, _ := openBolt(t)
 	ctx := context.Background()
-	b := New(st, []byte("root"))
+	b := New(st, []byte("root"), Options{})
 	initUnseal(t, b, 1, 1)
 	kr := b.keys.Load()
 	if !kr.buf.IsAlive() || !kr.root.IsAlive() {
@@ -284,7 +284,7 @@ func TestSealWipesKeys(t *testing.T) {
 func TestRotate(t *testing.T) {
 	st, _ := openBolt(t)
 	ctx := context.Background()
-	b := New(st, []byte("root"))
+	b := New(st, []byte("root"), Options{})
 	shares := initUnseal(t, b, 1, 1)
 	b.Update(ctx, func(tx *Tx) error { return tx.Set([]byte("old"), []byte("1")) })
 	term, err := b.Rotate(ctx)
@@ -299,7 +299,7 @@ func TestRotate(t *testing.T) {
 	}
 	// After a reseal the stored keyring has both terms.
 	b.Seal()
-	if _, err := b.Unseal(ctx, shares[0]); err != nil {
+	if _, err := b.Unseal(ctx, shares[0], false); err != nil {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]string{"old": "1", "new": "2"} {
@@ -318,7 +318,7 @@ func TestRotate(t *testing.T) {
 func TestStoreHoldsNoKey(t *testing.T) {
 	st, path := openBolt(t)
 	ctx := context.Background()
-	b := New(st, []byte("root"))
+	b := New(st, []byte("root"), Options{})
 	initUnseal(t, b, 5, 3)
 	if _, err := b.Rotate(ctx); err != nil {
 		t.Fatal(err)

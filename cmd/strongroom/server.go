@@ -104,7 +104,7 @@ func start(cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	n := &node{store: store, logger: logger}
 	n.sys = &sys.Sys{
-		Barrier: seal.New(store, rootTenantID), StorageType: storageType,
+		Barrier: seal.New(store, rootTenantID, seal.Options{}), StorageType: storageType,
 		Version: version, BuildDate: buildDate,
 	}
 	for _, l := range cfg.Listeners {

@@ -77,12 +77,10 @@ type InitResponse struct {
 // support, seal.ErrAlreadyInitialized.
 func (s *Sys) Init(ctx context.Context, req InitRequest) (*InitResponse, error) {
 	switch {
-	case req.RecoveryShares != 0 || req.RecoveryThreshold != 0 || len(req.RecoveryPGPKeys) != 0:
-		return nil, engine.Errorf(engine.ErrBadRequest, "parameters recovery_shares,recovery_threshold,recovery_pgp_keys not applicable to seal type shamir")
-	case len(req.PGPKeys) != 0 || req.RootTokenPGPKey != "":
+	case len(req.PGPKeys) != 0 || len(req.RecoveryPGPKeys) != 0 || req.RootTokenPGPKey != "":
 		return nil, engine.Errorf(engine.ErrBadRequest, "PGP-encrypted keys are not supported")
-	case req.StoredShares != 0:
-		return nil, engine.Errorf(engine.ErrBadRequest, "stored_shares is not applicable to seal type shamir")
+	case req.StoredShares != 0 && s.Barrier.Mode() != seal.ModeAuto:
+		return nil, engine.Errorf(engine.ErrBadRequest, "stored_shares is not applicable to seal type %s", s.Barrier.Mode())
 	}
 	now := s.now()
 	var rootToken string
@@ -91,7 +89,10 @@ func (s *Sys) Init(ctx context.Context, req InitRequest) (*InitResponse, error) 
 		return nil, err
 	}
 	infoJSON, _ := json.Marshal(info)
-	res, err := s.Barrier.Init(ctx, seal.InitRequest{SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold},
+	res, err := s.Barrier.Init(ctx, seal.InitRequest{
+		SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold,
+		RecoveryShares: req.RecoveryShares, RecoveryThreshold: req.RecoveryThreshold,
+	},
 		func(tx *seal.Tx) error {
 			if err := tx.Set(clusterKey, infoJSON); err != nil {
 				return err
@@ -100,10 +101,7 @@ func (s *Sys) Init(ctx context.Context, req InitRequest) (*InitResponse, error) 
 			rootToken, err = token.CreateRoot(tx, now)
 			return err
 		})
-	if errors.Is(err, seal.ErrInvalidConfig) {
-		return nil, engine.Errorf(engine.ErrBadRequest, "%w", err)
-	}
-	if err != nil {
+	if err = badKey(err); err != nil {
 		return nil, err
 	}
 	defer res.Wipe()
@@ -111,6 +109,10 @@ func (s *Sys) Init(ctx context.Context, req InitRequest) (*InitResponse, error) 
 	for _, k := range res.Shares {
 		out.Keys = append(out.Keys, hex.EncodeToString(k))
 		out.KeysB64 = append(out.KeysB64, base64.StdEncoding.EncodeToString(k))
+	}
+	for _, k := range res.RecoveryShares {
+		out.RecoveryKeys = append(out.RecoveryKeys, hex.EncodeToString(k))
+		out.RecoveryKeysB64 = append(out.RecoveryKeysB64, base64.StdEncoding.EncodeToString(k))
 	}
 	return out, nil
 }
@@ -157,7 +159,7 @@ func (s *Sys) SealStatus(ctx context.Context) (*SealStatusResponse, error) {
 	out := &SealStatusResponse{
 		Type: st.Type, Initialized: st.Initialized, Sealed: st.Sealed,
 		T: st.Threshold, N: st.Shares, Progress: st.Progress, Nonce: st.Nonce,
-		Version: s.Version, BuildDate: s.BuildDate, StorageType: s.StorageType,
+		RecoverySeal: st.RecoverySeal, Migration: st.Migration, Version: s.Version, BuildDate: s.BuildDate, StorageType: s.StorageType,
 	}
 	if !st.Sealed {
 		if info, err := s.cluster(ctx); err == nil {
@@ -198,9 +200,6 @@ func (s *Sys) Unseal(ctx context.Context, req UnsealRequest) (*SealStatusRespons
 		s.Barrier.ResetUnseal()
 		return s.SealStatus(ctx)
 	}
-	if req.Migrate {
-		return nil, engine.Errorf(engine.ErrBadRequest, "can't perform a seal migration, no migration seal found")
-	}
 	if req.Key == "" {
 		return nil, engine.Errorf(engine.ErrBadRequest, "'key' must be specified in request body as JSON, or 'reset' set to true")
 	}
@@ -209,14 +208,10 @@ func (s *Sys) Unseal(ctx context.Context, req UnsealRequest) (*SealStatusRespons
 		return nil, engine.Errorf(engine.ErrBadRequest, "'key' must be a valid hex or base64 string")
 	}
 	defer clear(key)
-	st, err := s.Barrier.Unseal(ctx, key)
-	switch {
-	case errors.Is(err, seal.ErrInvalidKey), errors.Is(err, seal.ErrDuplicateShare), errors.Is(err, seal.ErrNotInitialized):
-		return nil, engine.Errorf(engine.ErrBadRequest, "%w", err)
-	case err != nil:
+	_, err = s.Barrier.Unseal(ctx, key, req.Migrate)
+	if err = badKey(err); err != nil {
 		return nil, err
 	}
-	_ = st
 	return s.SealStatus(ctx)
 }
 
@@ -244,4 +239,16 @@ func (s *Sys) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+// badKey turns the seal's refusals of a key or request into bad requests;
+// other errors pass unchanged.
+func badKey(err error) error {
+	for _, e := range []error{seal.ErrInvalidKey, seal.ErrDuplicateShare, seal.ErrNotInitialized,
+		seal.ErrMigrationRequired, seal.ErrNoMigration, seal.ErrNoRecoveryKeys, seal.ErrInvalidConfig} {
+		if errors.Is(err, e) {
+			return engine.Errorf(engine.ErrBadRequest, "%w", err)
+		}
+	}
+	return err
 }

@@ -19,12 +19,12 @@ func unsealed(t *testing.T) *seal.Barrier {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	b := seal.New(st, []byte("root"))
+	b := seal.New(st, []byte("root"), seal.Options{})
 	res, err := b.Init(context.Background(), seal.InitRequest{SecretShares: 1, SecretThreshold: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Unseal(context.Background(), res.Shares[0]); err != nil {
+	if _, err := b.Unseal(context.Background(), res.Shares[0], false); err != nil {
 		t.Fatal(err)
 	}
 	return b

@@ -7,7 +7,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/strongroom/strongroom/engine"
@@ -98,7 +98,18 @@ func New(opts Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
 func (s *Server) table() map[string]*route {
+	rekeyInit, rekeyUpdate := s.rekeyRoutes(false)
+	recoveryInit, recoveryUpdate := s.rekeyRoutes(true)
 	return map[string]*route{
+		"sys/rekey/init":                rekeyInit,
+		"sys/rekey/update":              rekeyUpdate,
+		"sys/rekey-recovery-key/init":   recoveryInit,
+		"sys/rekey-recovery-key/update": recoveryUpdate,
+		"sys/generate-root/attempt":     s.generateRootAttempt(),
+		"sys/generate-root/update": {methods: map[string]handlerFunc{
+			http.MethodPut: s.generateRootUpdate, http.MethodPost: s.generateRootUpdate}},
+		"sys/rotate":     {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
+		"sys/key-status": {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
 		"sys/init": {sealedOK: true, methods: map[string]handlerFunc{
 			http.MethodGet: s.initStatus, http.MethodPut: s.initialize, http.MethodPost: s.initialize}},
 		"sys/seal-status": {sealedOK: true, methods: map[string]handlerFunc{http.MethodGet: s.sealStatus}},
@@ -123,7 +134,7 @@ func (s *Server) dispatch(c echo.Context) error {
 	c.SetRequest(req.WithContext(ctx))
 	c.Response().Header().Set("Cache-Control", "no-store")
 
-	r := &request{id: newRequestID(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req)}
+	r := &request{id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req)}
 	err := s.serve(c, r)
 	if err != nil {
 		err = s.writeError(c, r, err)
@@ -235,14 +246,6 @@ func jsonReason(err error) string {
 		return "unexpected end of JSON input"
 	}
 	return "invalid JSON"
-}
-
-func newRequestID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
 
 var _ http.Handler = (*Server)(nil)

@@ -18,7 +18,6 @@ package seal
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 	"time"
 
 	"github.com/awnumar/memguard"
+	"github.com/google/uuid"
 
 	"github.com/strongroom/strongroom/storage"
 	"github.com/strongroom/strongroom/storage/tuple"
@@ -446,20 +446,15 @@ func (b *Barrier) Rotate(ctx context.Context) (Term, error) {
 	return next.terms[len(next.terms)-1], nil
 }
 
-// KeyStatus reports the keyring's terms, newest last.
-func (b *Barrier) KeyStatus() ([]Term, error) {
+// KeyStatus reports the keyring's terms, newest (active) last, and how
+// many records the active term encrypted since this node loaded the keyring.
+func (b *Barrier) KeyStatus() ([]Term, uint64, error) {
 	kr := b.keys.Load()
 	if kr == nil {
-		return nil, ErrSealed
+		return nil, 0, ErrSealed
 	}
-	return append([]Term(nil), kr.terms...), nil
+	return append([]Term(nil), kr.terms...), kr.encryptions.Load(), nil
 }
 
 // newNonce returns a random UUID, the nonce of a quorum attempt.
-func newNonce() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-}
+func newNonce() string { return uuid.NewString() }

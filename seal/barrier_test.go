@@ -308,7 +308,7 @@ func TestRotate(t *testing.T) {
 			t.Fatalf("%s = %q, %v", k, got, err)
 		}
 	}
-	if terms, _ := b.KeyStatus(); len(terms) != 2 {
+	if terms, _, _ := b.KeyStatus(); len(terms) != 2 {
 		t.Fatalf("terms = %v", terms)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/awnumar/memguard"
@@ -28,6 +29,10 @@ type keyring struct {
 	root      *memguard.LockedBuffer // the tenant root key; encrypts the keyring record
 	buf       *memguard.LockedBuffer // macKey ‖ key(terms[0]) ‖ key(terms[1]) ‖ ...
 	terms     []Term
+
+	// encryptions counts records encrypted under the active term since the
+	// keyring was loaded (sys/key-status).
+	encryptions atomic.Uint64
 }
 
 // serialized keyring: version ‖ count ‖ macKey ‖ count × (term ‖ installed ‖ key)
@@ -122,6 +127,7 @@ func (k *keyring) encrypt(ad, pt []byte) ([]byte, error) {
 	}
 	term := k.activeTerm()
 	key, _ := k.keyFor(term)
+	k.encryptions.Add(1)
 	return sealRecord(key, term, ad, pt)
 }
 

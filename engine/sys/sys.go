@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/seal"
@@ -29,6 +31,9 @@ type Sys struct {
 	Version     string
 	BuildDate   string
 	Now         func() time.Time
+
+	rekey, recoveryRekey Rekey
+	genRoot              GenerateRoot
 }
 
 // cluster identity, stored through the barrier at init.
@@ -118,17 +123,11 @@ func (s *Sys) Init(ctx context.Context, req InitRequest) (*InitResponse, error) 
 }
 
 func newClusterInfo() (clusterInfo, error) {
-	var b [20]byte
+	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return clusterInfo{}, err
 	}
-	u := b[4:]
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return clusterInfo{
-		Name: fmt.Sprintf("strongroom-cluster-%x", b[:4]),
-		ID:   fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]),
-	}, nil
+	return clusterInfo{Name: fmt.Sprintf("strongroom-cluster-%x", b), ID: uuid.NewString()}, nil
 }
 
 // SealStatusResponse is the answer of sys/seal-status and sys/unseal

@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/sys"
+)
+
+// The quorum endpoints (sys/rekey*, sys/generate-root/*) take no token, as
+// in Vault: a quorum of key holders is their authorisation.
+
+func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
+	status := func(c echo.Context, _ *request) error {
+		st, err := s.opts.Sys.RekeyStatus(c.Request().Context(), recovery)
+		if err != nil {
+			return err
+		}
+		return respondRaw(c, http.StatusOK, st)
+	}
+	start := func(c echo.Context, r *request) error {
+		var req sys.RekeyRequest
+		if err := decodeJSON(r.body, &req); err != nil {
+			return err
+		}
+		st, err := s.opts.Sys.RekeyInit(c.Request().Context(), recovery, req)
+		if err != nil {
+			return err
+		}
+		return respondRaw(c, http.StatusOK, st)
+	}
+	cancel := func(c echo.Context, _ *request) error {
+		s.opts.Sys.RekeyCancel(recovery)
+		return respondRaw(c, 0, nil)
+	}
+	upd := func(c echo.Context, r *request) error {
+		var req sys.RekeyUpdateRequest
+		if err := decodeJSON(r.body, &req); err != nil {
+			return err
+		}
+		done, st, err := s.opts.Sys.RekeyUpdate(c.Request().Context(), recovery, req)
+		if err != nil {
+			return err
+		}
+		if done != nil {
+			return respondRaw(c, http.StatusOK, done)
+		}
+		return respondRaw(c, http.StatusOK, st)
+	}
+	return &route{methods: map[string]handlerFunc{http.MethodGet: status, http.MethodPut: start, http.MethodPost: start, http.MethodDelete: cancel}},
+		&route{methods: map[string]handlerFunc{http.MethodPut: upd, http.MethodPost: upd}}
+}
+
+func (s *Server) generateRootAttempt() *route {
+	status := func(c echo.Context, _ *request) error {
+		st, err := s.opts.Sys.GenerateRootStatus(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return respondRaw(c, http.StatusOK, st)
+	}
+	start := func(c echo.Context, r *request) error {
+		var req sys.GenerateRootInitRequest
+		if err := decodeJSON(r.body, &req); err != nil {
+			return err
+		}
+		st, err := s.opts.Sys.GenerateRootInit(c.Request().Context(), req)
+		if err != nil {
+			return err
+		}
+		return respondRaw(c, http.StatusOK, st)
+	}
+	cancel := func(c echo.Context, _ *request) error {
+		s.opts.Sys.GenerateRootCancel()
+		return respondRaw(c, 0, nil)
+	}
+	return &route{methods: map[string]handlerFunc{http.MethodGet: status, http.MethodPut: start, http.MethodPost: start, http.MethodDelete: cancel}}
+}
+
+func (s *Server) generateRootUpdate(c echo.Context, r *request) error {
+	var req sys.GenerateRootUpdateRequest
+	if err := decodeJSON(r.body, &req); err != nil {
+		return err
+	}
+	st, err := s.opts.Sys.GenerateRootUpdate(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	return respondRaw(c, http.StatusOK, st)
+}
+
+// requireRoot authenticates the request and demands the root policy (Vault:
+// sudo on the path) until ACL policies exist.
+func (s *Server) requireRoot(c echo.Context, r *request) error {
+	e, err := s.authenticate(c.Request().Context(), r)
+	if err != nil {
+		return err
+	}
+	if !e.IsRoot() {
+		return engine.ErrPermissionDenied
+	}
+	return nil
+}
+
+// PUT sys/rotate
+func (s *Server) rotate(c echo.Context, r *request) error {
+	if err := s.requireRoot(c, r); err != nil {
+		return err
+	}
+	if err := s.opts.Sys.Rotate(c.Request().Context()); err != nil {
+		return err
+	}
+	return respondRaw(c, 0, nil)
+}
+
+// GET sys/key-status
+func (s *Server) keyStatus(c echo.Context, r *request) error {
+	if err := s.requireRoot(c, r); err != nil {
+		return err
+	}
+	data, err := s.opts.Sys.KeyStatus()
+	if err != nil {
+		return err
+	}
+	return respondData(c, r, data, nil)
+}

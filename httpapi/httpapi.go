@@ -132,7 +132,10 @@ func (s *Server) dispatch(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(req.Context(), s.opts.MaxRequestDuration)
 	defer cancel()
 	c.SetRequest(req.WithContext(ctx))
-	c.Response().Header().Set("Cache-Control", "no-store")
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	// Vault's default custom response header.
+	h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 	r := &request{id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req)}
 	err := s.serve(c, r)
@@ -175,6 +178,10 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	if !known {
 		if _, err := s.authenticate(c.Request().Context(), r); err != nil {
 			return err
+		}
+		if strings.HasPrefix(r.path, "sys/") {
+			// Vault's text for a path under the sys/ mount with no handler.
+			return engine.Errorf(engine.ErrUnsupportedPath, "1 error occurred:\n\t* unsupported path\n\n")
 		}
 		return engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", r.path)
 	}

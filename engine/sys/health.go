@@ -74,9 +74,15 @@ func (s *Sys) Health(ctx context.Context, q HealthQuery) (int, *HealthResponse, 
 	if err != nil {
 		return http.StatusInternalServerError, nil, err
 	}
+	// As in Vault and OpenBao, a node that is not active (sealed or
+	// uninitialised) reports standby, and its replication modes are unknown.
+	mode := "disabled"
+	if st.Sealed {
+		mode = "unknown"
+	}
 	h := &HealthResponse{
-		Initialized: st.Initialized, Sealed: st.Sealed,
-		ReplicationPerformanceMode: "disabled", ReplicationDRMode: "disabled",
+		Initialized: st.Initialized, Sealed: st.Sealed, Standby: st.Sealed,
+		ReplicationPerformanceMode: mode, ReplicationDRMode: mode,
 		ServerTimeUTC: s.now().UTC().Unix(), Version: s.Version,
 	}
 	code := q.ActiveCode

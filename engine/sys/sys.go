@@ -219,18 +219,17 @@ func (s *Sys) Unseal(ctx context.Context, req UnsealRequest) (*SealStatusRespons
 func (s *Sys) Seal() { s.Barrier.Seal() }
 
 // LeaderResponse is the answer of GET sys/leader (api.LeaderResponse).
+// Without HA, Vault and OpenBao answer only ha_enabled=false; the other
+// fields are omitted when empty, as there.
 type LeaderResponse struct {
-	HAEnabled                bool      `json:"ha_enabled"`
-	IsSelf                   bool      `json:"is_self"`
-	ActiveTime               time.Time `json:"active_time"`
-	LeaderAddress            string    `json:"leader_address"`
-	LeaderClusterAddress     string    `json:"leader_cluster_address"`
-	PerfStandby              bool      `json:"performance_standby"`
-	PerfStandbyLastRemoteWAL uint64    `json:"performance_standby_last_remote_wal"`
+	HAEnabled            bool       `json:"ha_enabled"`
+	IsSelf               bool       `json:"is_self,omitempty"`
+	ActiveTime           *time.Time `json:"active_time,omitempty"`
+	LeaderAddress        string     `json:"leader_address,omitempty"`
+	LeaderClusterAddress string     `json:"leader_cluster_address,omitempty"`
 }
 
-// Leader answers GET sys/leader. A single node has no HA: Vault answers
-// ha_enabled=false and empty addresses, sealed or not.
+// Leader answers GET sys/leader. A single node has no HA, sealed or not.
 func (s *Sys) Leader() *LeaderResponse { return &LeaderResponse{} }
 
 func (s *Sys) now() time.Time {

@@ -7,6 +7,7 @@ require (
 	github.com/hashicorp/hcl/v2 v2.25.0
 	github.com/hashicorp/vault/api v1.23.0
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/miekg/pkcs11 v1.1.2
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/crypto v0.59.0
 )

@@ -259,6 +259,11 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 		return nil, ErrAlreadyInitialized
 	}
 
+	if b.opts.BeforeInit != nil {
+		if err := b.opts.BeforeInit(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrHSM, err)
+		}
+	}
 	cfg := Config{Type: mode.String(), DualControl: mode == ModeDual}
 	shares, threshold := req.SecretShares, req.SecretThreshold
 	if mode == ModeAuto {

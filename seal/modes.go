@@ -61,6 +61,10 @@ type Options struct {
 	// HSM is required for ModeAuto and ModeDual, and to migrate away from
 	// them (Vault's `disabled = true` seal stanza).
 	HSM Wrapper
+	// BeforeInit, if set, runs before Init creates keys; an error aborts
+	// Init with nothing written. The server uses it to find or generate the
+	// HSM master key: generation happens at init and nowhere else.
+	BeforeInit func(ctx context.Context) error
 }
 
 // mode returns the mode a stored configuration describes.

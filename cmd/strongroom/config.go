@@ -70,6 +70,8 @@ type BoltStorage struct {
 type Seal struct {
 	Type   string   `hcl:"type,label"`
 	Remain hcl.Body `hcl:",remain"`
+
+	PKCS11 *PKCS11Seal
 }
 
 // ShamirSeal holds the arguments of seal "shamir": none.
@@ -119,11 +121,24 @@ func (c *Config) check() hcl.Diagnostics {
 	} else {
 		diags = append(diags, c.Storage.decode()...)
 	}
-	if len(c.Seals) > 1 {
-		diags = append(diags, blockDiag(c.Body, "seal", "Too many seals", "only one seal block is supported"))
-	}
 	for _, s := range c.Seals {
 		diags = append(diags, s.decode()...)
+	}
+	if len(c.Seals) > 1 && !diags.HasErrors() {
+		// Two seals only make sense for a migration: one enabled, and the
+		// pkcs11 seal kept with disabled = true, or shamir beside it.
+		var pkcs11, enabledPKCS11 int
+		for _, s := range c.Seals {
+			if s.PKCS11 != nil {
+				pkcs11++
+				if !s.PKCS11.Disabled {
+					enabledPKCS11++
+				}
+			}
+		}
+		if len(c.Seals) > 2 || pkcs11 != 1 || enabledPKCS11 == 1 {
+			diags = append(diags, blockDiag(c.Body, "seal", "Too many seals", `two seal blocks are only allowed to migrate: seal "shamir" {} with seal "pkcs11" { disabled = true }`))
+		}
 	}
 	if c.LogLevel != "" && !logLevels[strings.ToLower(c.LogLevel)] {
 		diags = append(diags, attrDiag(c.Body, "log_level", "Invalid log_level", "must be one of trace, debug, info, warn, error"))
@@ -195,8 +210,10 @@ func (s *Seal) decode() hcl.Diagnostics {
 	switch s.Type {
 	case "shamir":
 		return gohcl.DecodeBody(s.Remain, nil, &ShamirSeal{})
+	case "pkcs11":
+		return s.decodePKCS11()
 	}
-	return hcl.Diagnostics{labelDiag(s.Remain, "Unsupported seal", fmt.Sprintf("seal type %q is not supported; use \"shamir\"", s.Type))}
+	return hcl.Diagnostics{labelDiag(s.Remain, "Unsupported seal", fmt.Sprintf("seal type %q is not supported; use \"shamir\" or \"pkcs11\"", s.Type))}
 }
 
 // parseDuration reads a Vault duration: a Go duration string or a number of

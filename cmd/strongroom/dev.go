@@ -8,12 +8,17 @@ import (
 	"path/filepath"
 
 	"github.com/strongroom/strongroom/engine/sys"
+	"github.com/strongroom/strongroom/softhsm"
 )
 
-// runDev starts a server on a temporary bolt store, initialises it with one
-// unseal key, unseals it, and prints the address, unseal key and root token,
-// as `vault server -dev` does. The store is removed at shutdown.
-func runDev(ctx context.Context, addr string, stdout, stderr io.Writer) error {
+// runDev starts a server on a temporary bolt store, initialises and
+// unseals it, and prints the address, the key and the root token, as
+// `vault server -dev` does. With SoftHSM2 installed (and sealType not
+// "shamir") the seal is pkcs11 on a throwaway SoftHSM2 token whose master
+// key is generated at init: the server auto-unseals, and the key printed is
+// a recovery key. Otherwise the seal is shamir with one unseal key. The
+// store and the token are removed at shutdown.
+func runDev(ctx context.Context, addr, sealType string, stdout, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "strongroom-dev-")
 	if err != nil {
 		return err
@@ -27,15 +32,48 @@ func runDev(ctx context.Context, addr string, stdout, stderr io.Writer) error {
 	if diags := cfg.Listeners[0].check(); diags.HasErrors() {
 		return diagError(diags)
 	}
+	sealNote := "shamir, one unseal key"
+	_, haveSoftHSM := softhsm.Available()
+	switch {
+	case sealType == "shamir":
+	case sealType != "pkcs11" && sealType != "":
+		return fmt.Errorf("-dev-seal must be pkcs11 or shamir")
+	case !haveSoftHSM && sealType == "pkcs11":
+		return fmt.Errorf("-dev-seal=pkcs11 needs SoftHSM2 (apt-get install softhsm2)")
+	case haveSoftHSM:
+		tok, err := softhsm.Create(filepath.Join(dir, "softhsm"), "strongroom-dev")
+		if err != nil {
+			return fmt.Errorf("dev SoftHSM2 token: %w", err)
+		}
+		// SoftHSM2 reads its configuration path at C_Initialize, from this
+		// process's environment.
+		if err := os.Setenv(softhsm.EnvConf, tok.ConfPath); err != nil {
+			return err
+		}
+		cfg.Seals = []*Seal{{Type: "pkcs11", PKCS11: &PKCS11Seal{
+			Lib: tok.Lib, TokenLabel: tok.Label, PIN: tok.PIN, KeyLabel: "strongroom-dev-master", GenerateKey: true,
+		}}}
+		sealNote = fmt.Sprintf("pkcs11 (auto-unseal) on a throwaway SoftHSM2 token %q in %s", tok.Label, tok.Dir)
+	}
 	return serve(ctx, cfg, stdout, stderr, func(n *node) error {
-		res, err := n.sys.Init(ctx, sys.InitRequest{SecretShares: 1, SecretThreshold: 1})
+		req := sys.InitRequest{SecretShares: 1, SecretThreshold: 1}
+		if n.hsm != nil {
+			req = sys.InitRequest{RecoveryShares: 1, RecoveryThreshold: 1}
+		}
+		res, err := n.sys.Init(ctx, req)
 		if err != nil {
 			return fmt.Errorf("dev init: %w", err)
 		}
-		if _, err := n.sys.Unseal(ctx, sys.UnsealRequest{Key: res.KeysB64[0]}); err != nil {
-			return fmt.Errorf("dev unseal: %w", err)
+		label, key := "Unseal Key", ""
+		if n.hsm != nil {
+			label, key = "Recovery Key", res.RecoveryKeysB64[0]
+		} else {
+			key = res.KeysB64[0]
+			if _, err := n.sys.Unseal(ctx, sys.UnsealRequest{Key: key}); err != nil {
+				return fmt.Errorf("dev unseal: %w", err)
+			}
 		}
-		fmt.Fprintf(stdout, devBanner, n.addrs[0], n.addrs[0], res.KeysB64[0], res.RootToken)
+		fmt.Fprintf(stdout, devBanner, n.addrs[0], sealNote, n.addrs[0], label, key, res.RootToken)
 		return nil
 	})
 }
@@ -43,16 +81,18 @@ func runDev(ctx context.Context, addr string, stdout, stderr io.Writer) error {
 const devBanner = `==> Strongroom server started! Listening on %s
 
 WARNING! dev mode is enabled! In this mode, Strongroom runs on a temporary
-store and starts unsealed with a single unseal key. Nothing survives a restart.
+store and starts unsealed. Nothing survives a restart.
+
+Seal: %s
 
 You may need to set the following environment variables:
 
     $ export VAULT_ADDR='%s'
 
-The unseal key and root token are displayed below in case you want to
+The key and root token are displayed below in case you want to
 seal/unseal the server or re-authenticate.
 
-Unseal Key: %s
+%s: %s
 Root Token: %s
 
 Development mode should NOT be used in production installations!

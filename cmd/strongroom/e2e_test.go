@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
+
+	"github.com/strongroom/strongroom/softhsm/softhsmtest"
 )
 
 // binPath is the strongroom binary built once for the end-to-end tests.
@@ -431,35 +432,51 @@ func TestHealthCodes(t *testing.T) {
 	resp.Body.Close()
 }
 
-// TestDevServer starts `server -dev` and uses the token and key it prints.
+// TestDevServer starts `server -dev` with each seal and uses the token and
+// key it prints. With SoftHSM2 installed (as in CI), the default dev seal is
+// pkcs11: the node is auto-unsealed and the key is a recovery key, which
+// unseals it again after `vault operator seal`.
 func TestDevServer(t *testing.T) {
-	p := startServer(t, "-dev", "-dev-listen-address", "127.0.0.1:0")
-	deadline := time.Now().Add(10 * time.Second)
-	var out string
-	for time.Now().Before(deadline) {
-		if out = p.out(); strings.Contains(out, "Root Token:") {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	for _, c := range []struct{ seal, wantType, keyLabel string }{
+		{"shamir", "shamir", "Unseal Key"},
+		{"pkcs11", "pkcs11", "Recovery Key"},
+	} {
+		t.Run(c.seal, func(t *testing.T) {
+			if c.seal == "pkcs11" {
+				softhsmtest.Require(t)
+			}
+			p := startServer(t, "-dev", "-dev-listen-address", "127.0.0.1:0", "-dev-seal", c.seal)
+			deadline := time.Now().Add(10 * time.Second)
+			var out string
+			for time.Now().Before(deadline) {
+				if out = p.out(); strings.Contains(out, "Root Token:") {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			tok := regexp.MustCompile(`Root Token: (\S+)`).FindStringSubmatch(out)
+			key := regexp.MustCompile(c.keyLabel + `: (\S+)`).FindStringSubmatch(out)
+			if tok == nil || key == nil || !strings.Contains(out, "export VAULT_ADDR='"+p.addr+"'") {
+				t.Fatalf("dev banner incomplete:\n%s", out)
+			}
+			cl := newClient(t, p.addr)
+			cl.SetToken(tok[1])
+			if _, err := cl.Auth().Token().LookupSelf(); err != nil {
+				t.Fatalf("dev root token: %v", err)
+			}
+			st, err := cl.Sys().SealStatus()
+			if err != nil || st.Type != c.wantType || st.Sealed || st.RecoverySeal != (c.seal == "pkcs11") {
+				t.Fatalf("dev seal status: %+v %v", st, err)
+			}
+			if err := cl.Sys().Seal(); err != nil {
+				t.Fatal(err)
+			}
+			st, err = cl.Sys().Unseal(key[1])
+			if err != nil || st.Sealed {
+				t.Fatalf("dev unseal with the printed key: %+v %v", st, err)
+			}
+		})
 	}
-	tok := regexp.MustCompile(`Root Token: (\S+)`).FindStringSubmatch(out)
-	key := regexp.MustCompile(`Unseal Key: (\S+)`).FindStringSubmatch(out)
-	if tok == nil || key == nil || !strings.Contains(out, "export VAULT_ADDR='"+p.addr+"'") {
-		t.Fatalf("dev banner incomplete:\n%s", out)
-	}
-	c := newClient(t, p.addr)
-	c.SetToken(tok[1])
-	if _, err := c.Auth().Token().LookupSelf(); err != nil {
-		t.Fatalf("dev root token: %v", err)
-	}
-	if err := c.Sys().Seal(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := c.Sys().Unseal(key[1])
-	if err != nil || st.Sealed {
-		t.Fatalf("dev unseal key: %+v %v", st, err)
-	}
-	_ = context.Background
 }
 
 func TestVersion(t *testing.T) {

@@ -34,6 +34,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "path to the HCL configuration file")
 	dev := fs.Bool("dev", false, "start an initialised, unsealed server on a temporary store")
 	devAddr := fs.String("dev-listen-address", "127.0.0.1:8200", "address of the dev server's listener")
+	devSeal := fs.String("dev-seal", "", "dev seal: pkcs11 (default when SoftHSM2 is installed) or shamir")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -43,7 +44,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch {
 	case *dev:
-		err = runDev(ctx, *devAddr, stdout, stderr)
+		err = runDev(ctx, *devAddr, *devSeal, stdout, stderr)
 	case *configPath != "":
 		var cfg *Config
 		if cfg, err = LoadConfig(*configPath); err == nil {
@@ -66,6 +67,7 @@ type node struct {
 	servers []*http.Server
 	addrs   []string
 	logger  *slog.Logger
+	hsm     *hsmSlot // nil without a pkcs11 seal
 }
 
 func openStore(cfg *Storage) (storage.Store, string, error) {
@@ -95,17 +97,49 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// start opens the store and the listeners and serves in the background.
-func start(cfg *Config, stderr io.Writer) (*node, error) {
+// start opens the store and the HSM, unseals through the HSM when the seal
+// allows it, and serves in the background.
+func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	logger := newLogger(cfg.LogLevel, stderr)
+	if err := checkMemlock(); err != nil {
+		return nil, err
+	}
 	store, storageType, err := openStore(cfg.Storage)
 	if err != nil {
 		return nil, fmt.Errorf("opening storage: %w", err)
 	}
 	n := &node{store: store, logger: logger}
+	mode, pkcs11Cfg := cfg.sealMode()
+	opts := seal.Options{Mode: mode}
+	if pkcs11Cfg != nil {
+		hc, err := pkcs11Cfg.hsmConfig()
+		if err != nil {
+			n.close(context.Background())
+			return nil, err
+		}
+		n.hsm = &hsmSlot{}
+		opts.HSM, opts.BeforeInit = n.hsm, n.hsm.ensureKey
+		probe := seal.New(store, rootTenantID, seal.Options{Mode: mode})
+		h, err := openHSM(ctx, hc, probe.Initialized, logger)
+		if err != nil {
+			n.close(context.Background())
+			return nil, fmt.Errorf("seal pkcs11: %w", err)
+		}
+		n.hsm.h.Store(h)
+		logger.Info("HSM ready", "hsm", hc)
+	}
 	n.sys = &sys.Sys{
-		Barrier: seal.New(store, rootTenantID, seal.Options{}), StorageType: storageType,
+		Barrier: seal.New(store, rootTenantID, opts), StorageType: storageType,
 		Version: version, BuildDate: buildDate,
+	}
+	if mode == seal.ModeAuto {
+		start := time.Now()
+		if ok, err := n.sys.Barrier.AutoUnseal(ctx); err != nil {
+			logger.Warn("auto-unseal failed; retrying in the background", "error", err.Error())
+			go autoUnseal(ctx, n.sys.Barrier, logger)
+		} else if ok {
+			logger.Info("unsealed through the HSM", "duration", time.Since(start).String())
+		}
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
@@ -153,12 +187,17 @@ func (n *node) close(ctx context.Context) {
 	if n.sys != nil {
 		n.sys.Seal()
 	}
+	if n.hsm != nil {
+		if h := n.hsm.h.Load(); h != nil {
+			_ = h.Close()
+		}
+	}
 	_ = n.store.Close()
 }
 
 // serve runs cfg until ctx ends. ready, if set, runs once listeners are up.
 func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, ready func(*node) error) error {
-	n, err := start(cfg, stderr)
+	n, err := start(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

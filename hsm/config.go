@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Mechanism selects how Wrap protects key material. Its values are also the
@@ -57,6 +58,11 @@ func ParseMechanism(s string) (Mechanism, error) {
 // DefaultMaxSessions caps the session pool when the token reports no limit
 // (SoftHSM2 reports CK_EFFECTIVELY_INFINITE) and Config.MaxSessions is 0.
 const DefaultMaxSessions = 16
+
+// RetryInterval is how long, after a recovery failed because the token is
+// unavailable, Wrap, Unwrap and Ping return that same error without
+// probing the token again.
+const RetryInterval = time.Second
 
 // Config says which module, token and key to use. Its String, GoString and
 // LogValue methods never show the PIN, so a Config may be logged or printed

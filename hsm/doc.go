@@ -72,8 +72,11 @@
 // (C_Finalize, C_Initialize, slot, login session, C_Login, key). If recovery
 // fails, the operation fails fast with an error matching [ErrUnavailable]
 // that names the call and CK_RV, and the next operation tries again: once
-// the token is back, service resumes without a restart. Concurrent callers
-// share one recovery attempt.
+// the token is back, service resumes without a restart. Recovery is
+// serialized; for [RetryInterval] after an attempt failed, Wrap, Unwrap and
+// Ping return its error again without probing the token, so a dead token is
+// probed about once a second however many requests arrive (FindKey and
+// EnsureKey always probe).
 //
 // Every PKCS#11 call holds a read lock of its module, and C_Finalize and
 // C_Initialize the write lock, because finalizing while another thread is
@@ -84,7 +87,7 @@
 // interrupted: a context bounds the wait for a session or for recovery, not
 // a call that hangs inside the module.
 //
-// What SoftHSM2 2.6.1 does, measured by this package's tests:
+// What SoftHSM2 2.6.1 does, measured (fault_test.go replays each case):
 //   - token directory moved away: C_FindObjects succeeds with no result,
 //     C_GetTokenInfo fails with CKR_GENERAL_ERROR, C_EncryptInit,
 //     C_DecryptInit and C_GetAttributeValue on the cached key handle fail
@@ -95,6 +98,12 @@
 //     fails with CKR_GENERAL_ERROR while the directory is missing. So a key
 //     that vanishes is treated as a fault, never as "key missing, generate
 //     one", and FindKey and EnsureKey answer ErrUnavailable meanwhile.
+//   - only the token's own directory (tokens/<uuid>) moved away: the same,
+//     except that C_Initialize succeeds and the token is missing from the
+//     slot list (ErrTokenNotFound and ErrUnavailable) until the directory is
+//     back and C_Initialize runs once more.
+//   - module finalized behind the package's back: CKR_CRYPTOKI_NOT_INITIALIZED,
+//     healed by C_Initialize.
 //   - sessions closed behind the pool's back (C_CloseAllSessions): the next
 //     call fails with CKR_SESSION_HANDLE_INVALID, the login is gone, and a
 //     new session and C_Login restore service without re-initialization.

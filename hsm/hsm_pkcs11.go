@@ -44,11 +44,6 @@ type HSM struct {
 	lastFail time.Time // when it ended
 }
 
-// RetryInterval is how long, after a recovery failed because the token is
-// unavailable, Wrap, Unwrap and Ping return that same error without
-// probing the token again.
-const RetryInterval = time.Second
-
 // Open loads the module cfg.Lib, initializes it if this process has not
 // yet, finds the token, opens the login session, logs in with cfg.PIN and
 // looks up the master key by cfg.KeyLabel. A missing key is not an error

@@ -67,6 +67,10 @@ func (h *HSM) acquire(ctx context.Context, op string, st *state) (session, error
 	case <-ctx.Done():
 		return session{}, fmt.Errorf("hsm: %s: waiting for a session: %w", op, ctx.Err())
 	}
+	if h.closed.Load() {
+		<-h.pool.sem
+		return session{}, fmt.Errorf("hsm: %s: %w", op, ErrClosed)
+	}
 	for {
 		h.pool.mu.Lock()
 		n := len(h.pool.idle)

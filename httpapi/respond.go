@@ -70,6 +70,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, engine.ErrUnsupportedPath):
 		return http.StatusNotFound, err.Error()
+	case errors.Is(err, seal.ErrHSM):
+		// The message names the PKCS#11 call and its return value; it
+		// holds no PIN and no key material.
+		return http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, storage.ErrTimeout):
 		return http.StatusServiceUnavailable, "request timed out"
 	case errors.Is(err, storage.ErrUnavailable):

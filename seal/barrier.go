@@ -259,10 +259,8 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 		return nil, ErrAlreadyInitialized
 	}
 
-	if b.opts.BeforeInit != nil {
-		if err := b.opts.BeforeInit(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrHSM, err)
-		}
+	if err := b.prepareHSM(ctx, mode); err != nil {
+		return nil, err
 	}
 	cfg := Config{Type: mode.String(), DualControl: mode == ModeDual}
 	shares, threshold := req.SecretShares, req.SecretThreshold
@@ -331,6 +329,17 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 		installed = true
 	}
 	return res, nil
+}
+
+// prepareHSM runs Options.PrepareHSM before mode m first uses the HSM.
+func (b *Barrier) prepareHSM(ctx context.Context, m Mode) error {
+	if !m.usesHSM() || b.opts.PrepareHSM == nil {
+		return nil
+	}
+	if err := b.opts.PrepareHSM(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrHSM, err)
+	}
+	return nil
 }
 
 // sealRecords computes the seal records of cfg's mode: the config, the root

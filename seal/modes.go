@@ -61,11 +61,17 @@ type Options struct {
 	// HSM is required for ModeAuto and ModeDual, and to migrate away from
 	// them (Vault's `disabled = true` seal stanza).
 	HSM Wrapper
-	// BeforeInit, if set, runs before Init creates keys; an error aborts
-	// Init with nothing written. The server uses it to find or generate the
-	// HSM master key: generation happens at init and nowhere else.
-	BeforeInit func(ctx context.Context) error
+	// PrepareHSM, if set, runs before the tenant's root key is first put
+	// under the HSM: at Init, and at a migration onto the HSM. An error
+	// aborts the operation with nothing written. The server uses it to find
+	// or generate the HSM master key, so a key is generated then and never
+	// because a label went missing on a store that depends on it.
+	PrepareHSM func(ctx context.Context) error
 }
+
+// UsesHSM reports whether a stored configuration's root key is wrapped
+// under the HSM.
+func (c *Config) UsesHSM() bool { return c.mode().usesHSM() }
 
 // mode returns the mode a stored configuration describes.
 func (c *Config) mode() Mode {

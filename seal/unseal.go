@@ -208,6 +208,11 @@ func (b *Barrier) openKeys(ctx context.Context, cfg *Config, x *memguard.LockedB
 // HSM seal key a is reused when the old mode had one.
 func (b *Barrier) migrate(ctx context.Context, old *Config, x, a *memguard.LockedBuffer, kr *keyring) error {
 	to := b.opts.Mode
+	if !old.mode().usesHSM() {
+		if err := b.prepareHSM(ctx, to); err != nil {
+			return err
+		}
+	}
 	shares, threshold := old.quorum()
 	cfg := Config{Type: to.String(), DualControl: to == ModeDual}
 	if to == ModeAuto {

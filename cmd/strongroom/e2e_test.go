@@ -59,7 +59,14 @@ var listenRE = regexp.MustCompile(`Listening on (\S+)`)
 // startServer runs `strongroom server` with args and waits until it listens.
 func startServer(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startServerEnv(t, nil, args...)
+}
+
+// startServerEnv is startServer with extra environment variables.
+func startServerEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(binPath, append([]string{"server"}, args...)...), done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), env...)
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -483,5 +490,41 @@ func TestVersion(t *testing.T) {
 	out, err := exec.Command(binPath, "version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "Strongroom v") {
 		t.Fatalf("version: %q %v", out, err)
+	}
+}
+
+// execServer returns an unstarted `strongroom server` command with env added.
+func execServer(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(binPath, append([]string{"server"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -35,8 +35,9 @@ func (s *hsmSlot) Unwrap(ctx context.Context, blob, aad []byte) ([]byte, error) 
 	return nil, errHSMNotOpen
 }
 
-// ensureKey finds the master key, generating it if permitted: seal.Init
-// calls it, so a key is generated at init and nowhere else.
+// ensureKey finds the master key, generating it if permitted. The seal
+// calls it (Options.PrepareHSM) before it first puts a root key under the
+// HSM: at init, or at a migration onto the HSM.
 func (s *hsmSlot) ensureKey(ctx context.Context) error {
 	h := s.h.Load()
 	if h == nil {
@@ -63,19 +64,20 @@ const (
 )
 
 // openHSM opens the HSM, retrying with backoff while the token is absent
-// and logging why. On an initialised store it also requires the master key
-// to exist: a missing key there is never cured by generating a new one.
-func openHSM(ctx context.Context, cfg hsm.Config, initialized func(context.Context) (bool, error), logger *slog.Logger) (*hsm.HSM, error) {
+// and logging why. When the stored seal already depends on the HSM, the
+// master key must exist: a missing key there is never cured by generating a
+// new one, and the start stops.
+func openHSM(ctx context.Context, cfg hsm.Config, stored func(context.Context) (*seal.Config, error), logger *slog.Logger) (*hsm.HSM, error) {
 	wait := hsmRetryMin
 	for {
 		h, err := hsm.Open(ctx, cfg)
 		if err == nil {
-			ok, ierr := initialized(ctx)
-			if ierr != nil {
+			sc, serr := stored(ctx)
+			if serr != nil {
 				h.Close()
-				return nil, ierr
+				return nil, serr
 			}
-			if !ok {
+			if sc == nil || !sc.UsesHSM() {
 				return h, nil
 			}
 			if err = h.FindKey(ctx); err == nil {
@@ -83,7 +85,7 @@ func openHSM(ctx context.Context, cfg hsm.Config, initialized func(context.Conte
 			}
 			h.Close()
 			if errors.Is(err, hsm.ErrKeyNotFound) {
-				return nil, fmt.Errorf("the store is initialised but the HSM master key %q is not on the token; refusing to start (a new key would not open this store): %w", cfg.KeyLabel, err)
+				return nil, fmt.Errorf("the store's root key is wrapped by the HSM master key %q, which is not on the token; refusing to start (a new key would not open this store): %w", cfg.KeyLabel, err)
 			}
 		}
 		if fatalHSM(err) {

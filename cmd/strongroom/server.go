@@ -118,9 +118,9 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 			return nil, err
 		}
 		n.hsm = &hsmSlot{}
-		opts.HSM, opts.BeforeInit = n.hsm, n.hsm.ensureKey
+		opts.HSM, opts.PrepareHSM = n.hsm, n.hsm.ensureKey
 		probe := seal.New(store, rootTenantID, seal.Options{Mode: mode})
-		h, err := openHSM(ctx, hc, probe.Initialized, logger)
+		h, err := openHSM(ctx, hc, probe.Config, logger)
 		if err != nil {
 			n.close(context.Background())
 			return nil, fmt.Errorf("seal pkcs11: %w", err)

@@ -178,3 +178,23 @@ storage "bolt" { path = "`+filepath.Join(dir, "s.db")+`" }
 	}
 	conn.Close()
 }
+
+// FuzzParseConfig: arbitrary configuration files never panic, and a
+// refusal always names the file.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("listener \"tcp\" {\n tls_disable = true\n}\nstorage \"bolt\" {\n path = \"x\"\n}\nseal \"shamir\" {}\n"))
+	f.Add([]byte("seal \"pkcs11\" {\n lib = \"/x.so\"\n slot = \"0x1\"\n mechanism = \"0x1087\"\n pin = \"1\"\n key_label = \"k\"\n}\n"))
+	f.Add([]byte("listener \"tcp\" { max_request_duration = \"-1s\" }"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		cfg, err := ParseConfig("fuzz.hcl", src)
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz.hcl") && !strings.Contains(err.Error(), "invalid configuration") {
+				t.Fatalf("error without the file name: %v", err)
+			}
+			return
+		}
+		if cfg.Storage == nil || len(cfg.Listeners) == 0 {
+			t.Fatal("accepted a configuration without storage or listener")
+		}
+	})
+}

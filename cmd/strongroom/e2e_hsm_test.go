@@ -171,6 +171,11 @@ func TestHSMStartRefusals(t *testing.T) {
 	if !strings.Contains(out, "cannot be loaded") || strings.Contains(out, f.tok.PIN) {
 		t.Fatalf("missing library output:\n%s", out)
 	}
+	// A fresh token without the key, and generation not allowed.
+	out = run(append(f.env(), "VAULT_HSM_GENERATE_KEY=false"), f.config(t, f.pkcs11("")))
+	if !strings.Contains(out, "generate_key is false") {
+		t.Fatalf("missing key without generate_key output:\n%s", out)
+	}
 	// Initialise, then point at a key label that is not on the token: no new
 	// key is generated; the start stops.
 	cfg := f.config(t, f.pkcs11(""))

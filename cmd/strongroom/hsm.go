@@ -49,6 +49,9 @@ func (s *hsmSlot) ensureKey(ctx context.Context) error {
 // fatalHSM reports errors that no retry can cure: the configuration is
 // wrong, so the start stops with a clear message.
 func fatalHSM(err error) bool {
+	if errors.Is(err, hsm.ErrUnavailable) {
+		return false // the token may come back
+	}
 	for _, e := range []error{hsm.ErrPINIncorrect, hsm.ErrLibrary, hsm.ErrInvalid, hsm.ErrDuplicateKey, hsm.ErrKeyUnsuitable, hsm.ErrKeyNotFound} {
 		if errors.Is(err, e) {
 			return true
@@ -64,32 +67,13 @@ const (
 )
 
 // openHSM opens the HSM, retrying with backoff while the token is absent
-// and logging why. When the stored seal already depends on the HSM, the
-// master key must exist: a missing key there is never cured by generating a
-// new one, and the start stops.
+// and logging why. Errors no retry can cure stop the start (see fatalHSM).
 func openHSM(ctx context.Context, cfg hsm.Config, stored func(context.Context) (*seal.Config, error), logger *slog.Logger) (*hsm.HSM, error) {
 	wait := hsmRetryMin
 	for {
-		h, err := hsm.Open(ctx, cfg)
-		if err == nil {
-			sc, serr := stored(ctx)
-			if serr != nil {
-				h.Close()
-				return nil, serr
-			}
-			if sc == nil || !sc.UsesHSM() {
-				return h, nil
-			}
-			if err = h.FindKey(ctx); err == nil {
-				return h, nil
-			}
-			h.Close()
-			if errors.Is(err, hsm.ErrKeyNotFound) {
-				return nil, fmt.Errorf("the store's root key is wrapped by the HSM master key %q, which is not on the token; refusing to start (a new key would not open this store): %w", cfg.KeyLabel, err)
-			}
-		}
-		if fatalHSM(err) {
-			return nil, err
+		h, err := tryOpenHSM(ctx, cfg, stored)
+		if err == nil || fatalHSM(err) {
+			return h, err
 		}
 		logger.Warn("HSM unavailable; retrying", "error", err.Error(), "retry_in", wait.String())
 		select {
@@ -99,6 +83,38 @@ func openHSM(ctx context.Context, cfg hsm.Config, stored func(context.Context) (
 		}
 		wait = min(2*wait, hsmRetryMax)
 	}
+}
+
+// tryOpenHSM opens the HSM once and checks its master key. When the stored
+// seal already depends on the HSM, or generate_key is false, the key must
+// be on the token: a missing key on a store that depends on it is never
+// cured by generating a new one.
+func tryOpenHSM(ctx context.Context, cfg hsm.Config, stored func(context.Context) (*seal.Config, error)) (*hsm.HSM, error) {
+	h, err := hsm.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := stored(ctx)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	dependsOnKey := sc != nil && sc.UsesHSM()
+	if !dependsOnKey && cfg.GenerateKey {
+		return h, nil // found or generated when the seal first needs it
+	}
+	err = h.FindKey(ctx)
+	if err == nil {
+		return h, nil
+	}
+	h.Close()
+	switch {
+	case errors.Is(err, hsm.ErrKeyNotFound) && dependsOnKey:
+		return nil, fmt.Errorf("the store's root key is wrapped by the HSM master key %q, which is not on the token; refusing to start (a new key would not open this store): %w", cfg.KeyLabel, err)
+	case errors.Is(err, hsm.ErrKeyNotFound):
+		return nil, fmt.Errorf("the HSM master key %q is not on the token and generate_key is false: %w", cfg.KeyLabel, err)
+	}
+	return nil, err
 }
 
 // autoUnseal unseals the root tenant through the HSM, retrying with backoff

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/strongroom/strongroom/hsm"
 	"github.com/strongroom/strongroom/softhsm/softhsmtest"
 	"github.com/strongroom/strongroom/storage"
+	"github.com/strongroom/strongroom/storage/bolt"
 )
 
 // openHSM opens a real SoftHSM2 token with a freshly generated master key.
@@ -286,4 +288,51 @@ func TestStoreHoldsNoKeyAuto(t *testing.T) {
 			t.Errorf("store holds key %d in plaintext", i)
 		}
 	}
+}
+
+// BenchmarkAutoUnseal measures one auto-unseal through SoftHSM2: read the
+// seal records, one PKCS#11 unwrap, open the root key and the keyring.
+func BenchmarkAutoUnseal(b *testing.B) {
+	h := openHSMb(b)
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "s.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	opts := Options{Mode: ModeAuto, HSM: h}
+	if _, err := New(st, []byte("root"), opts).Init(ctx, InitRequest{RecoveryShares: 1, RecoveryThreshold: 1}, nil); err != nil {
+		b.Fatal(err)
+	}
+	before := h.Stats().Total()
+	b.ResetTimer()
+	for b.Loop() {
+		bar := New(st, []byte("root"), opts)
+		if ok, err := bar.AutoUnseal(ctx); !ok || err != nil {
+			b.Fatal(err)
+		}
+		bar.Seal()
+	}
+	b.ReportMetric(float64(h.Stats().Total()-before)/float64(b.N), "pkcs11-calls/op")
+}
+
+func openHSMb(b *testing.B) *hsm.HSM {
+	tok := softhsmtest.New(b)
+	h, err := hsm.Open(context.Background(), hsm.Config{Lib: tok.Lib, TokenLabel: tok.Label, PIN: tok.PIN, KeyLabel: "master", GenerateKey: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	if err := h.EnsureKey(context.Background(), true); err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+func openBoltB(b *testing.B) (storage.Store, error) {
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "s.db"))
+	if err == nil {
+		b.Cleanup(func() { st.Close() })
+	}
+	return st, err
 }

@@ -6,10 +6,13 @@ import "errors"
 // follow Vault's where Vault has one, and none of them carries key material.
 var (
 	// ErrSealed is returned by every barrier operation while the tenant is sealed.
+	//lint:ignore ST1005 Vault's exact text, which clients and operators match
 	ErrSealed = errors.New("Vault is sealed")
 	// ErrNotInitialized is returned by Unseal before Init.
+	//lint:ignore ST1005 Vault's exact text, which clients and operators match
 	ErrNotInitialized = errors.New("Vault is not initialized")
 	// ErrAlreadyInitialized is returned by a second Init.
+	//lint:ignore ST1005 Vault's exact text, which clients and operators match
 	ErrAlreadyInitialized = errors.New("Vault is already initialized")
 	// ErrInvalidConfig wraps the reason an Init request's seal configuration
 	// is refused.

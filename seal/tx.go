@@ -11,15 +11,24 @@ import (
 // ReadTx reads a tenant's records through the barrier. Keys are relative to
 // the tenant's data subspace; the barrier adds the tenant prefix.
 type ReadTx struct {
-	raw storage.ReadTx
-	b   *Barrier
-	kr  *keyring // set only inside Init; otherwise the current keys are used
+	raw    storage.ReadTx
+	b      *Barrier
+	kr     *keyring // set only inside Init; otherwise the current keys are used
+	prefix []byte   // a View's subspace, prepended to every key
 }
 
 // Tx reads and writes a tenant's records through the barrier.
 type Tx struct {
 	ReadTx
 	raw storage.Tx
+}
+
+// key prepends the transaction's subspace prefix.
+func (t *ReadTx) key(k []byte) []byte {
+	if len(t.prefix) == 0 {
+		return k
+	}
+	return append(append(make([]byte, 0, len(t.prefix)+len(k)), t.prefix...), k...)
 }
 
 // withKeys runs fn with the tenant's current key material. A rotation that
@@ -44,7 +53,7 @@ func (t *ReadTx) withKeys(fn func(*keyring) error) error {
 // Get returns the decrypted record at key, or ErrNotFound. A record that
 // fails authentication returns ErrDecrypt.
 func (t *ReadTx) Get(key []byte) ([]byte, error) {
-	sk := t.b.dataKey(key)
+	sk := t.b.dataKey(t.key(key))
 	rec, err := t.raw.Get(sk)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ErrNotFound
@@ -64,10 +73,10 @@ func (t *ReadTx) Get(key []byte) ([]byte, error) {
 // List returns up to limit keys (relative, without values) that start with
 // prefix and sort after after (nil for the first page); limit 0 means all.
 func (t *ReadTx) List(prefix, after []byte, limit int) ([][]byte, error) {
-	full := t.b.dataKey(prefix)
+	full := t.b.dataKey(t.key(prefix))
 	r := storage.PrefixRange(full)
 	if after != nil {
-		r.Begin = append(t.b.dataKey(after), 0x00)
+		r.Begin = append(t.b.dataKey(t.key(after)), 0x00)
 	}
 	r.Limit = limit
 	r.KeysOnly = true
@@ -75,7 +84,7 @@ func (t *ReadTx) List(prefix, after []byte, limit int) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := len(t.b.dataKey(nil))
+	base := len(t.b.dataKey(t.key(nil)))
 	out := make([][]byte, len(kvs))
 	for i, kv := range kvs {
 		out[i] = bytes.Clone(kv.Key[base:])
@@ -97,7 +106,7 @@ func (t *ReadTx) MAC(data []byte) ([]byte, error) {
 
 // Set encrypts value and stores it at key.
 func (t *Tx) Set(key, value []byte) error {
-	sk := t.b.dataKey(key)
+	sk := t.b.dataKey(t.key(key))
 	var rec []byte
 	err := t.withKeys(func(kr *keyring) error {
 		var err error
@@ -111,11 +120,11 @@ func (t *Tx) Set(key, value []byte) error {
 }
 
 // Delete removes the record at key.
-func (t *Tx) Delete(key []byte) error { return t.raw.Delete(t.b.dataKey(key)) }
+func (t *Tx) Delete(key []byte) error { return t.raw.Delete(t.b.dataKey(t.key(key))) }
 
 // DeletePrefix removes every record whose key starts with prefix.
 func (t *Tx) DeletePrefix(prefix []byte) error {
-	r := storage.PrefixRange(t.b.dataKey(prefix))
+	r := storage.PrefixRange(t.b.dataKey(t.key(prefix)))
 	return t.raw.DeleteRange(r.Begin, r.End)
 }
 
@@ -139,4 +148,75 @@ func (b *Barrier) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	return b.store.Update(ctx, func(raw storage.Tx) error {
 		return fn(&Tx{ReadTx: ReadTx{raw: raw, b: b}, raw: raw})
 	})
+}
+
+// View is a subspace of a tenant's records: every key a View's transactions
+// use is prefixed with its prefix. Each engine mount gets one, so its records
+// are its own and disabling the mount clears one range.
+type View struct {
+	b      *Barrier
+	prefix []byte
+}
+
+// Sub returns the view of the records whose keys start with prefix.
+func (b *Barrier) Sub(prefix []byte) *View {
+	return &View{b: b, prefix: bytes.Clone(prefix)}
+}
+
+// Sub returns a view nested inside v.
+func (v *View) Sub(prefix []byte) *View {
+	return &View{b: v.b, prefix: append(bytes.Clone(v.prefix), prefix...)}
+}
+
+// View runs fn in a read-only transaction of the view. See Barrier.View.
+func (v *View) View(ctx context.Context, fn func(tx *ReadTx) error) error {
+	if v.b.Sealed() {
+		return ErrSealed
+	}
+	return v.b.store.View(ctx, func(raw storage.ReadTx) error {
+		return fn(&ReadTx{raw: raw, b: v.b, prefix: v.prefix})
+	})
+}
+
+// Update runs fn in a read-write transaction of the view; fn may run more
+// than once. See Barrier.Update.
+func (v *View) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	if v.b.Sealed() {
+		return ErrSealed
+	}
+	return v.b.store.Update(ctx, func(raw storage.Tx) error {
+		return fn(&Tx{ReadTx: ReadTx{raw: raw, b: v.b, prefix: v.prefix}, raw: raw})
+	})
+}
+
+// SetLarge encrypts value and stores it at key even when it is too large
+// for one storage transaction (up to storage.MaxValueSize), then runs fn
+// for the caller's other writes in the transaction that makes the value
+// visible. See storage.SetLarge.
+func (v *View) SetLarge(ctx context.Context, key, value []byte, fn func(tx *Tx) error) error {
+	if v.b.Sealed() {
+		return ErrSealed
+	}
+	full := (&ReadTx{b: v.b, prefix: v.prefix}).key(key)
+	sk := v.b.dataKey(full)
+	var rec []byte
+	err := (&ReadTx{b: v.b}).withKeys(func(kr *keyring) error {
+		var err error
+		rec, err = kr.encrypt(v.b.ad(sk), value)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return storage.SetLarge(ctx, v.b.store, sk, rec, func(raw storage.Tx) error {
+		if fn == nil {
+			return nil
+		}
+		return fn(&Tx{ReadTx: ReadTx{raw: raw, b: v.b, prefix: v.prefix}, raw: raw})
+	})
+}
+
+// DeleteAll removes every record of the view.
+func (v *View) DeleteAll(ctx context.Context) error {
+	return v.Update(ctx, func(tx *Tx) error { return tx.DeletePrefix(nil) })
 }

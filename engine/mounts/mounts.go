@@ -1,0 +1,443 @@
+// Package mounts is a tenant's mount table and router: the secrets engines
+// enabled at paths (Vault's sys/mounts), each with its own subspace of the
+// tenant's records, and the longest-prefix routing of a request path to the
+// engine that serves it.
+package mounts
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/storage/tuple"
+)
+
+// Entry is one mount, stored in the tenant's mount table.
+type Entry struct {
+	Path        string            `json:"path"` // with a trailing slash
+	Type        string            `json:"type"`
+	Description string            `json:"description"`
+	Accessor    string            `json:"accessor"`
+	UUID        string            `json:"uuid"`
+	Options     map[string]string `json:"options"`
+	Config      Config            `json:"config"`
+	Local       bool              `json:"local"`
+	SealWrap    bool              `json:"seal_wrap"`
+}
+
+// Config is a mount's tunable configuration (seconds, as Vault reports).
+type Config struct {
+	DefaultLeaseTTL int64 `json:"default_lease_ttl"`
+	MaxLeaseTTL     int64 `json:"max_lease_ttl"`
+	ForceNoCache    bool  `json:"force_no_cache"`
+}
+
+// Info is the entry as sys/mounts and sys/internal/ui/mounts report it
+// (Vault's SystemBackend.mountInfo).
+func (e *Entry) Info() map[string]any {
+	return map[string]any{
+		"type":                    e.Type,
+		"description":             e.Description,
+		"accessor":                e.Accessor,
+		"local":                   e.Local,
+		"seal_wrap":               e.SealWrap,
+		"external_entropy_access": false,
+		"options":                 e.Options,
+		"uuid":                    e.UUID,
+		"plugin_version":          "",
+		"running_plugin_version":  "v0.1.0+builtin.strongroom",
+		"running_sha256":          "",
+		"config": map[string]any{
+			"default_lease_ttl": e.Config.DefaultLeaseTTL,
+			"max_lease_ttl":     e.Config.MaxLeaseTTL,
+			"force_no_cache":    e.Config.ForceNoCache,
+		},
+	}
+}
+
+// Factory builds the backend of a mount type over the mount's own view of
+// the tenant's records. It is called at mount time and when the table is
+// loaded; it must not write.
+type Factory func(e *Entry, view *seal.View) (engine.Backend, error)
+
+// Sentinel errors.
+var (
+	// ErrPathInUse: a mount exists at or around the path.
+	ErrPathInUse = errors.New("path is already in use")
+	// ErrUnknownType: no engine of that type.
+	ErrUnknownType = errors.New("plugin not found in the catalog")
+	// ErrReservedPath: the path belongs to the system (sys/, auth/, ...).
+	ErrReservedPath = errors.New("cannot mount at a reserved path")
+	// ErrNoMount: nothing is mounted at the path.
+	ErrNoMount = errors.New("no matching mount")
+)
+
+// reserved are the prefixes no secrets engine may take.
+var reserved = []string{"sys/", "auth/", "cubbyhole/", "identity/"}
+
+// Table is a tenant's mount table and router. It is safe for concurrent
+// use; routing takes a read lock on an immutable sorted slice.
+type Table struct {
+	barrier   *seal.Barrier
+	factories map[string]Factory
+
+	mu      sync.RWMutex
+	loaded  bool
+	entries []*mounted // sorted by path, longest first for routing
+}
+
+type mounted struct {
+	entry   *Entry
+	backend engine.Backend
+}
+
+// New returns the mount table of the tenant behind barrier, with the engine
+// types factories can build.
+func New(barrier *seal.Barrier, factories map[string]Factory) *Table {
+	return &Table{barrier: barrier, factories: factories}
+}
+
+var tableKey = tuple.Pack("sys", "mounts")
+
+// dataPrefix is the subspace of a mount's records: by UUID, so a path can
+// be reused at once after a disable without meeting old data.
+func dataPrefix(mountUUID string) []byte { return tuple.Pack("mount", mountUUID) }
+
+// NormalizePath returns path with exactly one trailing slash and no leading
+// one, or an error for an empty path or one with empty or dot segments.
+func NormalizePath(path string) (string, error) {
+	p := strings.Trim(path, "/")
+	if p == "" {
+		return "", engine.Errorf(engine.ErrBadRequest, "path cannot be empty")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", engine.Errorf(engine.ErrBadRequest, "invalid mount path %q", path)
+		}
+	}
+	return p + "/", nil
+}
+
+// load reads the table from storage once per unseal. Callers hold mu.
+func (t *Table) loadLocked(ctx context.Context) error {
+	if t.loaded {
+		return nil
+	}
+	var list []*Entry
+	err := t.barrier.View(ctx, func(tx *seal.ReadTx) error {
+		raw, err := tx.Get(tableKey)
+		if errors.Is(err, seal.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(raw, &list)
+	})
+	if err != nil {
+		return err
+	}
+	entries := make([]*mounted, 0, len(list))
+	for _, e := range list {
+		m, err := t.build(e)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, m)
+	}
+	t.entries = sortMounts(entries)
+	t.loaded = true
+	return nil
+}
+
+// Reset forgets the loaded table (at seal); the next use reloads it.
+func (t *Table) Reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.loaded, t.entries = false, nil
+}
+
+func (t *Table) build(e *Entry) (*mounted, error) {
+	f, ok := t.factories[e.Type]
+	if !ok {
+		return nil, engine.Errorf(ErrUnknownType, "plugin not found in the catalog: %s", e.Type)
+	}
+	b, err := f(e, t.barrier.Sub(dataPrefix(e.UUID)))
+	if err != nil {
+		return nil, err
+	}
+	return &mounted{entry: e, backend: b}, nil
+}
+
+func sortMounts(m []*mounted) []*mounted {
+	sort.Slice(m, func(i, j int) bool {
+		if len(m[i].entry.Path) != len(m[j].entry.Path) {
+			return len(m[i].entry.Path) > len(m[j].entry.Path)
+		}
+		return m[i].entry.Path < m[j].entry.Path
+	})
+	return m
+}
+
+func (t *Table) saveLocked(tx *seal.Tx, entries []*mounted) error {
+	list := make([]*Entry, len(entries))
+	for i, m := range entries {
+		list[i] = m.entry
+	}
+	raw, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	return tx.Set(tableKey, raw)
+}
+
+// List returns the mounts, sorted by path.
+func (t *Table) List(ctx context.Context) ([]*Entry, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.loadLocked(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*Entry, len(t.entries))
+	for i, m := range t.entries {
+		c := *m.entry
+		out[i] = &c
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// MountInput is the body of POST sys/mounts/<path>.
+type MountInput struct {
+	Type        string            `json:"type"`
+	Description string            `json:"description"`
+	Config      ConfigInput       `json:"config"`
+	Options     map[string]string `json:"options"`
+	Local       bool              `json:"local"`
+	SealWrap    bool              `json:"seal_wrap"`
+}
+
+// ConfigInput is the config object of a mount or tune request; durations
+// are seconds or Go/Vault duration strings.
+type ConfigInput struct {
+	DefaultLeaseTTL engine.Duration `json:"default_lease_ttl"`
+	MaxLeaseTTL     engine.Duration `json:"max_lease_ttl"`
+	ForceNoCache    bool            `json:"force_no_cache"`
+}
+
+// Mount enables an engine at path. Vault's type alias "kv-v2" (and
+// "kv-v1") is kv with options.version set. Errors: ErrPathInUse,
+// ErrUnknownType, ErrReservedPath, engine.ErrBadRequest.
+func (t *Table) Mount(ctx context.Context, path string, in MountInput) error {
+	p, err := NormalizePath(path)
+	if err != nil {
+		return err
+	}
+	for _, r := range reserved {
+		if strings.HasPrefix(p, r) || strings.HasPrefix(r, p) {
+			return engine.Errorf(ErrReservedPath, "cannot mount at %q: it conflicts with the reserved path %q", p, r)
+		}
+	}
+	typ := in.Type
+	opts := map[string]string{}
+	for k, v := range in.Options {
+		opts[k] = v
+	}
+	switch typ {
+	case "":
+		return engine.Errorf(engine.ErrBadRequest, "backend type must be specified as a string")
+	case "kv-v2":
+		typ, opts["version"] = "kv", "2"
+	case "kv-v1":
+		typ, opts["version"] = "kv", "1"
+	}
+	if typ == "kv" {
+		switch opts["version"] {
+		case "":
+			opts["version"] = "1"
+		case "1", "2":
+		default:
+			return engine.Errorf(engine.ErrBadRequest, "invalid kv version %q: must be 1 or 2", opts["version"])
+		}
+	}
+	if in.Config.DefaultLeaseTTL < 0 || in.Config.MaxLeaseTTL < 0 {
+		return engine.Errorf(engine.ErrBadRequest, "lease TTLs cannot be negative")
+	}
+	e := &Entry{
+		Path: p, Type: typ, Description: in.Description, Options: opts,
+		Accessor: accessor(typ), UUID: uuid.NewString(), Local: in.Local, SealWrap: in.SealWrap,
+		Config: Config{DefaultLeaseTTL: int64(in.Config.DefaultLeaseTTL), MaxLeaseTTL: int64(in.Config.MaxLeaseTTL), ForceNoCache: in.Config.ForceNoCache},
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.loadLocked(ctx); err != nil {
+		return err
+	}
+	for _, m := range t.entries {
+		if strings.HasPrefix(p, m.entry.Path) || strings.HasPrefix(m.entry.Path, p) {
+			return engine.Errorf(ErrPathInUse, "path is already in use at %s", m.entry.Path)
+		}
+	}
+	m, err := t.build(e)
+	if err != nil {
+		return err
+	}
+	next := sortMounts(append(append([]*mounted(nil), t.entries...), m))
+	if err := t.barrier.Update(ctx, func(tx *seal.Tx) error { return t.saveLocked(tx, next) }); err != nil {
+		return err
+	}
+	t.entries = next
+	return nil
+}
+
+// Unmount disables the mount at path and removes all of its records, in the
+// same transaction. Unmounting a path with no mount is not an error, as in
+// Vault.
+func (t *Table) Unmount(ctx context.Context, path string) error {
+	p, err := NormalizePath(path)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.loadLocked(ctx); err != nil {
+		return err
+	}
+	var gone *mounted
+	next := make([]*mounted, 0, len(t.entries))
+	for _, m := range t.entries {
+		if m.entry.Path == p {
+			gone = m
+			continue
+		}
+		next = append(next, m)
+	}
+	if gone == nil {
+		return nil
+	}
+	err = t.barrier.Update(ctx, func(tx *seal.Tx) error {
+		if err := tx.DeletePrefix(dataPrefix(gone.entry.UUID)); err != nil {
+			return err
+		}
+		return t.saveLocked(tx, next)
+	})
+	if err != nil {
+		return err
+	}
+	t.entries = next
+	return nil
+}
+
+// TuneInput is the body of POST sys/mounts/<path>/tune.
+type TuneInput struct {
+	DefaultLeaseTTL *engine.Duration  `json:"default_lease_ttl"`
+	MaxLeaseTTL     *engine.Duration  `json:"max_lease_ttl"`
+	Description     *string           `json:"description"`
+	Options         map[string]string `json:"options"`
+}
+
+// Tune changes a mount's configuration. A kv mount's version may go from 1
+// to 2 (Vault upgrades in place); not back.
+func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
+	p, err := NormalizePath(path)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.loadLocked(ctx); err != nil {
+		return err
+	}
+	idx := -1
+	for i, m := range t.entries {
+		if m.entry.Path == p {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return engine.Errorf(engine.ErrBadRequest, "cannot tune %q: no mount at this path", p)
+	}
+	e := *t.entries[idx].entry
+	e.Options = map[string]string{}
+	for k, v := range t.entries[idx].entry.Options {
+		e.Options[k] = v
+	}
+	if in.DefaultLeaseTTL != nil {
+		e.Config.DefaultLeaseTTL = int64(*in.DefaultLeaseTTL)
+	}
+	if in.MaxLeaseTTL != nil {
+		e.Config.MaxLeaseTTL = int64(*in.MaxLeaseTTL)
+	}
+	if in.Description != nil {
+		e.Description = *in.Description
+	}
+	for k, v := range in.Options {
+		if k == "version" && e.Type == "kv" {
+			if v != "1" && v != "2" {
+				return engine.Errorf(engine.ErrBadRequest, "invalid kv version %q: must be 1 or 2", v)
+			}
+			if v == "1" && e.Options["version"] == "2" {
+				return engine.Errorf(engine.ErrBadRequest, "cannot downgrade mount from KV version 2 to 1")
+			}
+			if v == "2" && e.Options["version"] == "1" {
+				return engine.Errorf(engine.ErrBadRequest, "upgrading a KV version 1 mount in place is not supported; copy the secrets to a new kv-v2 mount")
+			}
+		}
+		e.Options[k] = v
+	}
+	m, err := t.build(&e)
+	if err != nil {
+		return err
+	}
+	next := append([]*mounted(nil), t.entries...)
+	next[idx] = m
+	if err := t.barrier.Update(ctx, func(tx *seal.Tx) error { return t.saveLocked(tx, next) }); err != nil {
+		return err
+	}
+	t.entries = next
+	return nil
+}
+
+// Route returns the mount serving path (longest prefix), and the path
+// below it. ErrNoMount when none does.
+func (t *Table) Route(ctx context.Context, path string) (*Entry, engine.Backend, string, error) {
+	t.mu.RLock()
+	loaded := t.loaded
+	entries := t.entries
+	t.mu.RUnlock()
+	if !loaded {
+		t.mu.Lock()
+		err := t.loadLocked(ctx)
+		entries = t.entries
+		t.mu.Unlock()
+		if err != nil {
+			return nil, nil, "", err
+		}
+	}
+	for _, m := range entries {
+		if strings.HasPrefix(path, m.entry.Path) || path+"/" == m.entry.Path {
+			rest := strings.TrimPrefix(path, m.entry.Path)
+			if path+"/" == m.entry.Path {
+				rest = ""
+			}
+			return m.entry, m.backend, rest, nil
+		}
+	}
+	return nil, nil, "", ErrNoMount
+}
+
+// accessor makes a mount accessor as Vault does: type_8hex.
+func accessor(typ string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return typ + "_" + hex.EncodeToString(b[:])
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/seal"
@@ -35,6 +36,7 @@ const (
 // Options configures the front door.
 type Options struct {
 	Sys                *sys.Sys
+	Mounts             *mounts.Table
 	MaxRequestSize     int64         // bytes; 0 means DefaultMaxRequestSize
 	MaxRequestDuration time.Duration // 0 means DefaultMaxRequestDuration
 	Logger             *slog.Logger
@@ -43,9 +45,16 @@ type Options struct {
 
 // Server is the HTTP handler of one node.
 type Server struct {
-	opts   Options
-	echo   *echo.Echo
-	routes map[string]*route
+	opts     Options
+	echo     *echo.Echo
+	routes   map[string]*route
+	prefixes []prefixRoute // routes that take the rest of the path, longest first
+}
+
+// prefixRoute serves every path under prefix (e.g. sys/mounts/<path>).
+type prefixRoute struct {
+	prefix string
+	route  *route
 }
 
 // handlerFunc serves one method of one route.
@@ -86,6 +95,7 @@ func New(opts Options) *Server {
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleEchoError
 	s.routes = s.table()
+	s.prefixes = s.prefixTable()
 	s.echo.Any("/v1/*", s.dispatch)
 	s.echo.Add("LIST", "/v1/*", s.dispatch)
 	s.echo.RouteNotFound("/*", func(c echo.Context) error {
@@ -110,6 +120,7 @@ func (s *Server) table() map[string]*route {
 			http.MethodPut: s.generateRootUpdate, http.MethodPost: s.generateRootUpdate}},
 		"sys/rotate":     {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
 		"sys/key-status": {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
+		"sys/mounts":     {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
 		"sys/init": {sealedOK: true, methods: map[string]handlerFunc{
 			http.MethodGet: s.initStatus, http.MethodPut: s.initialize, http.MethodPost: s.initialize}},
 		"sys/seal-status": {sealedOK: true, methods: map[string]handlerFunc{http.MethodGet: s.sealStatus}},
@@ -168,6 +179,9 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	r.body = body
 
 	rt, known := s.routes[r.path]
+	if !known {
+		rt, known = s.prefixRoute(r.path)
+	}
 	if !(known && rt.sealedOK) && s.opts.Sys.Barrier.Sealed() {
 		return seal.ErrSealed
 	}
@@ -176,14 +190,14 @@ func (s *Server) serve(c echo.Context, r *request) error {
 		method = "LIST"
 	}
 	if !known {
-		if _, err := s.authenticate(c.Request().Context(), r); err != nil {
-			return err
-		}
 		if strings.HasPrefix(r.path, "sys/") {
+			if _, err := s.authenticate(c.Request().Context(), r); err != nil {
+				return err
+			}
 			// Vault's text for a path under the sys/ mount with no handler.
 			return engine.Errorf(engine.ErrUnsupportedPath, "1 error occurred:\n\t* unsupported path\n\n")
 		}
-		return engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", r.path)
+		return s.logical(c, r, method)
 	}
 	h, ok := rt.methods[method]
 	if !ok {

@@ -59,7 +59,7 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, seal.ErrSealed):
 		return http.StatusServiceUnavailable, seal.ErrSealed.Error()
 	case errors.Is(err, engine.ErrPermissionDenied):
-		return http.StatusForbidden, engine.ErrPermissionDenied.Error()
+		return http.StatusForbidden, err.Error()
 	case errors.Is(err, engine.ErrNotFound):
 		return http.StatusNotFound, ""
 	case errors.Is(err, engine.ErrUnsupportedOperation):

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/httpapi"
 	"github.com/strongroom/strongroom/seal"
@@ -68,7 +69,11 @@ type node struct {
 	addrs   []string
 	logger  *slog.Logger
 	hsm     *hsmSlot // nil without a pkcs11 seal
+	mounts  *mounts.Table
 }
+
+// engineFactories are the secrets engines a mount can use, by type.
+var engineFactories = map[string]mounts.Factory{}
 
 func openStore(cfg *Storage) (storage.Store, string, error) {
 	switch cfg.Type {
@@ -128,9 +133,11 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 		n.hsm.h.Store(h)
 		logger.Info("HSM ready", "hsm", hc)
 	}
+	barrier := seal.New(store, rootTenantID, opts)
+	n.mounts = mounts.New(barrier, engineFactories)
 	n.sys = &sys.Sys{
-		Barrier: seal.New(store, rootTenantID, opts), StorageType: storageType,
-		Version: version, BuildDate: buildDate,
+		Barrier: barrier, StorageType: storageType, Version: version, BuildDate: buildDate,
+		OnSeal: []func(){n.mounts.Reset},
 	}
 	if mode == seal.ModeAuto {
 		start := time.Now()
@@ -143,7 +150,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
-			Sys: n.sys, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
+			Sys: n.sys, Mounts: n.mounts, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
 		})
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {

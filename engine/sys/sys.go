@@ -31,6 +31,9 @@ type Sys struct {
 	Version     string
 	BuildDate   string
 	Now         func() time.Time
+	// OnSeal runs after the tenant is sealed, to drop what was loaded
+	// through the barrier (the mount table and its engines).
+	OnSeal []func()
 
 	rekey, recoveryRekey Rekey
 	genRoot              GenerateRoot
@@ -216,7 +219,12 @@ func (s *Sys) Unseal(ctx context.Context, req UnsealRequest) (*SealStatusRespons
 
 // Seal answers PUT sys/seal. The caller has checked that the token may
 // seal (sudo on sys/seal). Sealing a sealed tenant is not an error.
-func (s *Sys) Seal() { s.Barrier.Seal() }
+func (s *Sys) Seal() {
+	s.Barrier.Seal()
+	for _, f := range s.OnSeal {
+		f()
+	}
+}
 
 // LeaderResponse is the answer of GET sys/leader (api.LeaderResponse).
 // Without HA, Vault and OpenBao answer only ha_enabled=false; the other

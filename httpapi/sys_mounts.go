@@ -1,0 +1,171 @@
+package httpapi
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/mounts"
+)
+
+// The sys/mounts endpoints (Vault's handleMountTable, handleMount,
+// handleUnmount, handleTuneRead, handleTuneWrite) and the KV preflight
+// sys/internal/ui/mounts/<path> (pathInternalUIMountRead).
+
+func (s *Server) mountsOrError() (*mounts.Table, error) {
+	if s.opts.Mounts == nil {
+		return nil, engine.ErrUnsupportedPath
+	}
+	return s.opts.Mounts, nil
+}
+
+// GET sys/mounts
+func (s *Server) mountList(c echo.Context, r *request) error {
+	if err := s.requireRoot(c, r); err != nil {
+		return err
+	}
+	t, err := s.mountsOrError()
+	if err != nil {
+		return err
+	}
+	list, err := t.List(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	data := map[string]any{}
+	for _, e := range list {
+		data[e.Path] = e.Info()
+	}
+	return respondData(c, r, data, nil)
+}
+
+// mountArg splits "sys/mounts/<path>[/tune]".
+func mountArg(path string) (mount string, tune bool) {
+	rest := strings.TrimPrefix(path, "sys/mounts/")
+	if strings.HasSuffix(rest, "/tune") {
+		return strings.TrimSuffix(rest, "/tune"), true
+	}
+	return rest, false
+}
+
+// GET sys/mounts/<path> and sys/mounts/<path>/tune
+func (s *Server) mountRead(c echo.Context, r *request) error {
+	if err := s.requireRoot(c, r); err != nil {
+		return err
+	}
+	t, err := s.mountsOrError()
+	if err != nil {
+		return err
+	}
+	arg, tune := mountArg(r.path)
+	p, err := mounts.NormalizePath(arg)
+	if err != nil {
+		return err
+	}
+	list, err := t.List(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		if e.Path != p {
+			continue
+		}
+		if !tune {
+			return respondData(c, r, e.Info(), nil)
+		}
+		return respondData(c, r, map[string]any{
+			"default_lease_ttl": e.Config.DefaultLeaseTTL, "max_lease_ttl": e.Config.MaxLeaseTTL,
+			"force_no_cache": e.Config.ForceNoCache, "description": e.Description, "options": e.Options,
+		}, nil)
+	}
+	return engine.Errorf(engine.ErrBadRequest, "cannot fetch sysview for path %q", p)
+}
+
+// POST sys/mounts/<path> and sys/mounts/<path>/tune
+func (s *Server) mountWrite(c echo.Context, r *request) error {
+	if err := s.requireRoot(c, r); err != nil {
+		return err
+	}
+	t, err := s.mountsOrError()
+	if err != nil {
+		return err
+	}
+	arg, tune := mountArg(r.path)
+	ctx := c.Request().Context()
+	if tune {
+		var in mounts.TuneInput
+		if err := decodeJSON(r.body, &in); err != nil {
+			return err
+		}
+		if err := t.Tune(ctx, arg, in); err != nil {
+			return mountError(err)
+		}
+		return respondRaw(c, 0, nil)
+	}
+	var in mounts.MountInput
+	if err := decodeJSON(r.body, &in); err != nil {
+		return err
+	}
+	if err := t.Mount(ctx, arg, in); err != nil {
+		return mountError(err)
+	}
+	return respondRaw(c, 0, nil)
+}
+
+// DELETE sys/mounts/<path>
+func (s *Server) mountDelete(c echo.Context, r *request) error {
+	if err := s.requireRoot(c, r); err != nil {
+		return err
+	}
+	t, err := s.mountsOrError()
+	if err != nil {
+		return err
+	}
+	arg, tune := mountArg(r.path)
+	if tune {
+		return engine.ErrUnsupportedOperation
+	}
+	if err := t.Unmount(c.Request().Context(), arg); err != nil {
+		return mountError(err)
+	}
+	return respondRaw(c, 0, nil)
+}
+
+// mountError makes the table's refusals bad requests.
+func mountError(err error) error {
+	for _, e := range []error{mounts.ErrPathInUse, mounts.ErrUnknownType, mounts.ErrReservedPath} {
+		if errors.Is(err, e) {
+			return engine.Errorf(engine.ErrBadRequest, "%w", err)
+		}
+	}
+	return err
+}
+
+// GET sys/internal/ui/mounts/<path>: the mount serving path, as the KV CLI
+// asks before every command. A path with no mount answers 403, so this
+// cannot enumerate mounts (Vault's behaviour).
+func (s *Server) uiMount(c echo.Context, r *request) error {
+	if _, err := s.authenticate(c.Request().Context(), r); err != nil {
+		return err
+	}
+	path := strings.TrimPrefix(r.path, "sys/internal/ui/mounts/")
+	if path == "" {
+		return engine.Errorf(engine.ErrBadRequest, "path not set")
+	}
+	t, err := s.mountsOrError()
+	if err != nil {
+		return err
+	}
+	e, _, _, err := t.Route(c.Request().Context(), path)
+	if errors.Is(err, mounts.ErrNoMount) {
+		return engine.Errorf(engine.ErrPermissionDenied, "preflight capability check returned 403, please ensure client's policies grant access to path %q", path)
+	}
+	if err != nil {
+		return err
+	}
+	info := e.Info()
+	info["path"] = e.Path
+	return respondData(c, r, info, nil)
+}

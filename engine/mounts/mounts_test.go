@@ -1,0 +1,148 @@
+package mounts
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/storage/bolt"
+)
+
+// echoBackend is a minimal engine for routing tests: it records its view
+// and answers with its mount path.
+type echoBackend struct {
+	entry *Entry
+	view  *seal.View
+}
+
+func (b *echoBackend) HandleRequest(ctx context.Context, r *engine.Request) (*engine.Response, error) {
+	if r.Operation == engine.OpUpdate {
+		return nil, b.view.Update(ctx, func(tx *seal.Tx) error { return tx.Set([]byte(r.Path), r.Body) })
+	}
+	return &engine.Response{Data: map[string]any{"mount": b.entry.Path, "rest": r.Path}}, nil
+}
+
+func newTable(t *testing.T) (*Table, *seal.Barrier) {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	b := seal.New(st, []byte("root"), seal.Options{})
+	res, err := b.Init(context.Background(), seal.InitRequest{SecretShares: 1, SecretThreshold: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Unseal(context.Background(), res.Shares[0], false); err != nil {
+		t.Fatal(err)
+	}
+	f := func(e *Entry, v *seal.View) (engine.Backend, error) { return &echoBackend{entry: e, view: v}, nil }
+	return New(b, map[string]Factory{"kv": f, "transit": f}), b
+}
+
+func TestMountRouteUnmount(t *testing.T) {
+	tbl, b := newTable(t)
+	ctx := context.Background()
+	if err := tbl.Mount(ctx, "secret", MountInput{Type: "kv-v2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Mount(ctx, "team/a/", MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Mount(ctx, "team", MountInput{Type: "transit"}); !errors.Is(err, ErrPathInUse) {
+		t.Fatalf("overlapping mount: %v", err)
+	}
+	if err := tbl.Mount(ctx, "secret/sub", MountInput{Type: "kv"}); !errors.Is(err, ErrPathInUse) {
+		t.Fatalf("nested mount: %v", err)
+	}
+	for _, p := range []string{"sys", "sys/x", "auth/x", "cubbyhole"} {
+		if err := tbl.Mount(ctx, p, MountInput{Type: "kv"}); !errors.Is(err, ErrReservedPath) {
+			t.Fatalf("mount at %s: %v", p, err)
+		}
+	}
+	for _, p := range []string{"", "/", "a//b", "a/../b", "./x"} {
+		if err := tbl.Mount(ctx, p, MountInput{Type: "kv"}); !errors.Is(err, engine.ErrBadRequest) {
+			t.Fatalf("mount at %q: %v", p, err)
+		}
+	}
+	if err := tbl.Mount(ctx, "x", MountInput{Type: "nope"}); !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("unknown type: %v", err)
+	}
+	if err := tbl.Mount(ctx, "x", MountInput{Type: "kv", Options: map[string]string{"version": "3"}}); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("kv version 3: %v", err)
+	}
+	list, _ := tbl.List(ctx)
+	if len(list) != 2 || list[0].Path != "secret/" || list[0].Options["version"] != "2" || list[1].Options["version"] != "1" {
+		t.Fatalf("list: %+v", list)
+	}
+	e, _, rest, err := tbl.Route(ctx, "team/a/x/y")
+	if err != nil || e.Path != "team/a/" || rest != "x/y" {
+		t.Fatalf("route: %+v %q %v", e, rest, err)
+	}
+	if e, _, rest, err = tbl.Route(ctx, "secret"); err != nil || e.Path != "secret/" || rest != "" {
+		t.Fatalf("route to the mount itself: %+v %q %v", e, rest, err)
+	}
+	if _, _, _, err := tbl.Route(ctx, "teams/x"); !errors.Is(err, ErrNoMount) {
+		t.Fatalf("route without mount: %v", err)
+	}
+
+	// Data of a mount lives in its own subspace and goes with it.
+	_, be, _, _ := tbl.Route(ctx, "secret/k")
+	if _, err := be.HandleRequest(ctx, &engine.Request{Operation: engine.OpUpdate, Path: "k", Body: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	countMount := func() int {
+		var n int
+		b.View(ctx, func(tx *seal.ReadTx) error {
+			keys, err := tx.List(dataPrefix(list[0].UUID), nil, 0)
+			n = len(keys)
+			return err
+		})
+		return n
+	}
+	if countMount() != 1 {
+		t.Fatal("mount record not written")
+	}
+	if err := tbl.Unmount(ctx, "secret/"); err != nil {
+		t.Fatal(err)
+	}
+	if countMount() != 0 {
+		t.Fatal("unmount left the mount's records")
+	}
+	if err := tbl.Unmount(ctx, "never-mounted"); err != nil {
+		t.Fatalf("unmount of nothing: %v", err)
+	}
+
+	// The table survives a reseal (reload from storage).
+	tbl.Reset()
+	list, err = tbl.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Path != "team/a/" {
+		t.Fatalf("reloaded list: %+v %v", list, err)
+	}
+}
+
+func TestTune(t *testing.T) {
+	tbl, _ := newTable(t)
+	ctx := context.Background()
+	tbl.Mount(ctx, "kv1", MountInput{Type: "kv"})
+	tbl.Mount(ctx, "kv2", MountInput{Type: "kv", Options: map[string]string{"version": "2"}})
+	ttl := engine.Duration(3600)
+	desc := "team secrets"
+	if err := tbl.Tune(ctx, "kv2", TuneInput{MaxLeaseTTL: &ttl, Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Tune(ctx, "kv2", TuneInput{Options: map[string]string{"version": "1"}}); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("downgrade: %v", err)
+	}
+	if err := tbl.Tune(ctx, "missing", TuneInput{}); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("tune missing: %v", err)
+	}
+	list, _ := tbl.List(ctx)
+	if list[1].Config.MaxLeaseTTL != 3600 || list[1].Description != "team secrets" {
+		t.Fatalf("tuned: %+v", list[1])
+	}
+}

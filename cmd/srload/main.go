@@ -1,0 +1,255 @@
+// Command srload is a load generator for servers that speak HashiCorp Vault's
+// HTTP API: Strongroom, or Vault and OpenBao for comparison. Its numbers go
+// into docs/benchmarks.md.
+//
+//	go run ./cmd/srload -workload baseline
+//	go run ./cmd/srload -workload kv2-write -c 32 -d 10s
+//	go run ./cmd/srload -workload kv2-read -c 32 -d 10s -size 1024 -keys 10000
+//	go run ./cmd/srload -workload kv1-read -mount kv -n 100000 -json >> results.jsonl
+//	go run ./cmd/srload -help    (every flag and workload)
+//
+// The server is -addr (default $VAULT_ADDR, else http://127.0.0.1:8200) with
+// -token (default $VAULT_TOKEN); -namespace, -ca-cert and -insecure default
+// to $VAULT_NAMESPACE, $VAULT_CACERT and $VAULT_SKIP_VERIFY like the vault
+// CLI. The KV mounts must exist: for example
+// `vault secrets enable -path=secret -version=2 kv`.
+//
+// # Workloads
+//
+//	baseline   GET /v1/sys/health?standbyok=true&sealedcode=200&uninitcode=200, the
+//	           cheapest request: the ceiling of srload + HTTP + the server's framework
+//	kv2-write  PUT /v1/<mount>/data/<key> {"data":{"value":"<base64 of -size random bytes>"}}
+//	kv2-read   GET /v1/<mount>/data/<key>, after a setup that writes every key once
+//	           (the kv2-* setup also checks with one write that -mount is KV v2)
+//	kv2-mixed  -reads percent (90) reads, the rest writes; "mixed" is the same
+//	kv1-write, kv1-read, kv1-mixed: the same on a KV v1 mount (/v1/<mount>/<key>, {"value":...})
+//
+// Keys are <prefix><i> (-prefix, default "srload-") for i in 0..-keys-1.
+// Each worker goes round robin over the key space from its own offset, or
+// picks keys at random with -random (fixed seeds: runs are repeatable).
+//
+// The default workload is baseline. New workloads (transit ...) are one
+// workload_<name>.go file each, registered from init; see workload.go.
+//
+// # Measurement
+//
+// -c workers each own one HTTP/1.1 keep-alive connection and send requests
+// back to back (a closed loop: the offered load is what the server can
+// take). The first -warmup of the run is not counted; then the run lasts -d,
+// or until -n measured requests when -n is given without -d (with both,
+// whichever comes first). A request counts in the phase in which it starts.
+// Latency is from client.Do to the close of the fully read response body,
+// recorded in a log-linear histogram (relative precision 0.8%; percentiles
+// are rounded up to their bucket's upper bound, min and max are exact).
+//
+// Every response is checked: 2xx is a success, anything else or no response
+// is an error, counted by status ("transport" for no response). Throughput
+// and latencies are those of the successes. If the first max(2*c, 20)
+// requests all fail (wrong token, address or mount, sealed server) the run
+// stops with the failure and a hint.
+//
+// # Output
+//
+// One line of text,
+//
+//	workload=kv2-read c=32 d=10s size=128 keys=1000: 41234 req/s (412340 requests in 10.00s), mean 0.780ms p50 0.712ms p90 1.20ms p99 2.90ms p99.9 6.10ms max 12.0ms, errors 0
+//
+// followed by a line per failing status with the first failure's text; or
+// with -json one JSON object on one line (configuration, counts,
+// errors_by_status, error_samples, throughput_rps, latency_ms).
+//
+// Exit status: 0 for a run without errors, 1 for a run with errors or that
+// could not run, 2 for bad flags, 130 when interrupted (the report of the
+// requests so far is printed).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is the parsed command line.
+type config struct {
+	addr, token, namespace string
+	caCert                 string
+	insecure               bool
+	conns                  int
+	duration, warmup       time.Duration
+	maxRequests            int64
+	timeout                time.Duration
+	workload               string
+	size, keys             int
+	mount, keyPrefix       string
+	random                 bool
+	readPct                int
+	json                   bool
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+const usageHead = `Usage: srload [flags]
+
+srload sends requests to a Vault-API server from -c concurrent keep-alive
+connections and reports throughput and latency percentiles.
+
+Flags:
+`
+
+// parseFlags parses args into a config. A nil config with a nil error means
+// that -help was asked for.
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("srload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageHead)
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nWorkloads:\n%s", workloadHelp())
+	}
+	skipVerify, _ := strconv.ParseBool(os.Getenv("VAULT_SKIP_VERIFY"))
+	fs.StringVar(&cfg.addr, "addr", envOr("VAULT_ADDR", "http://127.0.0.1:8200"), "server address ($VAULT_ADDR)")
+	// The token's default is applied after parsing, so that -help does not print it.
+	fs.StringVar(&cfg.token, "token", "", "token sent as X-Vault-Token (default $VAULT_TOKEN)")
+	fs.StringVar(&cfg.namespace, "namespace", os.Getenv("VAULT_NAMESPACE"), "namespace sent as X-Vault-Namespace ($VAULT_NAMESPACE)")
+	fs.StringVar(&cfg.caCert, "ca-cert", os.Getenv("VAULT_CACERT"), "PEM file of the CA that signed the server's certificate ($VAULT_CACERT)")
+	fs.BoolVar(&cfg.insecure, "insecure", skipVerify, "do not verify the server's TLS certificate ($VAULT_SKIP_VERIFY)")
+	fs.IntVar(&cfg.conns, "c", 32, "concurrent workers, one keep-alive connection each")
+	fs.DurationVar(&cfg.duration, "d", 10*time.Second, "measured duration, after the warmup (0: until -n; with -n and no -d there is no time limit)")
+	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "time before the measurement whose requests are not counted")
+	fs.Int64Var(&cfg.maxRequests, "n", 0, "stop after this many measured requests (0: no cap)")
+	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "time to wait for the response headers of one request")
+	fs.StringVar(&cfg.workload, "workload", "baseline", "workload (see below)")
+	fs.IntVar(&cfg.size, "size", 128, "KV value size: random bytes, sent base64-encoded")
+	fs.IntVar(&cfg.keys, "keys", 1000, "KV key-space size")
+	fs.StringVar(&cfg.mount, "mount", "secret", "KV mount path (v2 for kv2-*, v1 for kv1-*)")
+	fs.StringVar(&cfg.keyPrefix, "prefix", "srload-", "KV key name prefix; keys are <prefix>0 .. <prefix><keys-1>")
+	fs.BoolVar(&cfg.random, "random", false, "pick keys at random instead of round robin")
+	fs.IntVar(&cfg.readPct, "reads", 90, "mixed workloads: percentage of reads")
+	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	setFlags := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { setFlags[f.Name] = true })
+	if !setFlags["token"] {
+		cfg.token = os.Getenv("VAULT_TOKEN")
+	}
+	if cfg.maxRequests > 0 && !setFlags["d"] {
+		cfg.duration = 0
+	}
+	return cfg, cfg.validate()
+}
+
+func (cfg *config) validate() error {
+	var problems []string
+	check := func(bad bool, msg string) {
+		if bad {
+			problems = append(problems, msg)
+		}
+	}
+	check(cfg.conns < 1, "-c must be at least 1")
+	check(cfg.duration < 0 || cfg.warmup < 0, "-d and -warmup must not be negative")
+	check(cfg.maxRequests < 0, "-n must not be negative")
+	check(cfg.duration == 0 && cfg.maxRequests == 0, "give -d or -n")
+	check(cfg.timeout <= 0, "-timeout must be positive")
+	check(cfg.size < 0, "-size must not be negative")
+	check(cfg.keys < 1, "-keys must be at least 1")
+	check(cfg.readPct < 0 || cfg.readPct > 100, "-reads must be between 0 and 100")
+	if _, ok := workloads[cfg.workload]; !ok {
+		problems = append(problems, fmt.Sprintf("unknown -workload %q; known: %s", cfg.workload, strings.Join(sortedWorkloads(), ", ")))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "srload: %v (-help lists the flags)\n", err)
+		return 2
+	}
+	if cfg == nil {
+		return 0 // -help
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "srload: %v\n", err)
+		return 1
+	}
+	info := workloads[cfg.workload]
+	wl, err := info.build(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	base, err := parseAddr(cfg.addr)
+	if err != nil {
+		return fail(err)
+	}
+	client, err := newHTTPClient(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	defer client.CloseIdleConnections()
+	r := &runner{cfg: cfg, client: client, base: base, stderr: stderr}
+
+	health, err := r.preflight(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if health != nil && info.needsUnsealed && (health.Sealed || !health.Initialized) {
+		return fail(fmt.Errorf("the server at %s is sealed or not initialised", cfg.addr))
+	}
+	st, err := r.run(ctx, wl)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "srload: interrupted")
+			return 130
+		}
+		return fail(err)
+	}
+	rep := newReport(cfg, info, st, health)
+	if cfg.json {
+		err = rep.writeJSON(stdout)
+	} else {
+		err = rep.writeText(stdout)
+	}
+	switch {
+	case err != nil:
+		return fail(err)
+	case st.interrupted:
+		return 130
+	case rep.Requests == 0:
+		return fail(errors.New("no request was measured (is -d or -n too small?)"))
+	case rep.Errors > 0:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// report is the outcome of a run with its configuration; it is also the
+// -json output (one object on one line, so runs can be appended to a file).
+type report struct {
+	Workload      string `json:"workload"`
+	Addr          string `json:"addr"`
+	Conns         int    `json:"conns"`
+	Duration      string `json:"duration"` // "0s": no time limit (-n only)
+	Warmup        string `json:"warmup"`
+	MaxRequests   int64  `json:"max_requests,omitempty"`
+	Size          int    `json:"size,omitempty"`
+	Keys          int    `json:"keys,omitempty"`
+	Mount         string `json:"mount,omitempty"`
+	KeyPrefix     string `json:"key_prefix,omitempty"`
+	Random        bool   `json:"random,omitempty"`
+	ReadPercent   *int   `json:"read_percent,omitempty"`
+	Namespace     string `json:"namespace,omitempty"`
+	ServerVersion string `json:"server_version,omitempty"`
+	Started       string `json:"started"`
+	Interrupted   bool   `json:"interrupted,omitempty"`
+
+	SetupRequests  int64   `json:"setup_requests"`
+	WarmupRequests int64   `json:"warmup_requests"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	Requests       int64   `json:"requests"` // measured: ok + errors
+	OK             int64   `json:"ok"`
+	Errors         int64   `json:"errors"`
+	// Keys are HTTP status codes, and "transport" for requests that got no
+	// response (connection refused, timeout, ...).
+	ErrorsByStatus map[string]int64  `json:"errors_by_status,omitempty"`
+	ErrorSamples   map[string]string `json:"error_samples,omitempty"` // first failure of each status, warmup included
+	Throughput     float64           `json:"throughput_rps"`          // 2xx responses per second
+	LatencyMS      latencyMS         `json:"latency_ms"`              // of the 2xx responses
+}
+
+type latencyMS struct {
+	Mean float64 `json:"mean"`
+	Min  float64 `json:"min"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99.9"`
+	Max  float64 `json:"max"`
+}
+
+func statusLabel(status int) string {
+	if status == 0 {
+		return "transport"
+	}
+	return strconv.Itoa(status)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func newReport(cfg *config, info workloadInfo, st *runStats, health *healthInfo) *report {
+	rep := &report{
+		Workload:       cfg.workload,
+		Addr:           cfg.addr,
+		Conns:          cfg.conns,
+		Duration:       cfg.duration.String(),
+		Warmup:         cfg.warmup.String(),
+		MaxRequests:    cfg.maxRequests,
+		Namespace:      cfg.namespace,
+		Started:        st.started.UTC().Format(time.RFC3339),
+		Interrupted:    st.interrupted,
+		SetupRequests:  st.setup,
+		WarmupRequests: st.warmup,
+		ElapsedSeconds: st.elapsed.Seconds(),
+		OK:             st.ok,
+		Errors:         st.errorCount(),
+	}
+	if info.usesKeys {
+		rep.Size, rep.Keys, rep.Mount, rep.KeyPrefix, rep.Random = cfg.size, cfg.keys, cfg.mount, cfg.keyPrefix, cfg.random
+	}
+	if strings.HasSuffix(cfg.workload, "mixed") {
+		rep.ReadPercent = &cfg.readPct
+	}
+	if health != nil {
+		rep.ServerVersion = health.Version
+	}
+	rep.Requests = rep.OK + rep.Errors
+	if st.elapsed > 0 {
+		rep.Throughput = float64(st.ok) / st.elapsed.Seconds()
+	}
+	for status, n := range st.errors {
+		if rep.ErrorsByStatus == nil {
+			rep.ErrorsByStatus = map[string]int64{}
+		}
+		rep.ErrorsByStatus[statusLabel(status)] = n
+	}
+	for status, s := range st.samples {
+		if rep.ErrorSamples == nil {
+			rep.ErrorSamples = map[string]string{}
+		}
+		rep.ErrorSamples[statusLabel(status)] = s
+	}
+	h := st.hist
+	rep.LatencyMS = latencyMS{
+		Mean: ms(h.mean()), Min: ms(h.minimum()),
+		P50: ms(h.quantile(0.50)), P90: ms(h.quantile(0.90)),
+		P99: ms(h.quantile(0.99)), P999: ms(h.quantile(0.999)),
+		Max: ms(h.maximum()),
+	}
+	return rep
+}
+
+// fmtMS prints milliseconds with three significant digits (at least one
+// decimal up to 100ms): 0.712ms 1.23ms 12.3ms 123ms.
+func fmtMS(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64) + "ms"
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64) + "ms"
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64) + "ms"
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64) + "ms"
+}
+
+// writeText prints the one-line summary, then a line per failure sample:
+//
+//	workload=kv2-read c=32 d=10s size=128 keys=1000: 41234 req/s (412340 requests in 10.00s), mean 0.780ms p50 0.712ms p90 1.20ms p99 2.90ms p99.9 6.10ms max 12.0ms, errors 0
+func (rep *report) writeText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "workload=%s c=%d", rep.Workload, rep.Conns)
+	if rep.Duration != "0s" {
+		fmt.Fprintf(&b, " d=%s", rep.Duration)
+	}
+	if rep.MaxRequests > 0 {
+		fmt.Fprintf(&b, " n=%d", rep.MaxRequests)
+	}
+	if rep.Keys > 0 {
+		fmt.Fprintf(&b, " size=%d keys=%d", rep.Size, rep.Keys)
+		if rep.Random {
+			b.WriteString(" random")
+		}
+	}
+	if rep.ReadPercent != nil {
+		fmt.Fprintf(&b, " reads=%d%%", *rep.ReadPercent)
+	}
+	fmt.Fprintf(&b, ": %.0f req/s (%d requests in %.2fs), ", rep.Throughput, rep.Requests, rep.ElapsedSeconds)
+	if rep.OK > 0 {
+		l := rep.LatencyMS
+		fmt.Fprintf(&b, "mean %s p50 %s p90 %s p99 %s p99.9 %s max %s, ",
+			fmtMS(l.Mean), fmtMS(l.P50), fmtMS(l.P90), fmtMS(l.P99), fmtMS(l.P999), fmtMS(l.Max))
+	} else {
+		b.WriteString("no successful request, ")
+	}
+	fmt.Fprintf(&b, "errors %d", rep.Errors)
+	if len(rep.ErrorsByStatus) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(rep.ErrorsByStatus)) {
+			parts = append(parts, fmt.Sprintf("%s: %d", k, rep.ErrorsByStatus[k]))
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
+	}
+	if rep.Interrupted {
+		b.WriteString(" (interrupted)")
+	}
+	b.WriteByte('\n')
+	for _, k := range slices.Sorted(maps.Keys(rep.ErrorSamples)) {
+		fmt.Fprintf(&b, "  %s: %s\n", k, rep.ErrorSamples[k])
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (rep *report) writeJSON(w io.Writer) error {
+	return json.NewEncoder(w).Encode(rep)
+}

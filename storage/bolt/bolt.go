@@ -3,9 +3,16 @@
 //
 // DB implements storage.RawStore; Open wraps it with storage.Wrap, which
 // adds the limits, chunking, large values and retries every backend shares.
-// bbolt serialises writers, so every Update is serializable and a DB never
-// reports storage.ErrConflict; a View sees one snapshot and does not block
-// writers (except while the file's memory map grows).
+// bbolt serialises writers, so every Update is serializable; a View sees one
+// snapshot and does not block writers (except while the file's memory map
+// grows).
+//
+// Concurrent Updates share commits (group commit, see group.go): the calls
+// that arrive while a commit is being written run, one after the other, in
+// the next write transaction, and one fsync makes them all durable. Each
+// call still has its own outcome: a call whose function fails commits none
+// of its writes and changes nothing for the others. WithoutGroupCommit gives
+// one transaction per Update.
 package bolt
 
 import (
@@ -14,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -37,6 +45,9 @@ type Option func(*config)
 
 type config struct {
 	lockTimeout time.Duration
+	batchDelay  time.Duration
+	maxBatch    int
+	serial      bool
 }
 
 // WithLockTimeout sets how long Open waits for the file lock; d <= 0 means
@@ -47,6 +58,42 @@ func WithLockTimeout(d time.Duration) Option {
 			c.lockTimeout = d
 		}
 	}
+}
+
+// DefaultBatchDelay is how long the leader of a group commit waits for more
+// Updates before it starts a transaction: none. Batches form on their own
+// while the previous commit is being written (its fsync takes a few hundred
+// microseconds), so waiting longer only adds latency; see group.go for the
+// measurements.
+const DefaultBatchDelay = 0
+
+// DefaultMaxBatchSize is the most Update calls one group commit holds.
+const DefaultMaxBatchSize = 1000
+
+// WithBatchDelay makes the leader of a group commit wait up to d for more
+// Update calls (or until a full batch, WithMaxBatchSize, is queued) before it
+// starts the transaction. Larger batches mean fewer fsyncs, at the cost of
+// d more latency on every Update, even an uncontended one. d <= 0 means no
+// wait (DefaultBatchDelay).
+func WithBatchDelay(d time.Duration) Option {
+	return func(c *config) { c.batchDelay = max(d, 0) }
+}
+
+// WithMaxBatchSize caps how many Update calls share one transaction; n <= 0
+// means DefaultMaxBatchSize, and 1 turns group commit off like
+// WithoutGroupCommit, though calls still queue in order.
+func WithMaxBatchSize(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxBatch = n
+		}
+	}
+}
+
+// WithoutGroupCommit gives every Update its own bbolt transaction and fsync,
+// run on the caller's goroutine, as bbolt's DB.Update does.
+func WithoutGroupCommit() Option {
+	return func(c *config) { c.serial = true }
 }
 
 // Open opens or creates the database file at path (mode 0600) and returns
@@ -65,8 +112,11 @@ func Open(path string, opts ...Option) (storage.Store, error) {
 // layer, for a backup with WriteTo or to inspect physical keys in tests;
 // wrap it with storage.Wrap to use it as a Store.
 type DB struct {
-	db   *bbolt.DB
-	path string
+	db     *bbolt.DB
+	path   string
+	serial bool
+	group  committer
+	stats  struct{ updates, commits, replays atomic.Uint64 }
 }
 
 var _ storage.RawStore = (*DB)(nil)
@@ -74,7 +124,7 @@ var _ storage.RawStore = (*DB)(nil)
 // OpenRaw opens or creates the database file at path like Open, without
 // storage.Wrap.
 func OpenRaw(path string, opts ...Option) (*DB, error) {
-	cfg := config{lockTimeout: DefaultLockTimeout}
+	cfg := config{lockTimeout: DefaultLockTimeout, batchDelay: DefaultBatchDelay, maxBatch: DefaultMaxBatchSize}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -100,13 +150,35 @@ func OpenRaw(path string, opts ...Option) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: create bucket: %w", path, translate(err))
 	}
-	return &DB{db: bdb, path: path}, nil
+	d := &DB{db: bdb, path: path, serial: cfg.serial}
+	d.group.init(cfg.batchDelay, cfg.maxBatch)
+	return d, nil
 }
 
-// Update implements storage.RawStore with a bbolt read-write transaction.
-// Writers are serialised, so it never conflicts. ctx is not consulted:
-// bbolt cannot interrupt a transaction (storage.Wrap checks ctx around it).
-func (d *DB) Update(_ context.Context, fn func(tx storage.RawTx) error) error {
+// Update implements storage.RawStore. fn runs in a bbolt read-write
+// transaction, which it shares with the other Update calls of its group
+// commit (those queued while the previous commit was written): they run one
+// after the other, each seeing the writes of those before it, and commit
+// together. Update returns once that commit is durable. If fn fails (or
+// panics), none of its writes commit and the others are not affected; a
+// panic is raised again, with the same value, on the caller's goroutine
+// (its trace then starts there if fn ran on another caller's goroutine).
+//
+// Writers are serialised, so fn never conflicts; ErrConflict comes back
+// only when the batch was abandoned before it could commit (another call's
+// function exited its goroutine) and fn's writes must be made again. ctx is
+// checked before fn runs; bbolt cannot interrupt a transaction (storage.Wrap
+// checks ctx around it).
+func (d *DB) Update(ctx context.Context, fn func(tx storage.RawTx) error) error {
+	d.stats.updates.Add(1)
+	if d.serial {
+		return d.updateSerial(fn)
+	}
+	return d.updateGrouped(ctx, fn)
+}
+
+// updateSerial runs fn in its own bbolt transaction.
+func (d *DB) updateSerial(fn func(tx storage.RawTx) error) error {
 	var fnErr error
 	err := d.db.Update(func(btx *bbolt.Tx) error {
 		t := &tx{b: btx.Bucket(bucket)}
@@ -117,7 +189,32 @@ func (d *DB) Update(_ context.Context, fn func(tx storage.RawTx) error) error {
 	if fnErr != nil {
 		return fnErr
 	}
+	if err == nil {
+		d.stats.commits.Add(1)
+	}
 	return translate(err)
+}
+
+// Stats counts a DB's write transactions since it was opened.
+type Stats struct {
+	// Updates is the number of Update calls.
+	Updates uint64
+	// Commits is the number of write transactions committed: each one is
+	// one fsync, and holds the writes of one or more Update calls.
+	Commits uint64
+	// Replays is the number of times a shared transaction was rolled back
+	// because a call that had written something failed, and the writes of
+	// the calls before it were applied again.
+	Replays uint64
+}
+
+// Stats returns the counters of d.
+func (d *DB) Stats() Stats {
+	return Stats{
+		Updates: d.stats.updates.Load(),
+		Commits: d.stats.commits.Load(),
+		Replays: d.stats.replays.Load(),
+	}
 }
 
 // View implements storage.RawStore with a bbolt read-only transaction.
@@ -166,6 +263,9 @@ func (d *DB) Path() string { return d.path }
 type tx struct {
 	b    *bbolt.Bucket
 	done bool
+	// log, when not nil, records every write that succeeded, for replay
+	// in a group commit (see group.go).
+	log *[]op
 }
 
 var _ storage.RawTx = (*tx)(nil)
@@ -228,21 +328,54 @@ func (t *tx) Set(key, value []byte) error {
 	if t.done {
 		return errTxDone
 	}
-	return translate(t.b.Put(key, value))
+	if err := t.b.Put(key, value); err != nil {
+		return translate(err)
+	}
+	// RawTx.Set hands key and value over: the log may keep them as they are.
+	t.record(op{kind: opSet, a: key, b: value})
+	return nil
 }
 
 func (t *tx) Clear(key []byte) error {
 	if t.done {
 		return errTxDone
 	}
-	return translate(t.b.Delete(key))
+	if err := t.b.Delete(key); err != nil {
+		return translate(err)
+	}
+	if t.log != nil {
+		t.record(op{kind: opClear, a: bytes.Clone(key)})
+	}
+	return nil
 }
 
 func (t *tx) ClearRange(begin, end []byte) error {
 	if t.done {
 		return errTxDone
 	}
-	c := t.b.Cursor()
+	if err := clearRange(t.b, begin, end); err != nil {
+		return translate(err)
+	}
+	if t.log != nil {
+		t.record(op{kind: opClearRange, a: bytes.Clone(begin), b: bytes.Clone(end)})
+	}
+	return nil
+}
+
+// record logs a write that succeeded, when t keeps a log. bbolt checks a
+// write before it changes anything (and a cursor delete in a live
+// read-write transaction of a bucket without nested buckets cannot fail),
+// so a write that failed changed nothing and needs no replay.
+func (t *tx) record(o op) {
+	if t.log != nil {
+		*t.log = append(*t.log, o)
+	}
+}
+
+// clearRange removes every key k of b with begin <= k < end (an empty end
+// means the end of the keyspace).
+func clearRange(b *bbolt.Bucket, begin, end []byte) error {
+	c := b.Cursor()
 	// Seek again after each delete: a bbolt cursor skips an entry when it
 	// moves on from a deleted one.
 	seek := func() []byte {
@@ -255,7 +388,7 @@ func (t *tx) ClearRange(begin, end []byte) error {
 	}
 	for k := seek(); k != nil && (len(end) == 0 || bytes.Compare(k, end) < 0); k = seek() {
 		if err := c.Delete(); err != nil {
-			return translate(err)
+			return err
 		}
 	}
 	return nil

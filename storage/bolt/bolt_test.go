@@ -2,11 +2,16 @@ package bolt_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,5 +260,86 @@ func BenchmarkBoltGetChunked(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkUpdateParallel measures durable writes of distinct keys from 32
+// goroutines (writers=32) and, for the latency of a lone writer, from one
+// (writers=1), by configuration: group commit as opened by default, with a
+// batch delay, and one transaction per Update (serial).
+func BenchmarkUpdateParallel(b *testing.B) {
+	configs := []struct {
+		name string
+		opts []bolt.Option
+	}{
+		{"group", nil},
+		{"serial", []bolt.Option{bolt.WithoutGroupCommit()}},
+		{"delay=200µs", []bolt.Option{bolt.WithBatchDelay(200 * time.Microsecond)}},
+		{"delay=2ms", []bolt.Option{bolt.WithBatchDelay(2 * time.Millisecond)}},
+		{"delay=10ms", []bolt.Option{bolt.WithBatchDelay(10 * time.Millisecond)}},
+	}
+	for _, writers := range []int{32, 1} {
+		for _, c := range configs {
+			b.Run(fmt.Sprintf("writers=%d/%s", writers, c.name), func(b *testing.B) {
+				s, err := bolt.Open(filepath.Join(b.TempDir(), "strongroom.db"), c.opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				benchWriters(b, s, writers)
+			})
+		}
+	}
+}
+
+// benchWriters runs b.N Updates, each setting one new 256-byte value, from
+// the given number of goroutines, and reports writes/s and the median and
+// 99th percentile latency of an Update.
+func benchWriters(b *testing.B, s storage.Store, writers int) {
+	value := bytes.Repeat([]byte{0xab}, 256)
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		lat  []time.Duration
+	)
+	write := func(record *[]time.Duration) error {
+		key := fmt.Appendf(nil, "bench/%09d", next.Add(1))
+		t0 := time.Now()
+		err := s.Update(context.Background(), func(tx storage.Tx) error { return tx.Set(key, value) })
+		*record = append(*record, time.Since(t0))
+		return err
+	}
+	b.ResetTimer()
+	if writers == 1 {
+		for range b.N {
+			if err := write(&lat); err != nil {
+				b.Fatal(err)
+			}
+		}
+	} else {
+		procs := runtime.GOMAXPROCS(0)
+		if writers%procs != 0 {
+			b.Fatalf("%d writers over GOMAXPROCS=%d", writers, procs)
+		}
+		b.SetParallelism(writers / procs)
+		b.RunParallel(func(pb *testing.PB) {
+			var mine []time.Duration
+			for pb.Next() {
+				if err := write(&mine); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	}
 }

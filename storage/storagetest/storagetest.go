@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Paging", testPaging},
 		{"DeleteRange", testDeleteRange},
 		{"ConcurrentIncrements", testConcurrentIncrements},
+		{"ConcurrentOutcomes", testConcurrentOutcomes},
+		{"ConcurrentSetLarge", testConcurrentSetLarge},
 		{"ViewSnapshot", testViewSnapshot},
 		{"RetryOnConflict", testRetryOnConflict},
 		{"ConflictRetriesBounded", testConflictBounded},
@@ -591,26 +593,28 @@ func testDeleteRange(t *testing.T, s storage.Store) {
 	}
 }
 
+// inc adds one to the decimal counter at key (missing means 0).
+func inc(tx storage.Tx, key []byte) error {
+	n := 0
+	v, err := tx.Get(key)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if _, err := fmt.Sscan(string(v), &n); err != nil {
+			return fmt.Errorf("bad counter %q: %w", v, err)
+		}
+	}
+	return tx.Set(key, fmt.Append(nil, n+1))
+}
+
 // testConcurrentIncrements runs read-modify-write transactions from many
 // goroutines on one counter: a serializable store loses no increment, on
 // a backend with optimistic concurrency through conflicts and retries.
 func testConcurrentIncrements(t *testing.T, s storage.Store) {
 	const workers, rounds = 8, 50
 	counter := []byte("counter")
-	inc := func(tx storage.Tx, key []byte) error {
-		n := 0
-		v, err := tx.Get(key)
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-		case err != nil:
-			return err
-		default:
-			if _, err := fmt.Sscan(string(v), &n); err != nil {
-				return fmt.Errorf("bad counter %q: %w", v, err)
-			}
-		}
-		return tx.Set(key, fmt.Append(nil, n+1))
-	}
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for w := range workers {
@@ -642,6 +646,186 @@ func testConcurrentIncrements(t *testing.T, s storage.Store) {
 		if v := mustGet(t, s, fmt.Appendf(nil, "worker/%d", w)); string(v) != fmt.Sprint(rounds) {
 			t.Fatalf("worker/%d = %s, want %d", w, v, rounds)
 		}
+	}
+}
+
+// testConcurrentOutcomes runs Updates from many goroutines at once, most of
+// them incrementing one counter, where some functions succeed and the others
+// fail: before writing, after writing (their own error, a Set over MaxTxSize,
+// a transaction that grows over MaxTxSize, an ErrTxTooLarge ignored). A
+// backend that runs concurrent Updates in one shared transaction (group
+// commit) must still commit every successful one exactly once, nothing of a
+// failed one, and report each outcome to its own caller; MaxTxSize counts
+// per Update.
+func testConcurrentOutcomes(t *testing.T, s storage.Store) {
+	const workers, rounds = 16, 25
+	total := []byte("mix/total")
+	huge := make([]byte, storage.MaxTxSize+1) // refused before it is written
+	big := randomBytes(60, 6_000_000)         // two of them go over MaxTxSize
+	want := map[string]bool{}                 // key -> committed
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range rounds {
+				key := fmt.Appendf(nil, "mix/%02d/%02d", w, i)
+				kind := (w*7 + i) % 6
+				if kind == 5 && i >= 10 {
+					kind = 0 // few 12 MB transactions
+				}
+				err := s.Update(t.Context(), func(tx storage.Tx) error {
+					if kind == 1 {
+						if _, err := tx.Get(total); err != nil && !errors.Is(err, storage.ErrNotFound) {
+							return err
+						}
+						return errBoom // before writing
+					}
+					if err := inc(tx, total); err != nil {
+						return err
+					}
+					if err := tx.Set(key, []byte("committed")); err != nil {
+						return err
+					}
+					switch kind {
+					case 2:
+						return fmt.Errorf("after writing: %w", errBoom)
+					case 3:
+						return tx.Set(fmt.Appendf(nil, "%s/huge", key), huge)
+					case 4:
+						_ = tx.Set(fmt.Appendf(nil, "%s/huge", key), huge) // ignored
+					case 5:
+						if err := tx.Set(fmt.Appendf(nil, "%s/a", key), big); err != nil {
+							return err
+						}
+						return tx.Set(fmt.Appendf(nil, "%s/b", key), big)
+					}
+					return nil
+				})
+				switch kind {
+				case 0:
+					if err != nil {
+						t.Errorf("%s: succeeding Update = %v", key, err)
+					}
+				case 1:
+					if err != errBoom {
+						t.Errorf("%s: Update failing before writing = %v, want errBoom itself", key, err)
+					}
+				case 2:
+					if !errors.Is(err, errBoom) {
+						t.Errorf("%s: Update failing after writing = %v, want errBoom", key, err)
+					}
+				default:
+					if !errors.Is(err, storage.ErrTxTooLarge) {
+						t.Errorf("%s: Update over MaxTxSize (kind %d) = %v, want ErrTxTooLarge", key, kind, err)
+					}
+				}
+				mu.Lock()
+				want[string(key)] = err == nil
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	committed := 0
+	for _, ok := range want {
+		if ok {
+			committed++
+		}
+	}
+	if committed == 0 || committed == len(want) {
+		t.Fatalf("%d of %d Updates committed: the mix is broken", committed, len(want))
+	}
+	if v := mustGet(t, s, total); string(v) != fmt.Sprint(committed) {
+		t.Errorf("counter = %s, want %d (one per successful Update)", v, committed)
+	}
+	got := map[string]bool{}
+	for _, kv := range getRange(t, s, storage.PrefixRange([]byte("mix/"))) {
+		if !bytes.Equal(kv.Key, total) {
+			got[string(kv.Key)] = true
+			if string(kv.Value) != "committed" {
+				t.Errorf("%s = %.20q", kv.Key, kv.Value)
+			}
+		}
+	}
+	for key, ok := range want {
+		if ok != got[key] {
+			t.Errorf("%s: committed=%v, but present=%v", key, ok, got[key])
+		}
+		delete(got, key)
+	}
+	for key := range got {
+		t.Errorf("%s: written by a failed Update", key)
+	}
+}
+
+// testConcurrentSetLarge runs SetLarge calls over several transactions from
+// several goroutines, half of them with a failing fn, next to small Updates
+// and CollectGarbage: each value commits with its fn's writes or not at all,
+// and nothing staged is left behind.
+func testConcurrentSetLarge(t *testing.T, s storage.Store) {
+	const workers = 4
+	values := make([][]byte, workers)
+	for w := range values {
+		values[w] = randomBytes(uint64(70+w), 5<<20)
+	}
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := s.Update(t.Context(), func(tx storage.Tx) error { return inc(tx, []byte("cl/small")) }); err != nil {
+				t.Errorf("small Update: %v", err)
+				return
+			}
+			if i%10 == 0 {
+				if n, err := storage.CollectGarbage(t.Context(), s, time.Hour); err != nil || n != 0 {
+					t.Errorf("CollectGarbage(1h) during SetLarge = %d, %v; want 0, nil", n, err)
+				}
+			}
+		}
+	})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			key := fmt.Appendf(nil, "cl/%d", w)
+			err := storage.SetLarge(t.Context(), s, key, values[w], func(tx storage.Tx) error {
+				if err := tx.Set(fmt.Appendf(nil, "%s/meta", key), []byte("v")); err != nil {
+					return err
+				}
+				if w%2 == 1 {
+					return errBoom
+				}
+				return nil
+			})
+			switch {
+			case w%2 == 1 && err != errBoom:
+				t.Errorf("SetLarge(%s) with a failing fn = %v, want errBoom", key, err)
+			case w%2 == 0 && err != nil:
+				t.Errorf("SetLarge(%s) = %v", key, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	for w := range workers {
+		key := fmt.Appendf(nil, "cl/%d", w)
+		if w%2 == 1 {
+			wantMissing(t, s, key)
+			wantMissing(t, s, fmt.Appendf(nil, "%s/meta", key))
+			continue
+		}
+		if v := mustGet(t, s, key); !bytes.Equal(v, values[w]) {
+			t.Errorf("Get(%s): %d bytes, not the value set", key, len(v))
+		}
+		mustGet(t, s, fmt.Appendf(nil, "%s/meta", key))
+	}
+	if n, err := storage.CollectGarbage(t.Context(), s, 0); err != nil || n != 0 {
+		t.Errorf("CollectGarbage(0) after the SetLarge calls = %d, %v; want 0, nil (failed calls clean up)", n, err)
 	}
 }
 

@@ -150,3 +150,22 @@ type Tx interface {
 	// an empty begin or end means the start or end of the keyspace.
 	DeleteRange(begin, end []byte) error
 }
+
+// Scrubber is implemented by stores that can overwrite what deleted records
+// left in their files (bolt's free pages keep old values until reused).
+// Callers that must make deleted data unrecoverable (KV destroy, tenant
+// deletion) call Scrub after the delete commits. A Store without it keeps
+// deleted values only until its own garbage collection.
+type Scrubber interface {
+	// Scrub overwrites the space of deleted records. It may block other
+	// transactions while it runs.
+	Scrub(ctx context.Context) error
+}
+
+// Scrub calls s.Scrub when s is a Scrubber, and does nothing otherwise.
+func Scrub(ctx context.Context, s Store) error {
+	if sc, ok := s.(Scrubber); ok {
+		return sc.Scrub(ctx)
+	}
+	return nil
+}

@@ -60,6 +60,17 @@ type store struct {
 
 var _ Store = (*store)(nil)
 
+// Scrub implements Scrubber when the backend does.
+func (s *store) Scrub(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if sc, ok := s.raw.(Scrubber); ok {
+		return sc.Scrub(ctx)
+	}
+	return nil
+}
+
 // Update implements Store; see Wrap for the details.
 func (s *store) Update(ctx context.Context, fn func(tx Tx) error) error {
 	return s.update(ctx, func(w *writer) error { return fn(w) })

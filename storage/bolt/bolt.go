@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -116,7 +117,11 @@ type DB struct {
 	path   string
 	serial bool
 	group  committer
-	stats  struct{ updates, commits, replays atomic.Uint64 }
+	stats  struct{ updates, commits, replays, scrubbed atomic.Uint64 }
+
+	// readers is held shared by every read transaction and exclusively by
+	// Scrub, so that no reader sees a page Scrub overwrites.
+	readers sync.RWMutex
 }
 
 var _ storage.RawStore = (*DB)(nil)
@@ -206,19 +211,24 @@ type Stats struct {
 	// because a call that had written something failed, and the writes of
 	// the calls before it were applied again.
 	Replays uint64
+	// Scrubbed is the number of free pages Scrub overwrote.
+	Scrubbed uint64
 }
 
 // Stats returns the counters of d.
 func (d *DB) Stats() Stats {
 	return Stats{
-		Updates: d.stats.updates.Load(),
-		Commits: d.stats.commits.Load(),
-		Replays: d.stats.replays.Load(),
+		Updates:  d.stats.updates.Load(),
+		Commits:  d.stats.commits.Load(),
+		Replays:  d.stats.replays.Load(),
+		Scrubbed: d.stats.scrubbed.Load(),
 	}
 }
 
 // View implements storage.RawStore with a bbolt read-only transaction.
 func (d *DB) View(_ context.Context, fn func(tx storage.RawReadTx) error) error {
+	d.readers.RLock()
+	defer d.readers.RUnlock()
 	var fnErr error
 	err := d.db.View(func(btx *bbolt.Tx) error {
 		t := &tx{b: btx.Bucket(bucket)}
@@ -242,6 +252,8 @@ func (d *DB) Close() error {
 // read transaction, without blocking writers. The copy can be opened with
 // Open. It returns the number of bytes written.
 func (d *DB) WriteTo(w io.Writer) (int64, error) {
+	d.readers.RLock()
+	defer d.readers.RUnlock()
 	var n int64
 	var wErr error
 	err := d.db.View(func(btx *bbolt.Tx) error {

@@ -220,3 +220,8 @@ func (v *View) SetLarge(ctx context.Context, key, value []byte, fn func(tx *Tx) 
 func (v *View) DeleteAll(ctx context.Context) error {
 	return v.Update(ctx, func(tx *Tx) error { return tx.DeletePrefix(nil) })
 }
+
+// Scrub asks the store to overwrite what deleted records left in its files
+// (see storage.Scrubber), so that a destroyed value is gone from the disk,
+// not only unreachable. It blocks other transactions while it runs.
+func (v *View) Scrub(ctx context.Context) error { return storage.Scrub(ctx, v.b.store) }

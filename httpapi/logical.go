@@ -28,6 +28,12 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 	if !ok {
 		return engine.ErrUnsupportedOperation
 	}
+	if op == engine.OpPatch {
+		// Vault's HTTP layer (http/logical.go) answers 415 before any engine.
+		if ct := c.Request().Header.Get("Content-Type"); ct != mergePatchType {
+			return engine.Errorf(errUnsupportedMediaType, "PATCH requires Content-Type of %s, provided %s", mergePatchType, ct)
+		}
+	}
 	if s.opts.Mounts == nil {
 		return engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", r.path)
 	}
@@ -80,3 +86,7 @@ func (s *Server) prefixRoute(path string) (*route, bool) {
 	}
 	return nil, false
 }
+
+const mergePatchType = "application/merge-patch+json"
+
+var errUnsupportedMediaType = errors.New("unsupported media type")

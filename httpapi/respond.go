@@ -66,6 +66,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusMethodNotAllowed, ""
 	case errors.Is(err, seal.ErrAlreadyInitialized):
 		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, errUnsupportedMediaType):
+		return http.StatusUnsupportedMediaType, err.Error()
 	case errors.Is(err, engine.ErrBadRequest):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, engine.ErrUnsupportedPath):

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/softhsm"
 )
@@ -72,6 +73,10 @@ func runDev(ctx context.Context, addr, sealType string, stdout, stderr io.Writer
 			if _, err := n.sys.Unseal(ctx, sys.UnsealRequest{Key: key}); err != nil {
 				return fmt.Errorf("dev unseal: %w", err)
 			}
+		}
+		// Vault's dev server mounts kv-v2 at secret/.
+		if err := n.mounts.Mount(ctx, "secret", mounts.MountInput{Type: "kv-v2", Description: "key/value secret storage"}); err != nil {
+			return fmt.Errorf("dev mount secret/: %w", err)
 		}
 		fmt.Fprintf(stdout, devBanner, n.addrs[0], sealNote, n.addrs[0], label, key, res.RootToken)
 		return nil

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/strongroom/strongroom/engine/kv"
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/httpapi"
@@ -73,7 +74,7 @@ type node struct {
 }
 
 // engineFactories are the secrets engines a mount can use, by type.
-var engineFactories = map[string]mounts.Factory{}
+var engineFactories = map[string]mounts.Factory{"kv": kv.Factory}
 
 func openStore(cfg *Storage) (storage.Store, string, error) {
 	switch cfg.Type {

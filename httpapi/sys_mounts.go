@@ -75,8 +75,17 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 		if !tune {
 			return respondData(c, r, e.Info(), nil)
 		}
+		// Vault reports the effective TTLs: the system default (768h)
+		// where the mount sets none.
+		def, max := e.Config.DefaultLeaseTTL, e.Config.MaxLeaseTTL
+		if def == 0 {
+			def = systemDefaultLeaseTTL
+		}
+		if max == 0 {
+			max = systemDefaultLeaseTTL
+		}
 		return respondData(c, r, map[string]any{
-			"default_lease_ttl": e.Config.DefaultLeaseTTL, "max_lease_ttl": e.Config.MaxLeaseTTL,
+			"default_lease_ttl": def, "max_lease_ttl": max,
 			"force_no_cache": e.Config.ForceNoCache, "description": e.Description, "options": e.Options,
 		}, nil)
 	}
@@ -169,3 +178,6 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 	info["path"] = e.Path
 	return respondData(c, r, info, nil)
 }
+
+// systemDefaultLeaseTTL is Vault's default and maximum lease TTL, 768h.
+const systemDefaultLeaseTTL = 768 * 3600

@@ -35,8 +35,10 @@ const (
 
 // Options configures the front door.
 type Options struct {
-	Sys                *sys.Sys
-	Mounts             *mounts.Table
+	Sys    *sys.Sys
+	Mounts *mounts.Table
+	// Tokens caches token lookups; nil disables the cache.
+	Tokens             *token.Cache
 	MaxRequestSize     int64         // bytes; 0 means DefaultMaxRequestSize
 	MaxRequestDuration time.Duration // 0 means DefaultMaxRequestDuration
 	Logger             *slog.Logger
@@ -153,7 +155,7 @@ func (s *Server) dispatch(c echo.Context) error {
 	if err != nil {
 		err = s.writeError(c, r, err)
 	}
-	s.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "request",
+	s.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "request",
 		slog.String("request_id", r.id), slog.String("method", req.Method),
 		slog.String("path", r.path), slog.Int("status", c.Response().Status),
 		slog.Duration("duration", s.opts.Now().Sub(start)))
@@ -214,14 +216,23 @@ func (s *Server) authenticate(ctx context.Context, r *request) (*token.Entry, er
 	if r.token == "" {
 		return nil, engine.ErrPermissionDenied
 	}
+	now := s.opts.Now()
+	if s.opts.Tokens != nil {
+		if e, ok := s.opts.Tokens.Get(r.token, now); ok {
+			return e, nil
+		}
+	}
 	var e *token.Entry
 	err := s.opts.Sys.Barrier.View(ctx, func(tx *seal.ReadTx) error {
 		var err error
-		e, err = token.Lookup(tx, r.token, s.opts.Now())
+		e, err = token.Lookup(tx, r.token, now)
 		return err
 	})
 	if errors.Is(err, token.ErrInvalid) {
 		return nil, engine.ErrPermissionDenied
+	}
+	if err == nil && s.opts.Tokens != nil {
+		s.opts.Tokens.Put(r.token, e, now)
 	}
 	return e, err
 }

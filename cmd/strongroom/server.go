@@ -20,6 +20,7 @@ import (
 	"github.com/strongroom/strongroom/engine/kv"
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/sys"
+	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/httpapi"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage"
@@ -71,7 +72,16 @@ type node struct {
 	logger  *slog.Logger
 	hsm     *hsmSlot // nil without a pkcs11 seal
 	mounts  *mounts.Table
+	tokens  *token.Cache
 }
+
+// The token lookup cache: entries are trusted for tokenCacheAge at most, so
+// a change made behind the node's back (another node, later) is seen
+// within that time; revocation on this node drops the entry at once.
+const (
+	tokenCacheSize = 100_000
+	tokenCacheAge  = 5 * time.Second
+)
 
 // engineFactories are the secrets engines a mount can use, by type.
 var engineFactories = map[string]mounts.Factory{"kv": kv.Factory}
@@ -136,9 +146,10 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	barrier := seal.New(store, rootTenantID, opts)
 	n.mounts = mounts.New(barrier, engineFactories)
+	n.tokens = token.NewCache(tokenCacheSize, tokenCacheAge)
 	n.sys = &sys.Sys{
 		Barrier: barrier, StorageType: storageType, Version: version, BuildDate: buildDate,
-		OnSeal: []func(){n.mounts.Reset},
+		OnSeal: []func(){n.mounts.Reset, n.tokens.Clear},
 	}
 	if mode == seal.ModeAuto {
 		start := time.Now()
@@ -151,7 +162,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
-			Sys: n.sys, Mounts: n.mounts, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
+			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
 		})
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {

@@ -280,3 +280,26 @@ func TestKVBadInput(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestKVLargeValue: a value near the 32 MiB request limit round-trips
+// through HTTP and the chunked storage; a body over the limit is 413.
+func TestKVLargeValue(t *testing.T) {
+	_, c, _ := kvServer(t)
+	ctx := context.Background()
+	big := strings.Repeat("0123456789abcdef", 30<<20/16) // 30 MiB
+	if _, err := c.KVv2("secret").Put(ctx, "big", map[string]any{"blob": big}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.KVv2("secret").Get(ctx, "big")
+	if err != nil || s.Data["blob"] != big {
+		t.Fatalf("30 MiB value did not round-trip: %v", err)
+	}
+	if err := c.KVv1("kv1").Put(ctx, "big", map[string]any{"blob": big}); err != nil {
+		t.Fatal(err)
+	}
+	if s1, err := c.KVv1("kv1").Get(ctx, "big"); err != nil || s1.Data["blob"] != big {
+		t.Fatalf("kv1 30 MiB value: %v", err)
+	}
+	_, err = c.KVv2("secret").Put(ctx, "too-big", map[string]any{"blob": big + big})
+	wantStatus(t, err, 413, "too large")
+}

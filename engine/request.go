@@ -15,6 +15,14 @@ type Request struct {
 	Body        []byte // the raw JSON body; engines decode it into typed structs
 	ContentType string
 	Query       url.Values
+	// ClientToken is the caller's token (auth/token uses it as the parent
+	// of a new token, and for the *-self paths).
+	ClientToken string
+	// Sudo reports that the caller's policies grant sudo on the request
+	// path (root tokens always have it): some operations need it.
+	Sudo bool
+	// RemoteAddr is the client's address, for audit and login records.
+	RemoteAddr string
 }
 
 // Response is an engine's answer. The front door writes it in Vault's
@@ -27,6 +35,23 @@ type Response struct {
 	// Status overrides the HTTP status: KV v2 answers 404 with the
 	// metadata of a deleted version, as Vault does.
 	Status int
+	// Auth is the envelope's auth block, set by token creation and logins.
+	Auth *Auth
+}
+
+// Auth is the auth block of Vault's response envelope (api.SecretAuth).
+type Auth struct {
+	ClientToken   string            `json:"client_token"`
+	Accessor      string            `json:"accessor"`
+	Policies      []string          `json:"policies"`
+	TokenPolicies []string          `json:"token_policies"`
+	Metadata      map[string]string `json:"metadata"`
+	LeaseDuration int64             `json:"lease_duration"`
+	Renewable     bool              `json:"renewable"`
+	EntityID      string            `json:"entity_id"`
+	TokenType     string            `json:"token_type"`
+	Orphan        bool              `json:"orphan"`
+	NumUses       int               `json:"num_uses"`
 }
 
 // Backend serves the requests of one mount. Errors are the sentinels of

@@ -23,7 +23,7 @@ func BenchmarkKVv2Read(b *testing.B) {
 	if err := tbl.Mount(context.Background(), "secret", mounts.MountInput{Type: "kv-v2"}); err != nil {
 		b.Fatal(err)
 	}
-	h := New(Options{Sys: f.sys, Mounts: tbl, Tokens: token.NewCache(1000, 5*time.Second)})
+	h := New(Options{Sys: f.sys, Mounts: tbl, Tokens: token.NewCache(1000, 5*time.Second), TokenStore: &token.Backend{Barrier: f.sys.Barrier}})
 	put := httptest.NewRequest("PUT", "/v1/secret/data/k", strings.NewReader(`{"data":{"value":"`+strings.Repeat("x", 170)+`"}}`))
 	put.Header.Set("X-Vault-Token", root)
 	w := httptest.NewRecorder()

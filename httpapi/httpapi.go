@@ -38,7 +38,9 @@ type Options struct {
 	Sys    *sys.Sys
 	Mounts *mounts.Table
 	// Tokens caches token lookups; nil disables the cache.
-	Tokens             *token.Cache
+	Tokens *token.Cache
+	// TokenStore serves auth/token/*.
+	TokenStore         *token.Backend
 	MaxRequestSize     int64         // bytes; 0 means DefaultMaxRequestSize
 	MaxRequestDuration time.Duration // 0 means DefaultMaxRequestDuration
 	Logger             *slog.Logger
@@ -133,8 +135,6 @@ func (s *Server) table() map[string]*route {
 		"sys/health": {sealedOK: true, methods: map[string]handlerFunc{
 			http.MethodGet: s.health, http.MethodHead: s.health}},
 		"sys/leader": {sealedOK: true, methods: map[string]handlerFunc{http.MethodGet: s.leader}},
-		"auth/token/lookup-self": {methods: map[string]handlerFunc{
-			http.MethodGet: s.lookupSelf, http.MethodPut: s.lookupSelf, http.MethodPost: s.lookupSelf}},
 	}
 }
 
@@ -231,10 +231,26 @@ func (s *Server) authenticate(ctx context.Context, r *request) (*token.Entry, er
 	if errors.Is(err, token.ErrInvalid) {
 		return nil, engine.ErrPermissionDenied
 	}
-	if err == nil && s.opts.Tokens != nil {
+	// Tokens with a use limit are never cached: each use is counted.
+	if err == nil && s.opts.Tokens != nil && e.NumUses == 0 {
 		s.opts.Tokens.Put(r.token, e, now)
 	}
 	return e, err
+}
+
+// useToken counts one use of a token with num_uses, once the request is
+// authorised; the last use revokes it.
+func (s *Server) useToken(ctx context.Context, r *request, e *token.Entry) error {
+	if e.NumUses == 0 {
+		return nil
+	}
+	return s.opts.Sys.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		th, err := token.Hash(&tx.ReadTx, r.token)
+		if err != nil {
+			return err
+		}
+		return token.Use(tx, th, s.opts.Now())
+	})
 }
 
 // requestToken reads X-Vault-Token, or an Authorization: Bearer header.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/sys"
+	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage"
 	"github.com/strongroom/strongroom/storage/bolt"
@@ -36,6 +37,9 @@ func newFixture(t testing.TB, opts Options) *fixture {
 	}
 	f := &fixture{store: st, sys: &sys.Sys{Barrier: seal.New(st, []byte("root"), seal.Options{}), StorageType: "bolt", Version: "test"}}
 	opts.Sys = f.sys
+	if opts.TokenStore == nil {
+		opts.TokenStore = &token.Backend{Barrier: f.sys.Barrier}
+	}
 	f.srv = httptest.NewServer(New(opts))
 	t.Cleanup(func() { f.srv.Close(); st.Close() })
 	return f

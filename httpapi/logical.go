@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/mounts"
+	"github.com/strongroom/strongroom/engine/token"
 )
 
 var methodOps = map[string]engine.Operation{
@@ -20,10 +22,6 @@ var methodOps = map[string]engine.Operation{
 // to the mount, and write the engine's response in Vault's envelope.
 func (s *Server) logical(c echo.Context, r *request, method string) error {
 	ctx := c.Request().Context()
-	// Until ACL policies exist, engine paths need the root policy.
-	if err := s.requireRoot(c, r); err != nil {
-		return err
-	}
 	op, ok := methodOps[method]
 	if !ok {
 		return engine.ErrUnsupportedOperation
@@ -34,21 +32,27 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 			return engine.Errorf(errUnsupportedMediaType, "PATCH requires Content-Type of %s, provided %s", mergePatchType, ct)
 		}
 	}
-	if s.opts.Mounts == nil {
-		return engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", r.path)
-	}
-	entry, backend, rest, err := s.opts.Mounts.Route(ctx, r.path)
-	if errors.Is(err, mounts.ErrNoMount) {
-		return engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", r.path)
-	}
+	e, err := s.authenticate(ctx, r)
 	if err != nil {
+		return err
+	}
+	mountPath, backend, rest, err := s.route(ctx, r.path)
+	if err != nil {
+		return err
+	}
+	sudo, err := s.authorize(ctx, e, r, op)
+	if err != nil {
+		return err
+	}
+	if err := s.useToken(ctx, r, e); err != nil {
 		return err
 	}
 	q := c.QueryParams()
 	q.Del("list")
 	resp, err := backend.HandleRequest(ctx, &engine.Request{
-		ID: r.id, Operation: op, MountPath: entry.Path, Path: rest, Body: r.body,
+		ID: r.id, Operation: op, MountPath: mountPath, Path: rest, Body: r.body,
 		ContentType: c.Request().Header.Get("Content-Type"), Query: q,
+		ClientToken: r.token, Sudo: sudo, RemoteAddr: c.RealIP(),
 	})
 	if err != nil {
 		return err
@@ -56,17 +60,59 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 	return respondLogical(c, r, resp)
 }
 
+// route finds the engine serving path: the token store at auth/token/, or
+// a secrets engine mount.
+func (s *Server) route(ctx context.Context, path string) (string, engine.Backend, string, error) {
+	const tokenMount = "auth/token/"
+	if strings.HasPrefix(path, tokenMount) && s.opts.TokenStore != nil {
+		return tokenMount, s.opts.TokenStore, strings.TrimPrefix(path, tokenMount), nil
+	}
+	if s.opts.Mounts == nil {
+		return "", nil, "", engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", path)
+	}
+	entry, backend, rest, err := s.opts.Mounts.Route(ctx, path)
+	if errors.Is(err, mounts.ErrNoMount) {
+		return "", nil, "", engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", path)
+	}
+	if err != nil {
+		return "", nil, "", err
+	}
+	return entry.Path, backend, rest, nil
+}
+
+// defaultPaths are what Vault's default policy allows every token, until
+// ACL policies are enforced here.
+var defaultPaths = map[string]bool{
+	"auth/token/lookup-self": true, "auth/token/renew-self": true, "auth/token/revoke-self": true,
+}
+
+// authorize decides whether token e may make the request, and whether it
+// has sudo on the path.
+func (s *Server) authorize(_ context.Context, e *token.Entry, r *request, _ engine.Operation) (bool, error) {
+	if e.IsRoot() {
+		return true, nil
+	}
+	if defaultPaths[r.path] {
+		return false, nil
+	}
+	return false, engine.ErrPermissionDenied
+}
+
 // respondLogical writes an engine response: 204 without data, else the
 // envelope with the engine's status (200 by default).
 func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
-	if resp == nil || (resp.Data == nil && resp.Status == 0 && len(resp.Warnings) == 0) {
+	if resp == nil || (resp.Data == nil && resp.Auth == nil && resp.Status == 0 && len(resp.Warnings) == 0) {
 		return c.NoContent(http.StatusNoContent)
 	}
 	status := resp.Status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return c.JSON(status, envelope{RequestID: r.id, Data: resp.Data, Warnings: resp.Warnings})
+	env := envelope{RequestID: r.id, Data: resp.Data, Warnings: resp.Warnings}
+	if resp.Auth != nil {
+		env.Auth = resp.Auth
+	}
+	return c.JSON(status, env)
 }
 
 // prefixTable lists the sys/ routes that take a path argument.

@@ -101,7 +101,7 @@ func (s *Server) requireRoot(c echo.Context, r *request) error {
 	if !e.IsRoot() {
 		return engine.ErrPermissionDenied
 	}
-	return nil
+	return s.useToken(c.Request().Context(), r, e)
 }
 
 // PUT sys/rotate

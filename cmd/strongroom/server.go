@@ -65,14 +65,15 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 
 // node is one running server: its store, root barrier and front door.
 type node struct {
-	store   storage.Store
-	sys     *sys.Sys
-	servers []*http.Server
-	addrs   []string
-	logger  *slog.Logger
-	hsm     *hsmSlot // nil without a pkcs11 seal
-	mounts  *mounts.Table
-	tokens  *token.Cache
+	store      storage.Store
+	sys        *sys.Sys
+	servers    []*http.Server
+	addrs      []string
+	logger     *slog.Logger
+	hsm        *hsmSlot // nil without a pkcs11 seal
+	mounts     *mounts.Table
+	tokens     *token.Cache
+	tokenStore *token.Backend
 }
 
 // The token lookup cache: entries are trusted for tokenCacheAge at most, so
@@ -147,10 +148,12 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	barrier := seal.New(store, rootTenantID, opts)
 	n.mounts = mounts.New(barrier, engineFactories)
 	n.tokens = token.NewCache(tokenCacheSize, tokenCacheAge)
+	n.tokenStore = &token.Backend{Barrier: barrier, Cache: n.tokens}
 	n.sys = &sys.Sys{
 		Barrier: barrier, StorageType: storageType, Version: version, BuildDate: buildDate,
 		OnSeal: []func(){n.mounts.Reset, n.tokens.Clear},
 	}
+	go tidyTokens(ctx, n, logger)
 	if mode == seal.ModeAuto {
 		start := time.Now()
 		if ok, err := n.sys.Barrier.AutoUnseal(ctx); err != nil {
@@ -162,7 +165,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
-			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
+			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
 		})
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
@@ -237,4 +240,26 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, ready fun
 	defer cancel()
 	n.close(shutdownCtx)
 	return nil
+}
+
+// tidyTokens revokes expired tokens (and their children) every second while
+// the node is unsealed, until ctx ends.
+func tidyTokens(ctx context.Context, n *node, logger *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.sys.Barrier.Sealed() {
+			continue
+		}
+		if k, err := n.tokenStore.Tidy(ctx, 1000); err != nil && ctx.Err() == nil {
+			logger.Warn("token tidy failed", "error", err.Error())
+		} else if k > 0 {
+			logger.Debug("revoked expired tokens", "count", k)
+		}
+	}
 }

@@ -8,7 +8,7 @@ import (
 func TestCache(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := NewCache(2, 10*time.Second)
-	e := &Entry{CreationTime: now.Unix(), TTL: time.Minute}
+	e := &Entry{CreationTime: now.Unix(), TTL: time.Minute, ExpireTime: now.Add(time.Minute).Unix()}
 	c.Put("srs.a", e, now)
 	if got, ok := c.Get("srs.a", now.Add(time.Second)); !ok || got != e {
 		t.Fatal("fresh entry not served")

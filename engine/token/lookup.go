@@ -2,10 +2,11 @@ package token
 
 import "time"
 
-// LookupData is the data of auth/token/lookup-self and auth/token/lookup for
-// tok, with the fields and types of Vault's token store (handleLookup in
+// LookupData is the data of auth/token/lookup(-self, -accessor) for an
+// entry, with the fields and types of Vault's token store (handleLookup in
 // vault/token_store.go): integers in seconds, expire_time null for a token
-// without TTL, orphan when the token has no parent.
+// without TTL, orphan when the token has no parent. tok is "" for a lookup
+// by accessor, which does not reveal the token.
 func LookupData(tok string, e *Entry, now time.Time) map[string]any {
 	var meta any
 	if len(e.Meta) > 0 {
@@ -28,13 +29,24 @@ func LookupData(tok string, e *Entry, now time.Time) map[string]any {
 		"entity_id":        "",
 		"type":             e.Type,
 	}
-	if e.TTL > 0 {
-		created := time.Unix(e.CreationTime, 0)
-		expire := created.Add(e.TTL)
+	if e.Period > 0 {
+		d["period"] = int64(e.Period.Seconds())
+	}
+	if e.Role != "" {
+		d["role"] = e.Role
+	}
+	if e.ExpireTime != 0 {
+		expire := time.Unix(e.ExpireTime, 0)
+		issued := time.Unix(e.CreationTime, 0)
+		if e.IssueTime != 0 {
+			issued = time.Unix(e.IssueTime, 0)
+			d["last_renewal_time"] = e.IssueTime
+			d["last_renewal"] = issued.UTC().Format(time.RFC3339Nano)
+		}
 		d["expire_time"] = expire.UTC().Format(time.RFC3339Nano)
-		d["issue_time"] = created.UTC().Format(time.RFC3339Nano)
+		d["issue_time"] = time.Unix(e.CreationTime, 0).UTC().Format(time.RFC3339Nano)
 		d["ttl"] = int64(max(expire.Sub(now), 0).Seconds())
-		d["renewable"] = true
+		d["renewable"] = e.Renewable
 	}
 	return d
 }

@@ -1,9 +1,10 @@
 // Package token is the token store of one tenant (Vault's auth/token): it
-// creates tokens, stores them only as keyed hashes, and looks them up.
+// creates tokens, stores them only as keyed hashes, looks them up, renews
+// and revokes them (with their children), and serves auth/token/*.
 //
 // A token is "srs." followed by 32 base62 characters from crypto/rand. The
 // store never holds a token: its entry is found under HMAC(token) with the
-// tenant's hash key, and its accessor under HMAC(accessor); both records are
+// tenant's hash key, and its accessor under HMAC(accessor); every record is
 // encrypted by the tenant's barrier.
 package token
 
@@ -13,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,9 +26,19 @@ import (
 // by secret scanners.
 const Prefix = "srs."
 
-// ErrInvalid is returned for a token that does not exist, has expired, or
-// is malformed. Callers answer 403 "permission denied" without saying which.
-var ErrInvalid = errors.New("token: invalid token")
+// SystemMaxTTL is the default and maximum TTL of a token, as Vault's
+// default system max lease TTL (768h).
+const SystemMaxTTL = 768 * time.Hour
+
+// Sentinel errors.
+var (
+	// ErrInvalid is returned for a token that does not exist, has expired,
+	// or is malformed. Callers answer 403 "permission denied" without saying
+	// which.
+	ErrInvalid = errors.New("token: invalid token")
+	// ErrExpired matches ErrInvalid too; the caller should revoke the token.
+	ErrExpired = fmt.Errorf("%w: expired", ErrInvalid)
+)
 
 // Entry is what the store keeps about one token. The token itself is not
 // part of it.
@@ -39,28 +51,31 @@ type Entry struct {
 	NumUses        int               `json:"num_uses"`
 	Parent         []byte            `json:"parent,omitempty"` // keyed hash of the parent token
 	CreationTime   int64             `json:"creation_time"`
-	TTL            time.Duration     `json:"ttl"`
+	TTL            time.Duration     `json:"ttl"`         // at creation (creation_ttl)
+	ExpireTime     int64             `json:"expire_time"` // unix seconds; 0 = never
+	IssueTime      int64             `json:"issue_time"`  // of the last renewal
 	ExplicitMaxTTL time.Duration     `json:"explicit_max_ttl"`
+	Period         time.Duration     `json:"period,omitempty"`
+	Renewable      bool              `json:"renewable"`
+	Role           string            `json:"role,omitempty"`
 	Type           string            `json:"type"`
 }
 
 // IsRoot reports whether the token carries the root policy.
-func (e *Entry) IsRoot() bool {
-	for _, p := range e.Policies {
-		if p == "root" {
-			return true
-		}
-	}
-	return false
-}
+func (e *Entry) IsRoot() bool { return slices.Contains(e.Policies, "root") }
 
-// Expired reports whether a token with a TTL is past it at now.
+// Expired reports whether the token is past its expiry at now.
 func (e *Entry) Expired(now time.Time) bool {
-	return e.TTL > 0 && now.After(time.Unix(e.CreationTime, 0).Add(e.TTL))
+	return e.ExpireTime != 0 && now.Unix() >= e.ExpireTime
 }
 
-func idKey(hash []byte) []byte       { return tuple.Pack("token", "id", hash) }
-func accessorKey(hash []byte) []byte { return tuple.Pack("token", "accessor", hash) }
+func idKey(hash []byte) []byte          { return tuple.Pack("token", "id", hash) }
+func accessorKey(hash []byte) []byte    { return tuple.Pack("token", "accessor", hash) }
+func childrenPrefix(hash []byte) []byte { return tuple.Pack("token", "parent", hash) }
+func childKey(parent, child []byte) []byte {
+	return tuple.Pack("token", "parent", parent, child)
+}
+func expiryKey(at int64, hash []byte) []byte { return tuple.Pack("token", "expiry", at, hash) }
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -78,9 +93,16 @@ func random62(n int) (string, error) {
 	return sb.String(), nil
 }
 
+// Hash returns the keyed hash under which tok's entry is stored.
+func Hash(tx *seal.ReadTx, tok string) ([]byte, error) {
+	if !strings.HasPrefix(tok, Prefix) || len(tok) > 256 {
+		return nil, ErrInvalid
+	}
+	return tx.MAC([]byte(tok))
+}
+
 // CreateRoot creates a root token (policy "root", no TTL, orphan) inside tx,
-// and returns the token. Init calls it in the transaction that initialises
-// the tenant.
+// and returns the token. Init and generate-root call it.
 func CreateRoot(tx *seal.Tx, now time.Time) (string, error) {
 	return Create(tx, &Entry{
 		Policies:     []string{"root"},
@@ -92,7 +114,8 @@ func CreateRoot(tx *seal.Tx, now time.Time) (string, error) {
 }
 
 // Create stores a new token described by e (its Accessor is filled in) and
-// returns the token.
+// returns the token. It writes the accessor index, the parent's child index
+// and the expiry index.
 func Create(tx *seal.Tx, e *Entry) (string, error) {
 	body, err := random62(32)
 	if err != nil {
@@ -112,30 +135,47 @@ func Create(tx *seal.Tx, e *Entry) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	raw, err := json.Marshal(e)
-	if err != nil {
-		return "", err
-	}
-	if err := tx.Set(idKey(th), raw); err != nil {
+	if err := save(tx, th, e); err != nil {
 		return "", err
 	}
 	if err := tx.Set(accessorKey(ah), th); err != nil {
 		return "", err
 	}
+	if len(e.Parent) > 0 {
+		if err := tx.Set(childKey(e.Parent, th), []byte{}); err != nil {
+			return "", err
+		}
+	}
+	if e.ExpireTime != 0 {
+		if err := tx.Set(expiryKey(e.ExpireTime, th), []byte{}); err != nil {
+			return "", err
+		}
+	}
 	return tok, nil
 }
 
-// Lookup returns the entry of tok, or ErrInvalid for a token that is
-// unknown, malformed or expired at now. The lookup goes through the keyed
-// hash, so it compares no token bytes itself.
-func Lookup(tx *seal.ReadTx, tok string, now time.Time) (*Entry, error) {
-	if !strings.HasPrefix(tok, Prefix) || len(tok) > 256 {
-		return nil, ErrInvalid
+func save(tx *seal.Tx, hash []byte, e *Entry) error {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return err
 	}
-	th, err := tx.MAC([]byte(tok))
+	return tx.Set(idKey(hash), raw)
+}
+
+// Lookup returns the entry of tok: ErrInvalid for a token that is unknown
+// or malformed, ErrExpired (which matches ErrInvalid) for one past its
+// expiry at now. The lookup goes through the keyed hash, so it compares no
+// token bytes itself.
+func Lookup(tx *seal.ReadTx, tok string, now time.Time) (*Entry, error) {
+	th, err := Hash(tx, tok)
 	if err != nil {
 		return nil, err
 	}
+	return LookupHash(tx, th, now)
+}
+
+// LookupHash is Lookup by keyed hash.
+func LookupHash(tx *seal.ReadTx, th []byte, now time.Time) (*Entry, error) {
 	raw, err := tx.Get(idKey(th))
 	if errors.Is(err, seal.ErrNotFound) {
 		return nil, ErrInvalid
@@ -148,7 +188,203 @@ func Lookup(tx *seal.ReadTx, tok string, now time.Time) (*Entry, error) {
 		return nil, fmt.Errorf("token: stored entry is corrupt: %w", seal.ErrCorrupt)
 	}
 	if e.Expired(now) {
-		return nil, ErrInvalid
+		return &e, ErrExpired
 	}
 	return &e, nil
+}
+
+// LookupAccessor returns the keyed hash of the token with accessor acc.
+func LookupAccessor(tx *seal.ReadTx, acc string) ([]byte, error) {
+	if acc == "" || len(acc) > 256 {
+		return nil, ErrInvalid
+	}
+	ah, err := tx.MAC([]byte(acc))
+	if err != nil {
+		return nil, err
+	}
+	th, err := tx.Get(accessorKey(ah))
+	if errors.Is(err, seal.ErrNotFound) {
+		return nil, ErrInvalid
+	}
+	return th, err
+}
+
+// maxRevokeDepth bounds the recursion of a revocation tree.
+const maxRevokeDepth = 64
+
+// RevokeTree revokes the token th and, recursively, every token it created.
+// A missing token is not an error.
+func RevokeTree(tx *seal.Tx, th []byte) error { return revokeTree(tx, th, 0) }
+
+func revokeTree(tx *seal.Tx, th []byte, depth int) error {
+	if depth > maxRevokeDepth {
+		return fmt.Errorf("token: revocation tree deeper than %d", maxRevokeDepth)
+	}
+	children, err := tx.List(childrenPrefix(th), nil, 0)
+	if err != nil {
+		return err
+	}
+	base := len(childrenPrefix(th))
+	for _, k := range children {
+		elems, err := tuple.Unpack(k[base:])
+		if err != nil || len(elems) != 1 {
+			return seal.ErrCorrupt
+		}
+		child, _ := elems[0].([]byte)
+		if err := revokeTree(tx, child, depth+1); err != nil {
+			return err
+		}
+	}
+	return revokeOne(tx, th)
+}
+
+// RevokeOrphan revokes th alone; its children become orphans.
+func RevokeOrphan(tx *seal.Tx, th []byte) error {
+	children, err := tx.List(childrenPrefix(th), nil, 0)
+	if err != nil {
+		return err
+	}
+	base := len(childrenPrefix(th))
+	for _, k := range children {
+		elems, err := tuple.Unpack(k[base:])
+		if err != nil || len(elems) != 1 {
+			return seal.ErrCorrupt
+		}
+		child, _ := elems[0].([]byte)
+		ce, err := LookupHash(&tx.ReadTx, child, time.Unix(0, 0))
+		if errors.Is(err, ErrInvalid) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		ce.Parent = nil
+		if err := save(tx, child, ce); err != nil {
+			return err
+		}
+	}
+	return revokeOne(tx, th)
+}
+
+// revokeOne deletes a token's entry and indexes.
+func revokeOne(tx *seal.Tx, th []byte) error {
+	e, err := LookupHash(&tx.ReadTx, th, time.Unix(0, 0))
+	if errors.Is(err, ErrInvalid) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ah, err := tx.MAC([]byte(e.Accessor))
+	if err != nil {
+		return err
+	}
+	for _, k := range [][]byte{idKey(th), accessorKey(ah)} {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	if len(e.Parent) > 0 {
+		if err := tx.Delete(childKey(e.Parent, th)); err != nil {
+			return err
+		}
+	}
+	if e.ExpireTime != 0 {
+		if err := tx.Delete(expiryKey(e.ExpireTime, th)); err != nil {
+			return err
+		}
+	}
+	return tx.DeletePrefix(childrenPrefix(th))
+}
+
+// Use records one use of a token with num_uses: it decrements the count,
+// and revokes the token (and its children) when this was its last use. The
+// current request is allowed either way. Tokens without a use limit are
+// left alone.
+func Use(tx *seal.Tx, th []byte, now time.Time) error {
+	e, err := LookupHash(&tx.ReadTx, th, now)
+	if err != nil {
+		return err
+	}
+	if e.NumUses <= 0 {
+		return nil
+	}
+	if e.NumUses == 1 {
+		return RevokeTree(tx, th)
+	}
+	e.NumUses--
+	return save(tx, th, e)
+}
+
+// Renew extends a renewable token from now by increment (0 means its
+// original TTL, or its period for a periodic token), capped by its explicit
+// max TTL and the system max TTL counted from creation.
+func Renew(tx *seal.Tx, th []byte, increment time.Duration, now time.Time) (*Entry, error) {
+	e, err := LookupHash(&tx.ReadTx, th, now)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Renewable || e.ExpireTime == 0 {
+		return nil, ErrNotRenewable
+	}
+	ttl := increment
+	switch {
+	case e.Period > 0:
+		ttl = e.Period
+	case ttl <= 0:
+		ttl = e.TTL
+	}
+	created := time.Unix(e.CreationTime, 0)
+	maxExpire := created.Add(SystemMaxTTL)
+	if e.ExplicitMaxTTL > 0 && created.Add(e.ExplicitMaxTTL).Before(maxExpire) {
+		maxExpire = created.Add(e.ExplicitMaxTTL)
+	}
+	if e.Period > 0 && e.ExplicitMaxTTL == 0 {
+		maxExpire = now.Add(ttl) // periodic tokens renew indefinitely
+	}
+	expire := now.Add(ttl)
+	if expire.After(maxExpire) {
+		expire = maxExpire
+	}
+	if err := tx.Delete(expiryKey(e.ExpireTime, th)); err != nil {
+		return nil, err
+	}
+	e.ExpireTime, e.IssueTime = expire.Unix(), now.Unix()
+	if err := tx.Set(expiryKey(e.ExpireTime, th), []byte{}); err != nil {
+		return nil, err
+	}
+	return e, save(tx, th, e)
+}
+
+// ErrNotRenewable is returned by Renew for a token that cannot be renewed.
+var ErrNotRenewable = errors.New("lease is not renewable")
+
+// Expired names one entry of the expiry index.
+type Expired struct {
+	At   int64
+	Hash []byte
+}
+
+// ExpiredBefore returns up to limit entries of the expiry index that are
+// due at now, oldest first, for the tidy loop to revoke.
+func ExpiredBefore(tx *seal.ReadTx, now time.Time, limit int) ([]Expired, error) {
+	prefix := tuple.Pack("token", "expiry")
+	keys, err := tx.List(prefix, nil, limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []Expired
+	for _, k := range keys {
+		elems, err := tuple.Unpack(k[len(prefix):])
+		if err != nil || len(elems) != 2 {
+			return nil, seal.ErrCorrupt
+		}
+		at, _ := elems[0].(int64)
+		if at > now.Unix() {
+			break
+		}
+		h, _ := elems[1].([]byte)
+		out = append(out, Expired{At: at, Hash: h})
+	}
+	return out, nil
 }

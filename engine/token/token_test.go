@@ -40,7 +40,7 @@ func TestCreateLookupExpire(t *testing.T) {
 		if root, err = CreateRoot(tx, now); err != nil {
 			return err
 		}
-		short, err = Create(tx, &Entry{Policies: []string{"default"}, CreationTime: now.Unix(), TTL: time.Minute, Type: "service", Parent: []byte("p")})
+		short, err = Create(tx, &Entry{Policies: []string{"default"}, CreationTime: now.Unix(), TTL: time.Minute, ExpireTime: now.Add(time.Minute).Unix(), Renewable: true, Type: "service", Parent: []byte("p")})
 		return err
 	}); err != nil {
 		t.Fatal(err)

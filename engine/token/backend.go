@@ -1,0 +1,506 @@
+package token
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/seal"
+)
+
+// Backend serves auth/token/* (Vault's token store paths, vault/token_store.go)
+// for one tenant. Its contract with the front door: the request's token is
+// valid (authenticated) and the ACL allowed the path; Sudo says whether the
+// caller has sudo on it.
+type Backend struct {
+	Barrier *seal.Barrier
+	Cache   *Cache // dropped entries on revocation; may be nil
+	Now     func() time.Time
+}
+
+var _ engine.Backend = (*Backend)(nil)
+
+func (b *Backend) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+// HandleRequest routes auth/token/<path>.
+func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engine.Response, error) {
+	p := req.Path
+	op := req.Operation
+	switch {
+	case p == "create" && op == engine.OpUpdate:
+		return b.create(ctx, req, false, nil)
+	case p == "create-orphan" && op == engine.OpUpdate:
+		return b.create(ctx, req, true, nil)
+	case strings.HasPrefix(p, "create/") && op == engine.OpUpdate:
+		role, err := b.role(ctx, strings.TrimPrefix(p, "create/"))
+		if err != nil {
+			return nil, err
+		}
+		return b.create(ctx, req, false, role)
+	case p == "lookup-self" && (op == engine.OpRead || op == engine.OpUpdate):
+		return b.lookup(ctx, req.ClientToken)
+	case p == "lookup" && (op == engine.OpRead || op == engine.OpUpdate):
+		var in struct {
+			Token string `json:"token"`
+		}
+		if err := decode(req.Body, &in); err != nil {
+			return nil, err
+		}
+		if in.Token == "" {
+			in.Token = req.Query.Get("token")
+		}
+		if in.Token == "" {
+			in.Token = req.ClientToken
+		}
+		return b.lookup(ctx, in.Token)
+	case p == "lookup-accessor" && op == engine.OpUpdate:
+		return b.lookupAccessor(ctx, req)
+	case p == "renew-self" && op == engine.OpUpdate:
+		return b.renew(ctx, req, req.ClientToken)
+	case p == "renew" && op == engine.OpUpdate:
+		var in struct {
+			Token string `json:"token"`
+		}
+		if err := decode(req.Body, &in); err != nil {
+			return nil, err
+		}
+		if in.Token == "" {
+			return nil, engine.Errorf(engine.ErrBadRequest, "missing token ID")
+		}
+		return b.renew(ctx, req, in.Token)
+	case p == "revoke-self" && op == engine.OpUpdate:
+		return nil, b.revoke(ctx, req.ClientToken, false)
+	case (p == "revoke" || p == "revoke-orphan") && op == engine.OpUpdate:
+		var in struct {
+			Token string `json:"token"`
+		}
+		if err := decode(req.Body, &in); err != nil {
+			return nil, err
+		}
+		if in.Token == "" {
+			return nil, engine.Errorf(engine.ErrBadRequest, "missing token ID")
+		}
+		if p == "revoke-orphan" {
+			if !req.Sudo {
+				return nil, engine.Errorf(engine.ErrBadRequest, "root or sudo privileges required to revoke and orphan")
+			}
+			return nil, b.revoke(ctx, in.Token, true)
+		}
+		return nil, b.revoke(ctx, in.Token, false)
+	case p == "revoke-accessor" && op == engine.OpUpdate:
+		return nil, b.revokeAccessor(ctx, req)
+	case p == "roles" && op == engine.OpList, p == "roles/" && op == engine.OpList:
+		return b.listRoles(ctx)
+	case strings.HasPrefix(p, "roles/"):
+		return b.roleOp(ctx, req, strings.TrimPrefix(p, "roles/"))
+	}
+	return nil, engine.ErrUnsupportedPath
+}
+
+// decode reads a JSON body into v; an empty body leaves v as is.
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return engine.Errorf(engine.ErrBadRequest, "failed to parse JSON input: invalid request body")
+	}
+	return nil
+}
+
+// CreateRequest is the body of auth/token/create (Vault's fields).
+type CreateRequest struct {
+	Policies        StringList        `json:"policies"`
+	Meta            map[string]string `json:"meta"`
+	NoParent        bool              `json:"no_parent"`
+	NoDefaultPolicy bool              `json:"no_default_policy"`
+	Renewable       *bool             `json:"renewable"`
+	TTL             engine.Duration   `json:"ttl"`
+	ExplicitMaxTTL  engine.Duration   `json:"explicit_max_ttl"`
+	Period          engine.Duration   `json:"period"`
+	DisplayName     string            `json:"display_name"`
+	NumUses         int               `json:"num_uses"`
+	Type            string            `json:"type"`
+	ID              string            `json:"id"`
+}
+
+// StringList reads a JSON list of strings or a comma-separated string, as
+// Vault's TypeCommaStringSlice.
+type StringList []string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *StringList) UnmarshalJSON(b []byte) error {
+	var list []string
+	if err := json.Unmarshal(b, &list); err == nil {
+		*s = list
+		return nil
+	}
+	var one string
+	if err := json.Unmarshal(b, &one); err != nil {
+		return engine.Errorf(engine.ErrBadRequest, "expected a list of strings or a comma-separated string")
+	}
+	*s = nil
+	for _, p := range strings.Split(one, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
+// sanitize lowercases, trims, dedupes and sorts policy names, adds
+// "default" when asked, and reduces any list with "root" to ["root"]
+// (Vault's policyutil.SanitizePolicies).
+func sanitize(in []string, addDefault bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range in {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	if seen["root"] {
+		return []string{"root"}
+	}
+	if addDefault && !seen["default"] {
+		out = append(out, "default")
+	}
+	sort.Strings(out)
+	return out
+}
+
+func subset(super, sub []string) bool {
+	for _, s := range sub {
+		if !slices.Contains(super, s) {
+			return false
+		}
+	}
+	return true
+}
+
+var displayNameSanitize = regexp.MustCompile(`[^a-zA-Z0-9-]`)
+
+// create implements auth/token/create, create-orphan and create/<role>
+// (Vault's handleCreateCommon).
+func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, role *Role) (*engine.Response, error) {
+	var in CreateRequest
+	if err := decode(req.Body, &in); err != nil {
+		return nil, err
+	}
+	now := b.now()
+	if in.ID != "" {
+		return nil, engine.Errorf(engine.ErrBadRequest, "custom token IDs are not supported")
+	}
+	if in.NumUses < 0 {
+		return nil, engine.Errorf(engine.ErrBadRequest, "number of uses cannot be negative")
+	}
+	if in.Type != "" && in.Type != "service" {
+		return nil, engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value: only service tokens are supported")
+	}
+	if in.TTL < 0 || in.ExplicitMaxTTL < 0 || in.Period < 0 {
+		return nil, engine.Errorf(engine.ErrBadRequest, "TTLs cannot be negative")
+	}
+	var resp *engine.Response
+	err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		ph, err := Hash(&tx.ReadTx, req.ClientToken)
+		if err != nil {
+			return engine.Errorf(engine.ErrBadRequest, "parent token lookup failed: no parent found")
+		}
+		parent, err := LookupHash(&tx.ReadTx, ph, now)
+		if err != nil {
+			return engine.Errorf(engine.ErrBadRequest, "parent token lookup failed: no parent found")
+		}
+		if parent.NumUses > 0 {
+			return engine.Errorf(engine.ErrBadRequest, "restricted use token cannot generate child tokens")
+		}
+		isSudo := req.Sudo
+		e := &Entry{
+			Parent: ph, Path: "auth/token/" + req.Path, Meta: in.Meta, DisplayName: "token",
+			NumUses: in.NumUses, CreationTime: now.Unix(), Type: "service", Renewable: true,
+		}
+		if in.Renewable != nil {
+			e.Renewable = *in.Renewable
+		}
+		if in.DisplayName != "" {
+			e.DisplayName = strings.TrimSuffix(displayNameSanitize.ReplaceAllString("token-"+in.DisplayName, "-"), "-")
+		}
+		// Policies (Vault's resolveTokenPolicies).
+		policies := []string(in.Policies)
+		switch {
+		case role != nil:
+			e.Role = role.Name
+			if !role.Renewable {
+				e.Renewable = false
+			}
+			addDefault := !in.NoDefaultPolicy && !slices.Contains(role.DisallowedPolicies, "default")
+			final := sanitize(policies, addDefault)
+			if len(policies) == 0 {
+				if len(role.AllowedPolicies) > 0 {
+					final = sanitize(role.AllowedPolicies, addDefault)
+				} else {
+					final = sanitize(parent.Policies, addDefault)
+				}
+			} else if len(role.AllowedPolicies) > 0 && !subset(sanitize(role.AllowedPolicies, addDefault), final) {
+				return engine.Errorf(engine.ErrBadRequest, "token policies (%q) must be subset of the role's allowed policies (%q)", final, role.AllowedPolicies)
+			}
+			for _, p := range final {
+				if slices.Contains(role.DisallowedPolicies, p) {
+					return engine.Errorf(engine.ErrBadRequest, "token policy %q is disallowed by this role", p)
+				}
+			}
+			policies = final
+			if role.Orphan {
+				e.Parent = nil
+			}
+			if role.PathSuffix != "" {
+				e.Path += "/" + role.PathSuffix
+			}
+		case len(policies) == 0:
+			policies = sanitize(parent.Policies, false)
+		case !isSudo:
+			asked := sanitize(policies, false)
+			if !subset(sanitize(parent.Policies, false), asked) {
+				return engine.Errorf(engine.ErrBadRequest, "child policies must be subset of parent")
+			}
+			policies = sanitize(asked, !in.NoDefaultPolicy && slices.Contains(parent.Policies, "default"))
+		default:
+			policies = sanitize(policies, !in.NoDefaultPolicy)
+		}
+		if in.NoDefaultPolicy {
+			policies = slices.DeleteFunc(policies, func(p string) bool { return p == "default" })
+		}
+		e.Policies = policies
+		if e.IsRoot() && !parent.IsRoot() {
+			return engine.Errorf(engine.ErrBadRequest, "root tokens may not be created without parent token being root")
+		}
+		switch {
+		case role != nil:
+		case in.NoParent:
+			if !isSudo {
+				return engine.Errorf(engine.ErrBadRequest, "root or sudo privileges required to create orphan token")
+			}
+			e.Parent = nil
+		case orphan:
+			e.Parent = nil
+		}
+		// TTLs (Vault's parseAndMergeTTLPeriod and CalculateTTL).
+		explicitMax, period := time.Duration(in.ExplicitMaxTTL)*time.Second, time.Duration(in.Period)*time.Second
+		if role != nil {
+			if role.ExplicitMaxTTL > 0 && (explicitMax == 0 || role.ExplicitMaxTTL < explicitMax) {
+				explicitMax = role.ExplicitMaxTTL
+			}
+			if role.Period > 0 {
+				period = role.Period
+			}
+		}
+		if period > 0 && !isSudo && role == nil {
+			return engine.Errorf(engine.ErrBadRequest, "root or sudo privileges required to create periodic token")
+		}
+		ttl := time.Duration(in.TTL) * time.Second
+		switch {
+		case period > 0:
+			ttl = period
+		case ttl == 0 && !e.IsRoot():
+			ttl = SystemMaxTTL
+		case ttl > SystemMaxTTL:
+			ttl = SystemMaxTTL
+		}
+		if explicitMax > 0 && (ttl == 0 || ttl > explicitMax) {
+			ttl = explicitMax
+		}
+		e.TTL, e.ExplicitMaxTTL, e.Period = ttl, explicitMax, period
+		if ttl == 0 {
+			if parent.ExpireTime != 0 {
+				return engine.Errorf(engine.ErrBadRequest, "expiring root tokens cannot create non-expiring root tokens")
+			}
+			e.Renewable = false
+		} else {
+			e.ExpireTime = now.Add(ttl).Unix()
+		}
+		tok, err := Create(tx, e)
+		if err != nil {
+			return err
+		}
+		resp = &engine.Response{Auth: authOf(tok, e)}
+		return nil
+	})
+	return resp, err
+}
+
+// authOf is the envelope's auth block for a token.
+func authOf(tok string, e *Entry) *engine.Auth {
+	meta := e.Meta
+	return &engine.Auth{
+		ClientToken: tok, Accessor: e.Accessor, Policies: e.Policies, TokenPolicies: e.Policies,
+		Metadata: meta, LeaseDuration: int64(e.TTL.Seconds()), Renewable: e.Renewable,
+		TokenType: e.Type, Orphan: len(e.Parent) == 0, NumUses: e.NumUses,
+	}
+}
+
+func (b *Backend) lookup(ctx context.Context, tok string) (*engine.Response, error) {
+	var e *Entry
+	err := b.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		e, err = Lookup(tx, tok, b.now())
+		return err
+	})
+	if errors.Is(err, ErrInvalid) {
+		return nil, engine.Errorf(engine.ErrBadRequest, "bad token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Response{Data: LookupData(tok, e, b.now())}, nil
+}
+
+func (b *Backend) lookupAccessor(ctx context.Context, req *engine.Request) (*engine.Response, error) {
+	var in struct {
+		Accessor string `json:"accessor"`
+	}
+	if err := decode(req.Body, &in); err != nil {
+		return nil, err
+	}
+	var e *Entry
+	err := b.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		th, err := LookupAccessor(tx, in.Accessor)
+		if err != nil {
+			return err
+		}
+		e, err = LookupHash(tx, th, b.now())
+		return err
+	})
+	if errors.Is(err, ErrInvalid) {
+		return nil, engine.Errorf(engine.ErrBadRequest, "invalid accessor")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Response{Data: LookupData("", e, b.now())}, nil
+}
+
+func (b *Backend) renew(ctx context.Context, req *engine.Request, tok string) (*engine.Response, error) {
+	var in struct {
+		Increment engine.Duration `json:"increment"`
+	}
+	if err := decode(req.Body, &in); err != nil {
+		return nil, err
+	}
+	var resp *engine.Response
+	err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		th, err := Hash(&tx.ReadTx, tok)
+		if err != nil {
+			return err
+		}
+		e, err := Renew(tx, th, time.Duration(in.Increment)*time.Second, b.now())
+		if err != nil {
+			return err
+		}
+		a := authOf(tok, e)
+		a.LeaseDuration = max(e.ExpireTime-b.now().Unix(), 0)
+		resp = &engine.Response{Auth: a}
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return nil, engine.Errorf(engine.ErrBadRequest, "invalid token")
+	case errors.Is(err, ErrNotRenewable):
+		return nil, engine.Errorf(engine.ErrBadRequest, "lease is not renewable")
+	}
+	if b.Cache != nil {
+		b.Cache.Forget(tok)
+	}
+	return resp, err
+}
+
+// revoke revokes tok and its children (or only tok, orphaning them).
+// Revoking an unknown token is not an error, as in Vault.
+func (b *Backend) revoke(ctx context.Context, tok string, orphan bool) error {
+	err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		th, err := Hash(&tx.ReadTx, tok)
+		if errors.Is(err, ErrInvalid) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if orphan {
+			return RevokeOrphan(tx, th)
+		}
+		return RevokeTree(tx, th)
+	})
+	if err == nil && b.Cache != nil {
+		// Children revoked with it may be cached too: start over.
+		b.Cache.Clear()
+	}
+	return err
+}
+
+func (b *Backend) revokeAccessor(ctx context.Context, req *engine.Request) error {
+	var in struct {
+		Accessor string `json:"accessor"`
+	}
+	if err := decode(req.Body, &in); err != nil {
+		return err
+	}
+	err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		th, err := LookupAccessor(&tx.ReadTx, in.Accessor)
+		if err != nil {
+			return err
+		}
+		return RevokeTree(tx, th)
+	})
+	if errors.Is(err, ErrInvalid) {
+		return engine.Errorf(engine.ErrBadRequest, "invalid accessor")
+	}
+	if err == nil && b.Cache != nil {
+		b.Cache.Clear()
+	}
+	return err
+}
+
+// Tidy revokes up to limit tokens that have expired, with their children,
+// and reports how many it revoked. The server runs it periodically.
+func (b *Backend) Tidy(ctx context.Context, limit int) (int, error) {
+	now := b.now()
+	var expired []Expired
+	err := b.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		expired, err = ExpiredBefore(tx, now, limit)
+		return err
+	})
+	if err != nil || len(expired) == 0 {
+		return 0, err
+	}
+	err = b.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		for _, x := range expired {
+			if err := RevokeTree(tx, x.Hash); err != nil {
+				return err
+			}
+			// The index entry goes even if the token was already revoked.
+			if err := tx.Delete(expiryKey(x.At, x.Hash)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && b.Cache != nil {
+		b.Cache.Clear()
+	}
+	return len(expired), err
+}

@@ -1,0 +1,183 @@
+package token
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"time"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/storage/tuple"
+)
+
+// Role is a token role (auth/token/roles/<name>, Vault's tsRoleEntry): the
+// shape of the tokens create/<role> makes.
+type Role struct {
+	Name               string        `json:"name"`
+	AllowedPolicies    []string      `json:"allowed_policies"`
+	DisallowedPolicies []string      `json:"disallowed_policies"`
+	Orphan             bool          `json:"orphan"`
+	Period             time.Duration `json:"period"`
+	Renewable          bool          `json:"renewable"`
+	ExplicitMaxTTL     time.Duration `json:"explicit_max_ttl"`
+	PathSuffix         string        `json:"path_suffix"`
+}
+
+// roleInput is the body of a role write; absent fields keep their value.
+type roleInput struct {
+	AllowedPolicies     *StringList      `json:"allowed_policies"`
+	DisallowedPolicies  *StringList      `json:"disallowed_policies"`
+	Orphan              *bool            `json:"orphan"`
+	Period              *engine.Duration `json:"period"`
+	TokenPeriod         *engine.Duration `json:"token_period"`
+	Renewable           *bool            `json:"renewable"`
+	ExplicitMaxTTL      *engine.Duration `json:"explicit_max_ttl"`
+	TokenExplicitMaxTTL *engine.Duration `json:"token_explicit_max_ttl"`
+	PathSuffix          *string          `json:"path_suffix"`
+	TokenType           *string          `json:"token_type"`
+}
+
+var roleName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,128}$`)
+
+func roleKey(name string) []byte { return tuple.Pack("token", "role", name) }
+
+// role loads a role, or returns 400 "unknown role".
+func (b *Backend) role(ctx context.Context, name string) (*Role, error) {
+	var r *Role
+	err := b.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		r, err = loadRole(tx, name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, engine.Errorf(engine.ErrBadRequest, "unknown role %s", name)
+	}
+	return r, nil
+}
+
+func loadRole(tx *seal.ReadTx, name string) (*Role, error) {
+	raw, err := tx.Get(roleKey(name))
+	if errors.Is(err, seal.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r Role
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, seal.ErrCorrupt
+	}
+	return &r, nil
+}
+
+func (r *Role) data() map[string]any {
+	return map[string]any{
+		"name": r.Name, "allowed_policies": nonNil(r.AllowedPolicies), "disallowed_policies": nonNil(r.DisallowedPolicies),
+		"allowed_policies_glob": []string{}, "disallowed_policies_glob": []string{},
+		"orphan": r.Orphan, "period": int64(r.Period.Seconds()), "token_period": int64(r.Period.Seconds()),
+		"renewable": r.Renewable, "explicit_max_ttl": int64(r.ExplicitMaxTTL.Seconds()),
+		"token_explicit_max_ttl": int64(r.ExplicitMaxTTL.Seconds()), "path_suffix": r.PathSuffix,
+		"token_type": "default-service", "token_no_default_policy": false, "token_num_uses": 0,
+		"allowed_entity_aliases": []string{}, "token_bound_cidrs": []string{},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
+	if !roleName.MatchString(name) {
+		return nil, engine.Errorf(engine.ErrBadRequest, "invalid role name %q", name)
+	}
+	switch req.Operation {
+	case engine.OpRead:
+		r, err := b.role(ctx, name)
+		if err != nil {
+			return nil, engine.ErrNotFound
+		}
+		return &engine.Response{Data: r.data()}, nil
+	case engine.OpDelete:
+		return nil, b.Barrier.Update(ctx, func(tx *seal.Tx) error { return tx.Delete(roleKey(name)) })
+	case engine.OpUpdate:
+		var in roleInput
+		if err := decode(req.Body, &in); err != nil {
+			return nil, err
+		}
+		if in.TokenType != nil && *in.TokenType != "service" && *in.TokenType != "default-service" && *in.TokenType != "default" {
+			return nil, engine.Errorf(engine.ErrBadRequest, "only service tokens are supported")
+		}
+		return nil, b.Barrier.Update(ctx, func(tx *seal.Tx) error {
+			r, err := loadRole(&tx.ReadTx, name)
+			if err != nil {
+				return err
+			}
+			if r == nil {
+				r = &Role{Name: name, Renewable: true}
+			}
+			if in.AllowedPolicies != nil {
+				r.AllowedPolicies = sanitize(*in.AllowedPolicies, false)
+			}
+			if in.DisallowedPolicies != nil {
+				r.DisallowedPolicies = sanitize(*in.DisallowedPolicies, false)
+			}
+			if in.Orphan != nil {
+				r.Orphan = *in.Orphan
+			}
+			for _, p := range []*engine.Duration{in.Period, in.TokenPeriod} {
+				if p != nil {
+					r.Period = time.Duration(*p) * time.Second
+				}
+			}
+			if in.Renewable != nil {
+				r.Renewable = *in.Renewable
+			}
+			for _, p := range []*engine.Duration{in.ExplicitMaxTTL, in.TokenExplicitMaxTTL} {
+				if p != nil {
+					r.ExplicitMaxTTL = time.Duration(*p) * time.Second
+				}
+			}
+			if in.PathSuffix != nil {
+				r.PathSuffix = *in.PathSuffix
+			}
+			raw, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			return tx.Set(roleKey(name), raw)
+		})
+	}
+	return nil, engine.ErrUnsupportedOperation
+}
+
+func (b *Backend) listRoles(ctx context.Context) (*engine.Response, error) {
+	var names []string
+	err := b.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		prefix := tuple.Pack("token", "role")
+		keys, err := tx.List(prefix, nil, 0)
+		for _, k := range keys {
+			elems, uerr := tuple.Unpack(k[len(prefix):])
+			if uerr != nil || len(elems) != 1 {
+				return seal.ErrCorrupt
+			}
+			n, _ := elems[0].(string)
+			names = append(names, n)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, engine.ErrNotFound
+	}
+	return &engine.Response{Data: map[string]any{"keys": names}}, nil
+}

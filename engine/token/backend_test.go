@@ -1,0 +1,214 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/seal"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newBackend(t *testing.T) (*Backend, *clock, string) {
+	t.Helper()
+	b := unsealed(t)
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	var root string
+	if err := b.Update(context.Background(), func(tx *seal.Tx) error {
+		var err error
+		root, err = CreateRoot(tx, c.t)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return &Backend{Barrier: b, Now: c.now, Cache: NewCache(100, time.Minute)}, c, root
+}
+
+func do(t *testing.T, b *Backend, op engine.Operation, path, caller, body string, sudo bool) (*engine.Response, error) {
+	t.Helper()
+	return b.HandleRequest(context.Background(), &engine.Request{Operation: op, Path: path, ClientToken: caller, Body: []byte(body), Sudo: sudo})
+}
+
+func mustCreate(t *testing.T, b *Backend, caller, body string, sudo bool) *engine.Auth {
+	t.Helper()
+	resp, err := do(t, b, engine.OpUpdate, "create", caller, body, sudo)
+	if err != nil {
+		t.Fatalf("create %s: %v", body, err)
+	}
+	return resp.Auth
+}
+
+func valid(t *testing.T, b *Backend, tok string) bool {
+	t.Helper()
+	_, err := do(t, b, engine.OpRead, "lookup-self", tok, "", false)
+	return err == nil
+}
+
+func TestHierarchyAndPolicies(t *testing.T) {
+	b, _, root := newBackend(t)
+	parent := mustCreate(t, b, root, `{"policies":["app","ops"],"ttl":"1h"}`, true)
+	if len(parent.Policies) != 3 || parent.Policies[0] != "app" || parent.Policies[1] != "default" || parent.LeaseDuration != 3600 || parent.Orphan {
+		t.Fatalf("parent auth: %+v", parent)
+	}
+	child := mustCreate(t, b, parent.ClientToken, `{"policies":["app"]}`, false)
+	if len(child.Policies) != 2 || child.Policies[0] != "app" || child.Policies[1] != "default" {
+		t.Fatalf("child policies: %v", child.Policies)
+	}
+	if _, err := do(t, b, engine.OpUpdate, "create", parent.ClientToken, `{"policies":["admin"]}`, false); !errors.Is(err, engine.ErrBadRequest) || err.Error() != "child policies must be subset of parent" {
+		t.Fatalf("policy escalation: %v", err)
+	}
+	if _, err := do(t, b, engine.OpUpdate, "create", parent.ClientToken, `{"policies":["root"]}`, false); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("root from non-root: %v", err)
+	}
+	if _, err := do(t, b, engine.OpUpdate, "create", parent.ClientToken, `{"no_parent":true}`, false); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("orphan without sudo: %v", err)
+	}
+	inherit := mustCreate(t, b, parent.ClientToken, `{}`, false)
+	if len(inherit.Policies) != 3 {
+		t.Fatalf("inherited policies: %v", inherit.Policies)
+	}
+	grandchild := mustCreate(t, b, child.ClientToken, `{}`, false)
+	orphan := mustCreate(t, b, parent.ClientToken, `{}`, false)
+	if _, err := do(t, b, engine.OpUpdate, "create-orphan", parent.ClientToken, `{}`, false); err != nil {
+		t.Fatalf("create-orphan: %v", err)
+	}
+	// revoke-orphan: orphan's children survive... here: revoke the parent of
+	// "orphan" only, with revoke-orphan, needs sudo.
+	if _, err := do(t, b, engine.OpUpdate, "revoke-orphan", root, `{"token":"`+orphan.ClientToken+`"}`, false); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("revoke-orphan without sudo: %v", err)
+	}
+	// Revoking the parent revokes the whole tree.
+	if _, err := do(t, b, engine.OpUpdate, "revoke", root, `{"token":"`+parent.ClientToken+`"}`, true); err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"parent": parent.ClientToken, "child": child.ClientToken, "grandchild": grandchild.ClientToken, "inherit": inherit.ClientToken} {
+		if valid(t, b, tok) {
+			t.Errorf("%s survived the revocation of its ancestor", name)
+		}
+	}
+	if !valid(t, b, root) {
+		t.Fatal("root revoked")
+	}
+}
+
+func TestRevokeOrphanKeepsChildren(t *testing.T) {
+	b, _, root := newBackend(t)
+	p := mustCreate(t, b, root, `{"policies":["a"]}`, true)
+	c := mustCreate(t, b, p.ClientToken, `{}`, false)
+	if _, err := do(t, b, engine.OpUpdate, "revoke-orphan", root, `{"token":"`+p.ClientToken+`"}`, true); err != nil {
+		t.Fatal(err)
+	}
+	if valid(t, b, p.ClientToken) || !valid(t, b, c.ClientToken) {
+		t.Fatal("revoke-orphan: parent must go, child must stay")
+	}
+	resp, _ := do(t, b, engine.OpRead, "lookup-self", c.ClientToken, "", false)
+	if resp.Data.(map[string]any)["orphan"] != true {
+		t.Fatal("child is not an orphan after revoke-orphan")
+	}
+}
+
+func TestTTLExpiryWithClock(t *testing.T) {
+	b, clk, root := newBackend(t)
+	a := mustCreate(t, b, root, `{"ttl":"60s","explicit_max_ttl":"90s"}`, true)
+	kid := mustCreate(t, b, a.ClientToken, `{"ttl":"1h"}`, false)
+	clk.t = clk.t.Add(50 * time.Second)
+	if !valid(t, b, a.ClientToken) {
+		t.Fatal("token invalid before its TTL")
+	}
+	// Renew: capped by explicit_max_ttl (90 s from creation).
+	resp, err := do(t, b, engine.OpUpdate, "renew-self", a.ClientToken, `{"increment":"1h"}`, false)
+	if err != nil || resp.Auth.LeaseDuration != 40 {
+		t.Fatalf("renew capped by explicit max: %+v %v", resp, err)
+	}
+	clk.t = clk.t.Add(41 * time.Second)
+	if valid(t, b, a.ClientToken) {
+		t.Fatal("token valid past its explicit max TTL")
+	}
+	// Tidy revokes the expired token and its children.
+	if n, err := b.Tidy(context.Background(), 100); err != nil || n != 1 {
+		t.Fatalf("tidy: %d %v", n, err)
+	}
+	if valid(t, b, kid.ClientToken) {
+		t.Fatal("child of an expired token survived tidy")
+	}
+	if n, _ := b.Tidy(context.Background(), 100); n != 0 {
+		t.Fatalf("second tidy found %d", n)
+	}
+	// A non-renewable token refuses renewal.
+	nr := mustCreate(t, b, root, `{"renewable":false,"ttl":"1m"}`, true)
+	if _, err := do(t, b, engine.OpUpdate, "renew-self", nr.ClientToken, `{}`, false); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("renew of a non-renewable token: %v", err)
+	}
+	// Default TTL of a non-root token is the system max, 768h.
+	d := mustCreate(t, b, root, `{"policies":["x"]}`, true)
+	if d.LeaseDuration != int64(SystemMaxTTL.Seconds()) {
+		t.Fatalf("default TTL %d", d.LeaseDuration)
+	}
+}
+
+func TestNumUses(t *testing.T) {
+	b, clk, root := newBackend(t)
+	a := mustCreate(t, b, root, `{"num_uses":2}`, true)
+	for i := range 2 {
+		if err := b.Barrier.Update(context.Background(), func(tx *seal.Tx) error {
+			th, err := Hash(&tx.ReadTx, a.ClientToken)
+			if err != nil {
+				return err
+			}
+			return Use(tx, th, clk.t)
+		}); err != nil {
+			t.Fatalf("use %d: %v", i+1, err)
+		}
+	}
+	if valid(t, b, a.ClientToken) {
+		t.Fatal("token valid after its last use")
+	}
+	limited := mustCreate(t, b, root, `{"num_uses":5}`, true)
+	if _, err := do(t, b, engine.OpUpdate, "create", limited.ClientToken, `{}`, false); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("child of a limited-use token: %v", err)
+	}
+	if _, err := do(t, b, engine.OpUpdate, "create", root, `{"num_uses":-1}`, true); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("negative num_uses: %v", err)
+	}
+}
+
+func TestAccessorAndRoles(t *testing.T) {
+	b, _, root := newBackend(t)
+	a := mustCreate(t, b, root, `{"policies":["p1"],"meta":{"user":"ann"},"display_name":"ann's token"}`, true)
+	resp, err := do(t, b, engine.OpUpdate, "lookup-accessor", root, `{"accessor":"`+a.Accessor+`"}`, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := resp.Data.(map[string]any)
+	if d["id"] != "" || d["display_name"] != "token-ann-s-token" || d["meta"].(map[string]string)["user"] != "ann" {
+		t.Fatalf("lookup-accessor: %v", d)
+	}
+	if _, err := do(t, b, engine.OpUpdate, "revoke-accessor", root, `{"accessor":"`+a.Accessor+`"}`, true); err != nil || valid(t, b, a.ClientToken) {
+		t.Fatalf("revoke-accessor: %v", err)
+	}
+	if _, err := do(t, b, engine.OpUpdate, "lookup-accessor", root, `{"accessor":"nope"}`, true); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("unknown accessor: %v", err)
+	}
+	if _, err := do(t, b, engine.OpUpdate, "roles/web", root, `{"allowed_policies":["web","db"],"orphan":true,"period":"1h"}`, true); err != nil {
+		t.Fatal(err)
+	}
+	r, err := do(t, b, engine.OpUpdate, "create/web", root, `{"policies":["web"]}`, true)
+	if err != nil || !r.Auth.Orphan || r.Auth.LeaseDuration != 3600 {
+		t.Fatalf("create/web: %+v %v", r, err)
+	}
+	if _, err := do(t, b, engine.OpUpdate, "create/web", root, `{"policies":["admin"]}`, true); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("role policy escalation: %v", err)
+	}
+	if _, err := do(t, b, engine.OpUpdate, "create/nope", root, `{}`, true); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("unknown role: %v", err)
+	}
+	l, err := do(t, b, engine.OpList, "roles", root, "", true)
+	if err != nil || len(l.Data.(map[string]any)["keys"].([]string)) != 1 {
+		t.Fatalf("list roles: %v %v", l, err)
+	}
+}

@@ -39,6 +39,8 @@ type Options struct {
 	Mounts *mounts.Table
 	// Tokens caches token lookups; nil disables the cache.
 	Tokens *token.Cache
+	// Auths is the table of auth methods (sys/auth), routed at auth/.
+	Auths *mounts.Table
 	// TokenStore serves auth/token/*.
 	TokenStore         *token.Backend
 	MaxRequestSize     int64         // bytes; 0 means DefaultMaxRequestSize
@@ -125,6 +127,7 @@ func (s *Server) table() map[string]*route {
 		"sys/rotate":     {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
 		"sys/key-status": {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
 		"sys/mounts":     {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
+		"sys/auth":       {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
 		"sys/init": {sealedOK: true, methods: map[string]handlerFunc{
 			http.MethodGet: s.initStatus, http.MethodPut: s.initialize, http.MethodPost: s.initialize}},
 		"sys/seal-status": {sealedOK: true, methods: map[string]handlerFunc{http.MethodGet: s.sealStatus}},

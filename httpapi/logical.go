@@ -32,20 +32,31 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 			return engine.Errorf(errUnsupportedMediaType, "PATCH requires Content-Type of %s, provided %s", mergePatchType, ct)
 		}
 	}
-	e, err := s.authenticate(ctx, r)
-	if err != nil {
-		return err
-	}
 	mountPath, backend, rest, err := s.route(ctx, r.path)
+	if errors.Is(err, engine.ErrUnsupportedPath) {
+		// Without a valid token, a path that does not exist looks like one
+		// that does: 403.
+		if _, aerr := s.authenticate(ctx, r); aerr != nil {
+			return aerr
+		}
+	}
 	if err != nil {
 		return err
 	}
-	sudo, err := s.authorize(ctx, e, r, op)
-	if err != nil {
-		return err
-	}
-	if err := s.useToken(ctx, r, e); err != nil {
-		return err
+	sudo := false
+	if !(strings.HasPrefix(mountPath, "auth/") && rest == "login" && op == engine.OpUpdate) {
+		// Every path but an auth method's login needs a token the policies
+		// allow; logins are how a caller gets one.
+		e, err := s.authenticate(ctx, r)
+		if err != nil {
+			return err
+		}
+		if sudo, err = s.authorize(ctx, e, r, op); err != nil {
+			return err
+		}
+		if err := s.useToken(ctx, r, e); err != nil {
+			return err
+		}
 	}
 	q := c.QueryParams()
 	q.Del("list")
@@ -66,6 +77,16 @@ func (s *Server) route(ctx context.Context, path string) (string, engine.Backend
 	const tokenMount = "auth/token/"
 	if strings.HasPrefix(path, tokenMount) && s.opts.TokenStore != nil {
 		return tokenMount, s.opts.TokenStore, strings.TrimPrefix(path, tokenMount), nil
+	}
+	if strings.HasPrefix(path, "auth/") && s.opts.Auths != nil {
+		entry, backend, rest, err := s.opts.Auths.Route(ctx, strings.TrimPrefix(path, "auth/"))
+		if err == nil {
+			return "auth/" + entry.Path, backend, rest, nil
+		}
+		if !errors.Is(err, mounts.ErrNoMount) {
+			return "", nil, "", err
+		}
+		return "", nil, "", engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", path)
 	}
 	if s.opts.Mounts == nil {
 		return "", nil, "", engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", path)
@@ -119,6 +140,8 @@ func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
 func (s *Server) prefixTable() []prefixRoute {
 	return []prefixRoute{
 		{"sys/internal/ui/mounts/", &route{methods: map[string]handlerFunc{http.MethodGet: s.uiMount}}},
+		{"sys/auth/", &route{methods: map[string]handlerFunc{
+			http.MethodPost: s.authEnable, http.MethodPut: s.authEnable, http.MethodDelete: s.authDisable}}},
 		{"sys/mounts/", &route{methods: map[string]handlerFunc{
 			http.MethodGet: s.mountRead, http.MethodPost: s.mountWrite, http.MethodPut: s.mountWrite, http.MethodDelete: s.mountDelete}}},
 	}

@@ -225,3 +225,11 @@ func (v *View) DeleteAll(ctx context.Context) error {
 // (see storage.Scrubber), so that a destroyed value is gone from the disk,
 // not only unreachable. It blocks other transactions while it runs.
 func (v *View) Scrub(ctx context.Context) error { return storage.Scrub(ctx, v.b.store) }
+
+// Tenant returns a transaction on the same storage transaction without the
+// view's prefix: the tenant's whole subspace. An engine uses it to write
+// outside its mount atomically with its own records (a login creating its
+// token in the token store).
+func (t *Tx) Tenant() *Tx {
+	return &Tx{ReadTx: ReadTx{raw: t.raw, b: t.b, kr: t.kr}, raw: t.raw}
+}

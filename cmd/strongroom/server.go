@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/strongroom/strongroom/engine/approle"
 	"github.com/strongroom/strongroom/engine/kv"
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/sys"
@@ -72,6 +73,7 @@ type node struct {
 	logger     *slog.Logger
 	hsm        *hsmSlot // nil without a pkcs11 seal
 	mounts     *mounts.Table
+	auths      *mounts.Table
 	tokens     *token.Cache
 	tokenStore *token.Backend
 }
@@ -86,6 +88,9 @@ const (
 
 // engineFactories are the secrets engines a mount can use, by type.
 var engineFactories = map[string]mounts.Factory{"kv": kv.Factory}
+
+// authFactories are the auth methods sys/auth can enable, by type.
+var authFactories = map[string]mounts.Factory{"approle": approle.Factory}
 
 func openStore(cfg *Storage) (storage.Store, string, error) {
 	switch cfg.Type {
@@ -147,11 +152,12 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	barrier := seal.New(store, rootTenantID, opts)
 	n.mounts = mounts.New(barrier, engineFactories)
+	n.auths = mounts.NewAuth(barrier, authFactories)
 	n.tokens = token.NewCache(tokenCacheSize, tokenCacheAge)
 	n.tokenStore = &token.Backend{Barrier: barrier, Cache: n.tokens}
 	n.sys = &sys.Sys{
 		Barrier: barrier, StorageType: storageType, Version: version, BuildDate: buildDate,
-		OnSeal: []func(){n.mounts.Reset, n.tokens.Clear},
+		OnSeal: []func(){n.mounts.Reset, n.auths.Reset, n.tokens.Clear},
 	}
 	go tidyTokens(ctx, n, logger)
 	if mode == seal.ModeAuto {
@@ -165,7 +171,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
-			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
+			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
 		})
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {

@@ -81,14 +81,15 @@ var (
 	ErrNoMount = errors.New("no matching mount")
 )
 
-// reserved are the prefixes no secrets engine may take.
-var reserved = []string{"sys/", "auth/", "cubbyhole/", "identity/"}
 
 // Table is a tenant's mount table and router. It is safe for concurrent
 // use; routing takes a read lock on an immutable sorted slice.
 type Table struct {
 	barrier   *seal.Barrier
 	factories map[string]Factory
+	key       []byte   // where the table is stored
+	reserved  []string // paths no mount may take
+	kind      string   // "mount" or "auth", for data prefixes
 
 	mu      sync.RWMutex
 	loaded  bool
@@ -103,14 +104,21 @@ type mounted struct {
 // New returns the mount table of the tenant behind barrier, with the engine
 // types factories can build.
 func New(barrier *seal.Barrier, factories map[string]Factory) *Table {
-	return &Table{barrier: barrier, factories: factories}
+	return &Table{barrier: barrier, factories: factories, key: tuple.Pack("sys", "mounts"),
+		reserved: []string{"sys/", "auth/", "cubbyhole/", "identity/"}, kind: "mount"}
 }
 
-var tableKey = tuple.Pack("sys", "mounts")
+// NewAuth returns the tenant's table of auth methods (Vault's sys/auth):
+// the same mechanics, its own storage, paths relative to auth/, and
+// token/ reserved for the token store.
+func NewAuth(barrier *seal.Barrier, factories map[string]Factory) *Table {
+	return &Table{barrier: barrier, factories: factories, key: tuple.Pack("sys", "auth"),
+		reserved: []string{"token/"}, kind: "auth"}
+}
 
 // dataPrefix is the subspace of a mount's records: by UUID, so a path can
 // be reused at once after a disable without meeting old data.
-func dataPrefix(mountUUID string) []byte { return tuple.Pack("mount", mountUUID) }
+func (t *Table) dataPrefix(mountUUID string) []byte { return tuple.Pack(t.kind, mountUUID) }
 
 // NormalizePath returns path with exactly one trailing slash and no leading
 // one, or an error for an empty path or one with empty or dot segments.
@@ -134,7 +142,7 @@ func (t *Table) loadLocked(ctx context.Context) error {
 	}
 	var list []*Entry
 	err := t.barrier.View(ctx, func(tx *seal.ReadTx) error {
-		raw, err := tx.Get(tableKey)
+		raw, err := tx.Get(t.key)
 		if errors.Is(err, seal.ErrNotFound) {
 			return nil
 		}
@@ -171,7 +179,7 @@ func (t *Table) build(e *Entry) (*mounted, error) {
 	if !ok {
 		return nil, engine.Errorf(ErrUnknownType, "plugin not found in the catalog: %s", e.Type)
 	}
-	b, err := f(e, t.barrier.Sub(dataPrefix(e.UUID)))
+	b, err := f(e, t.barrier.Sub(t.dataPrefix(e.UUID)))
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +205,7 @@ func (t *Table) saveLocked(tx *seal.Tx, entries []*mounted) error {
 	if err != nil {
 		return err
 	}
-	return tx.Set(tableKey, raw)
+	return tx.Set(t.key, raw)
 }
 
 // List returns the mounts, sorted by path.
@@ -242,7 +250,7 @@ func (t *Table) Mount(ctx context.Context, path string, in MountInput) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range reserved {
+	for _, r := range t.reserved {
 		if strings.HasPrefix(p, r) || strings.HasPrefix(r, p) {
 			return engine.Errorf(ErrReservedPath, "cannot mount at %q: it conflicts with the reserved path %q", p, r)
 		}
@@ -325,7 +333,7 @@ func (t *Table) Unmount(ctx context.Context, path string) error {
 		return nil
 	}
 	err = t.barrier.Update(ctx, func(tx *seal.Tx) error {
-		if err := tx.DeletePrefix(dataPrefix(gone.entry.UUID)); err != nil {
+		if err := tx.DeletePrefix(t.dataPrefix(gone.entry.UUID)); err != nil {
 			return err
 		}
 		return t.saveLocked(tx, next)

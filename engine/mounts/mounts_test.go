@@ -98,7 +98,7 @@ func TestMountRouteUnmount(t *testing.T) {
 	countMount := func() int {
 		var n int
 		b.View(ctx, func(tx *seal.ReadTx) error {
-			keys, err := tx.List(dataPrefix(list[0].UUID), nil, 0)
+			keys, err := tx.List(tbl.dataPrefix(list[0].UUID), nil, 0)
 			n = len(keys)
 			return err
 		})

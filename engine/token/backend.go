@@ -161,6 +161,9 @@ func (s *StringList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// SanitizePolicies is sanitize for other auth methods.
+func SanitizePolicies(in []string, addDefault bool) []string { return sanitize(in, addDefault) }
+
 // sanitize lowercases, trims, dedupes and sorts policy names, adds
 // "default" when asked, and reduces any list with "root" to ["root"]
 // (Vault's policyutil.SanitizePolicies).

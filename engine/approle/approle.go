@@ -1,0 +1,686 @@
+// Package approle is the AppRole auth method (Vault's
+// builtin/credential/approle): roles with a role ID and secret IDs, and a
+// login that trades them for a token. Secret IDs are stored only as keyed
+// hashes; the token is created in the tenant's token store in the same
+// transaction that counts the secret ID's use.
+package approle
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/mounts"
+	"github.com/strongroom/strongroom/engine/token"
+	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/storage/tuple"
+)
+
+// Backend serves one AppRole mount.
+type Backend struct {
+	view *seal.View
+	path string // the mount path below auth/, e.g. "approle/"
+	now  func() time.Time
+}
+
+// Factory builds the backend of an approle mount.
+func Factory(e *mounts.Entry, view *seal.View) (engine.Backend, error) {
+	return &Backend{view: view, path: e.Path, now: time.Now}, nil
+}
+
+// Role is an AppRole role (Vault's roleStorageEntry, the fields we keep).
+type Role struct {
+	Name            string        `json:"name"`
+	RoleID          string        `json:"role_id"`
+	BindSecretID    bool          `json:"bind_secret_id"`
+	TokenPolicies   []string      `json:"token_policies"`
+	TokenTTL        time.Duration `json:"token_ttl"`
+	TokenMaxTTL     time.Duration `json:"token_max_ttl"`
+	TokenPeriod     time.Duration `json:"token_period"`
+	TokenNumUses    int           `json:"token_num_uses"`
+	SecretIDTTL     time.Duration `json:"secret_id_ttl"`
+	SecretIDNumUses int           `json:"secret_id_num_uses"`
+}
+
+// SecretID is a stored secret ID (found by keyed hash; the ID itself is
+// not kept).
+type SecretID struct {
+	Accessor       string            `json:"secret_id_accessor"`
+	NumUses        int               `json:"secret_id_num_uses"`
+	TTL            time.Duration     `json:"secret_id_ttl"`
+	CreationTime   time.Time         `json:"creation_time"`
+	ExpirationTime time.Time         `json:"expiration_time"`
+	LastUpdated    time.Time         `json:"last_updated_time"`
+	Metadata       map[string]string `json:"metadata"`
+}
+
+func roleKey(name string) []byte                { return tuple.Pack("role", name) }
+func roleIDKey(hash []byte) []byte              { return tuple.Pack("role_id", hash) }
+func secretKey(role string, hash []byte) []byte { return tuple.Pack("secret", role, hash) }
+func accessorKey(role, acc string) []byte       { return tuple.Pack("accessor", role, acc) }
+
+var roleNameRE = regexp.MustCompile(`^[\w.@-]{1,128}$`)
+
+// Flex types read Vault's loosely typed fields: the CLI sends key=value
+// pairs as strings.
+type (
+	flexInt    int
+	flexBool   bool
+	stringList []string
+)
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		v, err := strconv.Atoi(n.String())
+		if err != nil {
+			return engine.Errorf(engine.ErrBadRequest, "expected an integer")
+		}
+		*f = flexInt(v)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return engine.Errorf(engine.ErrBadRequest, "expected an integer")
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return engine.Errorf(engine.ErrBadRequest, "expected an integer, got %q", s)
+	}
+	*f = flexInt(v)
+	return nil
+}
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	var v bool
+	if err := json.Unmarshal(b, &v); err == nil {
+		*f = flexBool(v)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return engine.Errorf(engine.ErrBadRequest, "expected a boolean")
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return engine.Errorf(engine.ErrBadRequest, "expected a boolean, got %q", s)
+	}
+	*f = flexBool(v)
+	return nil
+}
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var t token.StringList
+	if err := t.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*l = stringList(t)
+	return nil
+}
+
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var ee *engine.Error
+		if errors.As(err, &ee) {
+			return err
+		}
+		return engine.Errorf(engine.ErrBadRequest, "failed to parse JSON input: invalid request body")
+	}
+	return nil
+}
+
+// HandleRequest routes auth/<mount>/<path>.
+func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engine.Response, error) {
+	p := req.Path
+	switch {
+	case p == "login" && req.Operation == engine.OpUpdate:
+		return b.login(ctx, req)
+	case (p == "role" || p == "role/") && req.Operation == engine.OpList:
+		return b.listRoles(ctx)
+	case strings.HasPrefix(p, "role/"):
+		rest := strings.TrimPrefix(p, "role/")
+		name, sub, _ := strings.Cut(rest, "/")
+		if !roleNameRE.MatchString(name) {
+			return nil, engine.Errorf(engine.ErrBadRequest, "invalid role name %q", name)
+		}
+		switch sub {
+		case "":
+			return b.roleCRUD(ctx, req, name)
+		case "role-id":
+			return b.roleID(ctx, req, name)
+		case "secret-id":
+			if req.Operation == engine.OpList {
+				return b.listSecretIDs(ctx, name)
+			}
+			if req.Operation == engine.OpUpdate {
+				return b.newSecretID(ctx, req, name)
+			}
+		case "secret-id/lookup":
+			if req.Operation == engine.OpUpdate {
+				return b.lookupSecretID(ctx, req, name)
+			}
+		case "secret-id/destroy":
+			if req.Operation == engine.OpUpdate || req.Operation == engine.OpDelete {
+				return nil, b.destroySecretID(ctx, req, name)
+			}
+		default:
+			return nil, engine.ErrUnsupportedPath
+		}
+		return nil, engine.ErrUnsupportedOperation
+	}
+	return nil, engine.ErrUnsupportedPath
+}
+
+func loadRole(tx *seal.ReadTx, name string) (*Role, error) {
+	raw, err := tx.Get(roleKey(name))
+	if errors.Is(err, seal.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r Role
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, seal.ErrCorrupt
+	}
+	return &r, nil
+}
+
+func saveRole(tx *seal.Tx, r *Role) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Set(roleKey(r.Name), raw)
+}
+
+// roleInput is the body of role/<name>; pointers keep absent fields.
+type roleInput struct {
+	BindSecretID    *flexBool        `json:"bind_secret_id"`
+	TokenPolicies   *stringList      `json:"token_policies"`
+	Policies        *stringList      `json:"policies"`
+	TokenTTL        *engine.Duration `json:"token_ttl"`
+	TokenMaxTTL     *engine.Duration `json:"token_max_ttl"`
+	TokenPeriod     *engine.Duration `json:"token_period"`
+	Period          *engine.Duration `json:"period"`
+	TokenNumUses    *flexInt         `json:"token_num_uses"`
+	SecretIDTTL     *engine.Duration `json:"secret_id_ttl"`
+	SecretIDNumUses *flexInt         `json:"secret_id_num_uses"`
+	RoleID          *string          `json:"role_id"`
+	TokenType       *string          `json:"token_type"`
+}
+
+func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
+	switch req.Operation {
+	case engine.OpRead:
+		var r *Role
+		err := b.view.View(ctx, func(tx *seal.ReadTx) error {
+			var err error
+			r, err = loadRole(tx, name)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			return nil, engine.ErrNotFound
+		}
+		return &engine.Response{Data: roleData(r)}, nil
+	case engine.OpDelete:
+		return nil, b.view.Update(ctx, func(tx *seal.Tx) error {
+			r, err := loadRole(&tx.ReadTx, name)
+			if err != nil || r == nil {
+				return err
+			}
+			h, err := tx.MAC([]byte(r.RoleID))
+			if err != nil {
+				return err
+			}
+			for _, k := range [][]byte{roleKey(name), roleIDKey(h)} {
+				if err := tx.Delete(k); err != nil {
+					return err
+				}
+			}
+			if err := tx.DeletePrefix(tuple.Pack("secret", name)); err != nil {
+				return err
+			}
+			return tx.DeletePrefix(tuple.Pack("accessor", name))
+		})
+	case engine.OpUpdate:
+		var in roleInput
+		if err := decode(req.Body, &in); err != nil {
+			return nil, err
+		}
+		if in.TokenType != nil && *in.TokenType != "" && *in.TokenType != "service" && *in.TokenType != "default" {
+			return nil, engine.Errorf(engine.ErrBadRequest, "only service tokens are supported")
+		}
+		return nil, b.view.Update(ctx, func(tx *seal.Tx) error {
+			r, err := loadRole(&tx.ReadTx, name)
+			if err != nil {
+				return err
+			}
+			created := r == nil
+			if created {
+				r = &Role{Name: name, BindSecretID: true, RoleID: uuid.NewString()}
+			}
+			if in.RoleID != nil && *in.RoleID != "" {
+				if !created {
+					old, err := tx.MAC([]byte(r.RoleID))
+					if err != nil {
+						return err
+					}
+					if err := tx.Delete(roleIDKey(old)); err != nil {
+						return err
+					}
+				}
+				r.RoleID = *in.RoleID
+			}
+			if in.BindSecretID != nil {
+				r.BindSecretID = bool(*in.BindSecretID)
+			}
+			for _, p := range []*stringList{in.Policies, in.TokenPolicies} {
+				if p != nil {
+					r.TokenPolicies = []string(*p)
+				}
+			}
+			setDur := func(dst *time.Duration, vals ...*engine.Duration) {
+				for _, v := range vals {
+					if v != nil {
+						*dst = time.Duration(*v) * time.Second
+					}
+				}
+			}
+			setDur(&r.TokenTTL, in.TokenTTL)
+			setDur(&r.TokenMaxTTL, in.TokenMaxTTL)
+			setDur(&r.TokenPeriod, in.Period, in.TokenPeriod)
+			setDur(&r.SecretIDTTL, in.SecretIDTTL)
+			if in.TokenNumUses != nil {
+				r.TokenNumUses = int(*in.TokenNumUses)
+			}
+			if in.SecretIDNumUses != nil {
+				r.SecretIDNumUses = int(*in.SecretIDNumUses)
+			}
+			switch {
+			case r.TokenNumUses < 0 || r.SecretIDNumUses < 0:
+				return engine.Errorf(engine.ErrBadRequest, "num_uses cannot be negative")
+			case r.TokenMaxTTL > 0 && r.TokenTTL > r.TokenMaxTTL:
+				return engine.Errorf(engine.ErrBadRequest, "token_ttl should not be greater than token_max_ttl")
+			}
+			h, err := tx.MAC([]byte(r.RoleID))
+			if err != nil {
+				return err
+			}
+			if err := tx.Set(roleIDKey(h), []byte(name)); err != nil {
+				return err
+			}
+			return saveRole(tx, r)
+		})
+	}
+	return nil, engine.ErrUnsupportedOperation
+}
+
+func roleData(r *Role) map[string]any {
+	pol := r.TokenPolicies
+	if pol == nil {
+		pol = []string{}
+	}
+	return map[string]any{
+		"bind_secret_id": r.BindSecretID, "token_policies": pol, "policies": pol,
+		"token_ttl": int64(r.TokenTTL.Seconds()), "token_max_ttl": int64(r.TokenMaxTTL.Seconds()),
+		"token_period": int64(r.TokenPeriod.Seconds()), "period": int64(r.TokenPeriod.Seconds()),
+		"token_num_uses": r.TokenNumUses, "secret_id_ttl": int64(r.SecretIDTTL.Seconds()),
+		"secret_id_num_uses": r.SecretIDNumUses, "token_type": "default", "local_secret_ids": false,
+		"secret_id_bound_cidrs": []string{}, "token_bound_cidrs": []string{}, "token_no_default_policy": false,
+		"token_explicit_max_ttl": 0,
+	}
+}
+
+func (b *Backend) listRoles(ctx context.Context) (*engine.Response, error) {
+	var names []string
+	err := b.view.View(ctx, func(tx *seal.ReadTx) error {
+		keys, err := tx.List(tuple.Pack("role"), nil, 0)
+		for _, k := range keys {
+			el, uerr := tuple.Unpack(k)
+			if uerr != nil || len(el) != 2 {
+				return seal.ErrCorrupt
+			}
+			n, _ := el[1].(string)
+			names = append(names, n)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, engine.ErrNotFound
+	}
+	return &engine.Response{Data: map[string]any{"keys": names}}, nil
+}
+
+func (b *Backend) roleID(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
+	if req.Operation == engine.OpUpdate {
+		var in struct {
+			RoleID string `json:"role_id"`
+		}
+		if err := decode(req.Body, &in); err != nil {
+			return nil, err
+		}
+		if in.RoleID == "" {
+			return nil, engine.Errorf(engine.ErrBadRequest, "missing role_id")
+		}
+		body, _ := json.Marshal(map[string]string{"role_id": in.RoleID})
+		return b.roleCRUD(ctx, &engine.Request{Operation: engine.OpUpdate, Body: body}, name)
+	}
+	if req.Operation != engine.OpRead {
+		return nil, engine.ErrUnsupportedOperation
+	}
+	var r *Role
+	err := b.view.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		r, err = loadRole(tx, name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, engine.ErrNotFound
+	}
+	return &engine.Response{Data: map[string]any{"role_id": r.RoleID}}, nil
+}
+
+func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
+	var in struct {
+		Metadata string          `json:"metadata"`
+		TTL      engine.Duration `json:"ttl"`
+		NumUses  flexInt         `json:"num_uses"`
+	}
+	if err := decode(req.Body, &in); err != nil {
+		return nil, err
+	}
+	var meta map[string]string
+	if in.Metadata != "" {
+		if err := json.Unmarshal([]byte(in.Metadata), &meta); err != nil {
+			return nil, engine.Errorf(engine.ErrBadRequest, "failed to parse metadata: it must be a JSON object of strings")
+		}
+	}
+	if in.NumUses < 0 || in.TTL < 0 {
+		return nil, engine.Errorf(engine.ErrBadRequest, "num_uses and ttl cannot be negative")
+	}
+	var resp *engine.Response
+	err := b.view.Update(ctx, func(tx *seal.Tx) error {
+		r, err := loadRole(&tx.ReadTx, name)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return engine.Errorf(engine.ErrBadRequest, "role %q does not exist", name)
+		}
+		id, acc := uuid.NewString(), uuid.NewString()
+		now := b.now().UTC()
+		s := &SecretID{Accessor: acc, NumUses: r.SecretIDNumUses, TTL: r.SecretIDTTL,
+			CreationTime: now, LastUpdated: now, Metadata: meta}
+		if in.NumUses > 0 && (s.NumUses == 0 || int(in.NumUses) < s.NumUses) {
+			s.NumUses = int(in.NumUses)
+		}
+		if in.TTL > 0 && (s.TTL == 0 || time.Duration(in.TTL)*time.Second < s.TTL) {
+			s.TTL = time.Duration(in.TTL) * time.Second
+		}
+		if s.TTL > 0 {
+			s.ExpirationTime = now.Add(s.TTL)
+		}
+		h, err := tx.MAC([]byte(id))
+		if err != nil {
+			return err
+		}
+		if err := saveSecret(tx, name, h, s); err != nil {
+			return err
+		}
+		if err := tx.Set(accessorKey(name, acc), h); err != nil {
+			return err
+		}
+		resp = &engine.Response{Data: map[string]any{
+			"secret_id": id, "secret_id_accessor": acc,
+			"secret_id_ttl": int64(s.TTL.Seconds()), "secret_id_num_uses": s.NumUses,
+		}}
+		return nil
+	})
+	return resp, err
+}
+
+func saveSecret(tx *seal.Tx, role string, h []byte, s *SecretID) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return tx.Set(secretKey(role, h), raw)
+}
+
+func loadSecret(tx *seal.ReadTx, role string, h []byte) (*SecretID, error) {
+	raw, err := tx.Get(secretKey(role, h))
+	if errors.Is(err, seal.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s SecretID
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, seal.ErrCorrupt
+	}
+	return &s, nil
+}
+
+func (b *Backend) listSecretIDs(ctx context.Context, name string) (*engine.Response, error) {
+	var accs []string
+	err := b.view.View(ctx, func(tx *seal.ReadTx) error {
+		prefix := tuple.Pack("accessor", name)
+		keys, err := tx.List(prefix, nil, 0)
+		for _, k := range keys {
+			el, uerr := tuple.Unpack(k[len(prefix):])
+			if uerr != nil || len(el) != 1 {
+				return seal.ErrCorrupt
+			}
+			a, _ := el[0].(string)
+			accs = append(accs, a)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(accs) == 0 {
+		return nil, engine.ErrNotFound
+	}
+	return &engine.Response{Data: map[string]any{"keys": accs}}, nil
+}
+
+func (b *Backend) lookupSecretID(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
+	var in struct {
+		SecretID string `json:"secret_id"`
+	}
+	if err := decode(req.Body, &in); err != nil {
+		return nil, err
+	}
+	if in.SecretID == "" {
+		return nil, engine.Errorf(engine.ErrBadRequest, "missing secret_id")
+	}
+	var s *SecretID
+	err := b.view.View(ctx, func(tx *seal.ReadTx) error {
+		h, err := tx.MAC([]byte(in.SecretID))
+		if err != nil {
+			return err
+		}
+		s, err = loadSecret(tx, name, h)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, nil // Vault answers 204 for an unknown secret ID
+	}
+	exp := ""
+	if !s.ExpirationTime.IsZero() {
+		exp = s.ExpirationTime.Format(time.RFC3339Nano)
+	}
+	meta := s.Metadata
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	return &engine.Response{Data: map[string]any{
+		"secret_id_accessor": s.Accessor, "secret_id_num_uses": s.NumUses, "secret_id_ttl": int64(s.TTL.Seconds()),
+		"creation_time": s.CreationTime.Format(time.RFC3339Nano), "expiration_time": exp,
+		"last_updated_time": s.LastUpdated.Format(time.RFC3339Nano), "metadata": meta,
+		"cidr_list": []string{}, "token_bound_cidrs": []string{},
+	}}, nil
+}
+
+func (b *Backend) destroySecretID(ctx context.Context, req *engine.Request, name string) error {
+	var in struct {
+		SecretID string `json:"secret_id"`
+	}
+	if err := decode(req.Body, &in); err != nil {
+		return err
+	}
+	if in.SecretID == "" {
+		return engine.Errorf(engine.ErrBadRequest, "missing secret_id")
+	}
+	return b.view.Update(ctx, func(tx *seal.Tx) error {
+		h, err := tx.MAC([]byte(in.SecretID))
+		if err != nil {
+			return err
+		}
+		return deleteSecret(tx, name, h)
+	})
+}
+
+func deleteSecret(tx *seal.Tx, role string, h []byte) error {
+	s, err := loadSecret(&tx.ReadTx, role, h)
+	if err != nil || s == nil {
+		return err
+	}
+	if err := tx.Delete(accessorKey(role, s.Accessor)); err != nil {
+		return err
+	}
+	return tx.Delete(secretKey(role, h))
+}
+
+// errLogin is the one answer to every failed login, so a caller cannot tell
+// an unknown role ID from a wrong secret ID.
+var errLogin = engine.Errorf(engine.ErrBadRequest, "invalid role or secret ID")
+
+// login trades a role ID and secret ID for a token (Vault's pathLoginUpdate).
+func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Response, error) {
+	var in struct {
+		RoleID   string `json:"role_id"`
+		SecretID string `json:"secret_id"`
+	}
+	if err := decode(req.Body, &in); err != nil {
+		return nil, err
+	}
+	if in.RoleID == "" {
+		return nil, engine.Errorf(engine.ErrBadRequest, "missing role_id")
+	}
+	now := b.now()
+	var resp *engine.Response
+	err := b.view.Update(ctx, func(tx *seal.Tx) error {
+		rh, err := tx.MAC([]byte(in.RoleID))
+		if err != nil {
+			return err
+		}
+		name, err := tx.Get(roleIDKey(rh))
+		if errors.Is(err, seal.ErrNotFound) {
+			return errLogin
+		}
+		if err != nil {
+			return err
+		}
+		r, err := loadRole(&tx.ReadTx, string(name))
+		if err != nil {
+			return err
+		}
+		if r == nil || subtle.ConstantTimeCompare([]byte(r.RoleID), []byte(in.RoleID)) != 1 {
+			return errLogin
+		}
+		meta := map[string]string{"role_name": r.Name}
+		if r.BindSecretID {
+			if in.SecretID == "" {
+				return engine.Errorf(engine.ErrBadRequest, "missing secret_id")
+			}
+			sh, err := tx.MAC([]byte(in.SecretID))
+			if err != nil {
+				return err
+			}
+			s, err := loadSecret(&tx.ReadTx, r.Name, sh)
+			if err != nil {
+				return err
+			}
+			if s == nil {
+				return errLogin
+			}
+			if !s.ExpirationTime.IsZero() && !now.Before(s.ExpirationTime) {
+				if err := deleteSecret(tx, r.Name, sh); err != nil {
+					return err
+				}
+				return errLogin
+			}
+			switch {
+			case s.NumUses == 1:
+				if err := deleteSecret(tx, r.Name, sh); err != nil {
+					return err
+				}
+			case s.NumUses > 1:
+				s.NumUses--
+				s.LastUpdated = now.UTC()
+				if err := saveSecret(tx, r.Name, sh, s); err != nil {
+					return err
+				}
+			}
+			for k, v := range s.Metadata {
+				meta[k] = v
+			}
+		}
+		e := &token.Entry{
+			Policies: token.SanitizePolicies(r.TokenPolicies, true), Path: "auth/" + b.path + "login",
+			DisplayName: strings.TrimSuffix(b.path, "/"), Meta: meta, NumUses: r.TokenNumUses,
+			CreationTime: now.Unix(), Type: "service", Renewable: true, Period: r.TokenPeriod,
+			ExplicitMaxTTL: r.TokenMaxTTL,
+		}
+		ttl := r.TokenTTL
+		switch {
+		case r.TokenPeriod > 0:
+			ttl = r.TokenPeriod
+		case ttl == 0:
+			ttl = token.SystemMaxTTL
+		}
+		if r.TokenMaxTTL > 0 && ttl > r.TokenMaxTTL {
+			ttl = r.TokenMaxTTL
+		}
+		e.TTL, e.ExpireTime = ttl, now.Add(ttl).Unix()
+		tok, err := token.Create(tx.Tenant(), e)
+		if err != nil {
+			return err
+		}
+		resp = &engine.Response{Auth: &engine.Auth{
+			ClientToken: tok, Accessor: e.Accessor, Policies: e.Policies, TokenPolicies: e.Policies,
+			Metadata: meta, LeaseDuration: int64(ttl.Seconds()), Renewable: true, TokenType: "service",
+			Orphan: true, NumUses: e.NumUses,
+		}}
+		return nil
+	})
+	return resp, err
+}

@@ -16,8 +16,10 @@
 //
 // # Workloads
 //
-//	baseline   GET /v1/sys/health?standbyok=true&sealedcode=200&uninitcode=200, the
+//	health     GET /v1/sys/health?standbyok=true&sealedcode=200&uninitcode=200, the
 //	           cheapest request: the ceiling of srload + HTTP + the server's framework
+//	baseline   health's requests to the in-process baseline server only (see below);
+//	           -addr is not contacted
 //	kv2-write  PUT /v1/<mount>/data/<key> {"data":{"value":"<base64 of -size random bytes>"}}
 //	kv2-read   GET /v1/<mount>/data/<key>, after a setup that writes every key once
 //	           (the kv2-* setup also checks with one write that -mount is KV v2)
@@ -28,8 +30,52 @@
 // Each worker goes round robin over the key space from its own offset, or
 // picks keys at random with -random (fixed seeds: runs are repeatable).
 //
-// The default workload is baseline. New workloads (transit ...) are one
+// The default workload is health. New workloads (transit ...) are one
 // workload_<name>.go file each, registered from init; see workload.go.
+//
+// # Baseline
+//
+// The baseline server is a minimal net/http server inside srload, on
+// 127.0.0.1 with a free port, that answers every request the same way: it
+// reads and discards the body, seals a fixed 32-byte plaintext with
+// AES-256-GCM under a fixed key and a fresh random nonce, and answers 200
+// with a fixed Vault-shaped JSON body, a transit encrypt answer:
+//
+//	{"request_id":"00000000-0000-0000-0000-000000000000","lease_id":"","renewable":false,"lease_duration":0,
+//	 "data":{"ciphertext":"vault:v1:<base64 of nonce ‖ ciphertext ‖ tag>","key_version":1},
+//	 "wrap_info":null,"warnings":null,"auth":null}
+//
+// It is the least a Vault-API server that does any work can do: its numbers
+// are the ceiling of srload + HTTP + one seal on this machine. It speaks
+// the scheme of -addr (for https, TLS with a certificate made for the run)
+// and is measured with a client of the same settings as the target's.
+//
+// Unless -baseline=false, every run also measures the baseline server in
+// the same invocation, with exactly the workload's requests (method, path,
+// query, headers, body, key order) and the same -c, -warmup, -d and -n, and
+// reports both and the ratios. The workload's setup is done on the target
+// only: the baseline server answers everything with 200. The order is
+// preflight and setup on the target, the baseline's first half (-warmup,
+// then half of -d and of -n), the run on the target (-warmup, -d, -n), the
+// baseline's second half (-warmup, the other half), the halves merged into
+// one baseline: a drift of the machine's speed that is linear in time
+// (heat, another process ramping up) weighs on both sides alike. A run
+// therefore takes about twice -d and three -warmup. A failure of the
+// target that only its timed requests reveal (a wrong token with kv1-write,
+// which has no setup) shows after the baseline's first half.
+//
+// The baseline server shares the machine's cores with the load generator,
+// exactly like a server that runs on the same machine: the ratios
+// (throughput of the target / the baseline's, p99 of the target / the
+// baseline's) are meaningful for a local target, and hold when the machine
+// is noisy, since both sides see the same noise. For a remote target they
+// also count the network and the other machine. Unlike a separate server,
+// the baseline server also shares srload's Go runtime: its garbage is
+// collected by srload's collector, whose pauses stall both sides, which can
+// lift the baseline's tail (a p99 ratio below 1 on a fast endpoint).
+//
+// -workload baseline runs only the baseline server (the whole -d and -n),
+// with health's requests.
 //
 // # Measurement
 //
@@ -50,17 +96,25 @@
 //
 // # Output
 //
-// One line of text,
+// One line of text for the target, one for the baseline prefixed
+// "baseline: ", and the ratios,
 //
 //	workload=kv2-read c=32 d=10s size=128 keys=1000: 41234 req/s (412340 requests in 10.00s), mean 0.780ms p50 0.712ms p90 1.20ms p99 2.90ms p99.9 6.10ms max 12.0ms, errors 0
+//	baseline: workload=kv2-read c=32 d=10s size=128 keys=1000: 49680 req/s (496800 requests in 10.00s), mean 0.640ms p50 0.602ms p90 0.910ms p99 1.81ms p99.9 3.20ms max 9.10ms, errors 0
+//	ratio: throughput 0.83 of baseline, p99 1.6x baseline
 //
-// followed by a line per failing status with the first failure's text; or
+// each of the first two followed by a line per failing status with the
+// first failure's text (a ratio is "n/a" when a side has no success); or
 // with -json one JSON object on one line (configuration, counts,
-// errors_by_status, error_samples, throughput_rps, latency_ms).
+// errors_by_status, error_samples, throughput_rps, latency_ms, and a
+// baseline object with the same fields, its addr "in-process", then
+// ratio_throughput and ratio_p99). With -baseline=false or -workload
+// baseline there is one report alone.
 //
-// Exit status: 0 for a run without errors, 1 for a run with errors or that
-// could not run, 2 for bad flags, 130 when interrupted (the report of the
-// requests so far is printed).
+// Exit status: 0 for a run without errors (on either side), 1 for a run
+// with errors or that could not run, 2 for bad flags, 130 when interrupted
+// (the report of the requests so far is printed, unless the target's run
+// had not started).
 package main
 
 import (
@@ -99,6 +153,7 @@ type config struct {
 	random                 bool
 	readPct                int
 	json                   bool
+	baseline               bool
 }
 
 func envOr(name, def string) string {
@@ -139,7 +194,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "time before the measurement whose requests are not counted")
 	fs.Int64Var(&cfg.maxRequests, "n", 0, "stop after this many measured requests (0: no cap)")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "time to wait for the response headers of one request")
-	fs.StringVar(&cfg.workload, "workload", "baseline", "workload (see below)")
+	fs.StringVar(&cfg.workload, "workload", "health", "workload (see below)")
 	fs.IntVar(&cfg.size, "size", 128, "KV value size: random bytes, sent base64-encoded")
 	fs.IntVar(&cfg.keys, "keys", 1000, "KV key-space size")
 	fs.StringVar(&cfg.mount, "mount", "secret", "KV mount path (v2 for kv2-*, v1 for kv1-*)")
@@ -147,6 +202,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.random, "random", false, "pick keys at random instead of round robin")
 	fs.IntVar(&cfg.readPct, "reads", 90, "mixed workloads: percentage of reads")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object")
+	fs.BoolVar(&cfg.baseline, "baseline", true, "also measure the in-process baseline server with the same requests, and report the ratios")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil
@@ -204,6 +260,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "srload: %v\n", err)
 		return 1
 	}
+	interrupted := func() int {
+		fmt.Fprintln(stderr, "srload: interrupted")
+		return 130
+	}
 	info := workloads[cfg.workload]
 	wl, err := info.build(cfg)
 	if err != nil {
@@ -213,6 +273,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	emit := func(rep *report, stopped bool) int {
+		if cfg.json {
+			err = rep.writeJSON(stdout)
+		} else {
+			err = rep.writeText(stdout)
+		}
+		switch {
+		case err != nil:
+			return fail(err)
+		case stopped:
+			return 130
+		case rep.Requests == 0:
+			return fail(errors.New("no request was measured (is -d or -n too small?)"))
+		case rep.Errors > 0 || rep.Baseline != nil && rep.Baseline.Errors > 0:
+			return 1
+		}
+		return 0
+	}
+
+	if info.inProcess { // -workload baseline: the baseline server alone
+		bs, err := startBaselineServer(cfg, base.Scheme)
+		if err != nil {
+			return fail(fmt.Errorf("baseline server: %w", err))
+		}
+		defer bs.close()
+		st, err := bs.measure(ctx, cfg, wl)
+		if err != nil {
+			return fail(err)
+		}
+		rep := newReport(cfg, info, st, nil)
+		rep.Addr = inProcessAddr
+		return emit(rep, st.interrupted)
+	}
+
 	client, err := newHTTPClient(cfg)
 	if err != nil {
 		return fail(err)
@@ -227,29 +321,61 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if health != nil && info.needsUnsealed && (health.Sealed || !health.Initialized) {
 		return fail(fmt.Errorf("the server at %s is sealed or not initialised", cfg.addr))
 	}
-	st, err := r.run(ctx, wl)
-	if err != nil {
+	// The setup is done first, so that a wrong token or mount shows
+	// before the baseline's first half; it is not done on the baseline
+	// server.
+	if err := r.setup(ctx, wl); err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "srload: interrupted")
-			return 130
+			return interrupted()
 		}
 		return fail(err)
 	}
-	rep := newReport(cfg, info, st, health)
-	if cfg.json {
-		err = rep.writeJSON(stdout)
-	} else {
-		err = rep.writeText(stdout)
+
+	// The baseline is measured in two halves, just before and just after
+	// the run, and merged: a drift of the machine's speed that is linear
+	// in time weighs on both sides alike.
+	var (
+		bs     *baselineServer
+		bst    *runStats
+		halves = baselineHalves(cfg)
+	)
+	if cfg.baseline {
+		bs, err = startBaselineServer(cfg, base.Scheme)
+		if err != nil {
+			return fail(fmt.Errorf("baseline server: %w", err))
+		}
+		defer bs.close()
+		r.logf("baseline: the same requests to an in-process server before and after the run (-baseline=false skips it)")
+		bst, err = bs.measure(ctx, halves[0], wl)
+		if err != nil {
+			return fail(err)
+		}
+		if bst.interrupted {
+			return interrupted()
+		}
 	}
-	switch {
-	case err != nil:
+	st, err := r.measure(ctx, wl)
+	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return fail(err)
-	case st.interrupted:
-		return 130
-	case rep.Requests == 0:
-		return fail(errors.New("no request was measured (is -d or -n too small?)"))
-	case rep.Errors > 0:
-		return 1
 	}
-	return 0
+	if bst != nil && halves[1] != nil && ctx.Err() == nil {
+		second, err := bs.measure(ctx, halves[1], wl)
+		if err != nil {
+			return fail(err)
+		}
+		bst.add(second)
+	}
+
+	rep := newReport(cfg, info, st, health)
+	stopped := st.interrupted
+	if bst != nil {
+		brep := newReport(cfg, info, bst, nil)
+		brep.Addr = inProcessAddr
+		rep.setBaseline(brep)
+		stopped = stopped || bst.interrupted
+	}
+	return emit(rep, stopped)
 }

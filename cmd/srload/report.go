@@ -43,6 +43,15 @@ type report struct {
 	ErrorSamples   map[string]string `json:"error_samples,omitempty"` // first failure of each status, warmup included
 	Throughput     float64           `json:"throughput_rps"`          // 2xx responses per second
 	LatencyMS      latencyMS         `json:"latency_ms"`              // of the 2xx responses
+
+	// The in-process baseline server measured with the same requests in
+	// the same run (its addr is "in-process", its setup_requests 0), and
+	// the ratios of this run to it: throughput_rps / baseline's, and p99
+	// latency / baseline's. A ratio is absent when it has no meaning (a
+	// side without a success).
+	Baseline        *report  `json:"baseline,omitempty"`
+	RatioThroughput *float64 `json:"ratio_throughput,omitempty"`
+	RatioP99        *float64 `json:"ratio_p99,omitempty"`
 }
 
 type latencyMS struct {
@@ -116,6 +125,33 @@ func newReport(cfg *config, info workloadInfo, st *runStats, health *healthInfo)
 	return rep
 }
 
+// setBaseline attaches the baseline's report b and computes the ratios.
+func (rep *report) setBaseline(b *report) {
+	rep.Baseline = b
+	rep.RatioThroughput, rep.RatioP99 = nil, nil
+	if b.Throughput > 0 {
+		v := rep.Throughput / b.Throughput
+		rep.RatioThroughput = &v
+	}
+	if rep.OK > 0 && b.OK > 0 && b.LatencyMS.P99 > 0 {
+		v := rep.LatencyMS.P99 / b.LatencyMS.P99
+		rep.RatioP99 = &v
+	}
+}
+
+// fmtRatio prints a ratio with two significant digits: 0.031 0.83 1.6 12 123.
+func fmtRatio(v float64) string {
+	switch {
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case v >= 0.1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 2, 64)
+}
+
 // fmtMS prints milliseconds with three significant digits (at least one
 // decimal up to 100ms): 0.712ms 1.23ms 12.3ms 123ms.
 func fmtMS(v float64) string {
@@ -130,52 +166,78 @@ func fmtMS(v float64) string {
 	return strconv.FormatFloat(v, 'f', 3, 64) + "ms"
 }
 
-// writeText prints the one-line summary, then a line per failure sample:
+// writeText prints the one-line summary, then a line per failure sample;
+// with a baseline, the same for the baseline prefixed "baseline: ", then the
+// ratios:
 //
 //	workload=kv2-read c=32 d=10s size=128 keys=1000: 41234 req/s (412340 requests in 10.00s), mean 0.780ms p50 0.712ms p90 1.20ms p99 2.90ms p99.9 6.10ms max 12.0ms, errors 0
+//	baseline: workload=kv2-read c=32 d=10s size=128 keys=1000: 49680 req/s (496800 requests in 10.00s), mean 0.640ms p50 0.602ms p90 0.910ms p99 1.81ms p99.9 3.20ms max 9.10ms, errors 0
+//	ratio: throughput 0.83 of baseline, p99 1.6x baseline
 func (rep *report) writeText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "workload=%s c=%d", rep.Workload, rep.Conns)
+	rep.textLines(&b)
+	if rep.Baseline != nil {
+		b.WriteString("baseline: ")
+		rep.Baseline.textLines(&b)
+		b.WriteString("ratio: throughput ")
+		if rep.RatioThroughput != nil {
+			fmt.Fprintf(&b, "%s of baseline", fmtRatio(*rep.RatioThroughput))
+		} else {
+			b.WriteString("n/a")
+		}
+		b.WriteString(", p99 ")
+		if rep.RatioP99 != nil {
+			fmt.Fprintf(&b, "%sx baseline", fmtRatio(*rep.RatioP99))
+		} else {
+			b.WriteString("n/a")
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// textLines writes the summary line and the failure samples of rep alone.
+func (rep *report) textLines(b *strings.Builder) {
+	fmt.Fprintf(b, "workload=%s c=%d", rep.Workload, rep.Conns)
 	if rep.Duration != "0s" {
-		fmt.Fprintf(&b, " d=%s", rep.Duration)
+		fmt.Fprintf(b, " d=%s", rep.Duration)
 	}
 	if rep.MaxRequests > 0 {
-		fmt.Fprintf(&b, " n=%d", rep.MaxRequests)
+		fmt.Fprintf(b, " n=%d", rep.MaxRequests)
 	}
 	if rep.Keys > 0 {
-		fmt.Fprintf(&b, " size=%d keys=%d", rep.Size, rep.Keys)
+		fmt.Fprintf(b, " size=%d keys=%d", rep.Size, rep.Keys)
 		if rep.Random {
 			b.WriteString(" random")
 		}
 	}
 	if rep.ReadPercent != nil {
-		fmt.Fprintf(&b, " reads=%d%%", *rep.ReadPercent)
+		fmt.Fprintf(b, " reads=%d%%", *rep.ReadPercent)
 	}
-	fmt.Fprintf(&b, ": %.0f req/s (%d requests in %.2fs), ", rep.Throughput, rep.Requests, rep.ElapsedSeconds)
+	fmt.Fprintf(b, ": %.0f req/s (%d requests in %.2fs), ", rep.Throughput, rep.Requests, rep.ElapsedSeconds)
 	if rep.OK > 0 {
 		l := rep.LatencyMS
-		fmt.Fprintf(&b, "mean %s p50 %s p90 %s p99 %s p99.9 %s max %s, ",
+		fmt.Fprintf(b, "mean %s p50 %s p90 %s p99 %s p99.9 %s max %s, ",
 			fmtMS(l.Mean), fmtMS(l.P50), fmtMS(l.P90), fmtMS(l.P99), fmtMS(l.P999), fmtMS(l.Max))
 	} else {
 		b.WriteString("no successful request, ")
 	}
-	fmt.Fprintf(&b, "errors %d", rep.Errors)
+	fmt.Fprintf(b, "errors %d", rep.Errors)
 	if len(rep.ErrorsByStatus) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(rep.ErrorsByStatus)) {
 			parts = append(parts, fmt.Sprintf("%s: %d", k, rep.ErrorsByStatus[k]))
 		}
-		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
+		fmt.Fprintf(b, " (%s)", strings.Join(parts, ", "))
 	}
 	if rep.Interrupted {
 		b.WriteString(" (interrupted)")
 	}
 	b.WriteByte('\n')
 	for _, k := range slices.Sorted(maps.Keys(rep.ErrorSamples)) {
-		fmt.Fprintf(&b, "  %s: %s\n", k, rep.ErrorSamples[k])
+		fmt.Fprintf(b, "  %s: %s\n", k, rep.ErrorSamples[k])
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func (rep *report) writeJSON(w io.Writer) error {

@@ -27,7 +27,7 @@ type runner struct {
 // runStats is the merged outcome of the measured phase.
 type runStats struct {
 	started     time.Time
-	elapsed     time.Duration // from the end of the warmup to the last response
+	elapsed     time.Duration // from the end of the warmup to the last response (summed over merged runs)
 	hist        *histogram    // latencies of the 2xx responses
 	ok          int64
 	errors      map[int]int64  // by status; 0 is a transport error (no response)
@@ -35,6 +35,25 @@ type runStats struct {
 	warmup      int64          // requests of the warmup (any status)
 	setup       int64
 	interrupted bool
+}
+
+// add merges o, a later run of the same requests, into s: the baseline's
+// two halves.
+func (s *runStats) add(o *runStats) {
+	s.elapsed += o.elapsed
+	s.hist.merge(o.hist)
+	s.ok += o.ok
+	s.warmup += o.warmup
+	s.setup += o.setup
+	for status, n := range o.errors {
+		s.errors[status] += n
+	}
+	for status, text := range o.samples {
+		if _, ok := s.samples[status]; !ok {
+			s.samples[status] = text
+		}
+	}
+	s.interrupted = s.interrupted || o.interrupted
 }
 
 func (s *runStats) errorCount() int64 {
@@ -106,16 +125,22 @@ type workerStats struct {
 	seen   map[int]bool // statuses whose sample this worker has offered
 }
 
-// run runs w: setup, warmup, measurement. A cancelled ctx (Ctrl-C) ends the
-// run early with the statistics so far and interrupted set.
-func (r *runner) run(ctx context.Context, w workload) (*runStats, error) {
+// setup runs w's setup against the server. It is not run against the
+// baseline server, which answers every request anyway.
+func (r *runner) setup(ctx context.Context, w workload) error {
 	if err := w.setup(ctx, r); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
-		return nil, fmt.Errorf("setup: %w", err)
+		return fmt.Errorf("setup: %w", err)
 	}
+	return nil
+}
 
+// measure runs w's warmup and measurement, after its setup. A cancelled ctx
+// (Ctrl-C) ends the run early with the statistics so far and interrupted
+// set.
+func (r *runner) measure(ctx context.Context, w workload) (*runStats, error) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sh := &shared{samples: map[int]string{}}

@@ -170,7 +170,7 @@ func TestRequestShapes(t *testing.T) {
 		v2              bool
 		reads, writes   bool // timed requests
 	}{
-		{workload: "baseline"},
+		{workload: "health"},
 		{workload: "kv2-write", mount: "secret", prefix: "/v1/secret/data/srload-", v2: true, writes: true},
 		{workload: "kv2-read", mount: "secret", prefix: "/v1/secret/data/srload-", v2: true, reads: true},
 		{workload: "kv1-write", mount: "kv", prefix: "/v1/kv/srload-", writes: true},
@@ -181,6 +181,7 @@ func TestRequestShapes(t *testing.T) {
 	} {
 		t.Run(tc.workload, func(t *testing.T) {
 			fv, srv := newFakeVault(t)
+			bl := recordBaseline(t)
 			args := []string{"-addr", srv.URL + "/", "-token", testToken, "-namespace", "team1",
 				"-workload", tc.workload, "-c", "4", "-n", fmt.Sprint(n), "-warmup", "0",
 				"-keys", fmt.Sprint(keys), "-size", fmt.Sprint(size)}
@@ -197,6 +198,11 @@ func TestRequestShapes(t *testing.T) {
 			}
 			if rep.ServerVersion != "0.0.0-fake" {
 				t.Errorf("server_version %q", rep.ServerVersion)
+			}
+			// The baseline: the same number of requests, no setup.
+			if b := rep.Baseline; b == nil || b.Requests != n || b.OK != n || b.SetupRequests != 0 || b.Addr != "in-process" ||
+				b.Workload != tc.workload || rep.RatioThroughput == nil || rep.RatioP99 == nil {
+				t.Errorf("baseline %+v, ratios %v %v", b, rep.RatioThroughput, rep.RatioP99)
 			}
 
 			seen := fv.requests()
@@ -240,49 +246,69 @@ func TestRequestShapes(t *testing.T) {
 				}
 			}
 
-			reads := 0
-			for i, r := range seen {
-				timed := i >= setup
-				if r.token != testToken || r.namespace != "team1" || r.userAgent != userAgent {
-					t.Fatalf("%s %s: token %q namespace %q user agent %q", r.method, r.path, r.token, r.namespace, r.userAgent)
+			// check checks the requests seen by a server whose first setup
+			// ones are the setup's, and returns the number of reads.
+			check := func(seen []seenRequest, setup int) (reads int) {
+				t.Helper()
+				for i, r := range seen {
+					checkShape(t, tc.workload, tc.prefix, tc.v2, tc.reads, tc.writes, i >= setup, keys, size, r, &reads)
 				}
+				return reads
+			}
+			reads := check(seen, setup)
+			// The baseline server sees the same timed requests, and no
+			// setup: every request of a read workload is a read.
+			bseen := bl.requests()
+			if len(bseen) != n {
+				t.Fatalf("baseline server saw %d requests, want %d", len(bseen), n)
+			}
+			breads := check(bseen, 0)
+			for _, reads := range []int{reads, breads} {
 				switch {
-				case tc.workload == "baseline":
-					if r.method != "GET" || r.path != "/v1/sys/health" || r.query != "standbyok=true&sealedcode=200&uninitcode=200" {
-						t.Fatalf("baseline request %s %s?%s", r.method, r.path, r.query)
+				case tc.reads && !tc.writes:
+					if reads != n {
+						t.Errorf("%d reads, want %d", reads, n)
 					}
-				case r.method == "GET" && tc.reads:
-					reads++
-					if r.query != "" || len(r.body) != 0 {
-						t.Fatalf("read %s?%s with body %q", r.path, r.query, r.body)
+				case tc.reads && tc.writes:
+					// 90% of 300, with fixed seeds; allow for whichever
+					// worker got to send more.
+					if reads < n*80/100 || reads > n*97/100 {
+						t.Errorf("%d reads of %d, want about 90%%", reads, n)
 					}
-					checkKey(t, r.path, tc.prefix, keys)
-				case r.method == "PUT" && (tc.writes || !timed):
-					if r.ctype != "application/json" {
-						t.Fatalf("write Content-Type %q", r.ctype)
-					}
-					checkKey(t, r.path, tc.prefix, keys)
-					checkValue(t, r.body, tc.v2, size)
-				default:
-					t.Fatalf("unexpected request %s %s", r.method, r.path)
 				}
 			}
-			switch {
-			case tc.reads && !tc.writes:
-				if reads != n {
-					t.Errorf("%d reads, want %d", reads, n)
-				}
-			case tc.reads && tc.writes:
-				// 90% of 300, with fixed seeds; allow for whichever
-				// worker got to send more.
-				if reads < n*80/100 || reads > n*97/100 {
-					t.Errorf("%d reads of %d, want about 90%%", reads, n)
-				}
-				if rep.ReadPercent == nil || *rep.ReadPercent != 90 {
-					t.Errorf("read_percent %v", rep.ReadPercent)
-				}
+			if tc.reads && tc.writes && (rep.ReadPercent == nil || *rep.ReadPercent != 90) {
+				t.Errorf("read_percent %v", rep.ReadPercent)
 			}
 		})
+	}
+}
+
+// checkShape checks one request of a workload: timed, or of the setup.
+func checkShape(t *testing.T, workload, prefix string, v2, reads, writes, timed bool, keys, size int, r seenRequest, nreads *int) {
+	t.Helper()
+	if r.token != testToken || r.namespace != "team1" || r.userAgent != userAgent {
+		t.Fatalf("%s %s: token %q namespace %q user agent %q", r.method, r.path, r.token, r.namespace, r.userAgent)
+	}
+	switch {
+	case workload == "health":
+		if r.method != "GET" || r.path != "/v1/sys/health" || r.query != "standbyok=true&sealedcode=200&uninitcode=200" {
+			t.Fatalf("health request %s %s?%s", r.method, r.path, r.query)
+		}
+	case r.method == "GET" && reads:
+		*nreads++
+		if r.query != "" || len(r.body) != 0 {
+			t.Fatalf("read %s?%s with body %q", r.path, r.query, r.body)
+		}
+		checkKey(t, r.path, prefix, keys)
+	case r.method == "PUT" && (writes || !timed):
+		if r.ctype != "application/json" {
+			t.Fatalf("write Content-Type %q", r.ctype)
+		}
+		checkKey(t, r.path, prefix, keys)
+		checkValue(t, r.body, v2, size)
+	default:
+		t.Fatalf("unexpected request %s %s", r.method, r.path)
 	}
 }
 
@@ -435,7 +461,9 @@ func TestErrorsCountedByStatus(t *testing.T) {
 func TestStopsWhenAllFail(t *testing.T) {
 	fv, srv := newFakeVault(t)
 	start := time.Now()
-	code, out, errOut := runTool(t, "-addr", srv.URL, "-token", "wrong", "-workload", "kv1-write", "-mount", "kv", "-c", "4", "-d", "30s", "-warmup", "0")
+	// Without the baseline's first half before the run: kv1-write has no
+	// setup, only the timed requests can fail.
+	code, out, errOut := runTool(t, "-addr", srv.URL, "-token", "wrong", "-workload", "kv1-write", "-mount", "kv", "-c", "4", "-d", "30s", "-warmup", "0", "-baseline=false")
 	if code != 1 || out != "" {
 		t.Fatalf("exit %d stdout %q", code, out)
 	}
@@ -451,10 +479,21 @@ func TestStopsWhenAllFail(t *testing.T) {
 		t.Errorf("server saw %d requests before the stop", got)
 	}
 
-	// A read workload fails in its setup, with the request.
-	_, _, errOut = runTool(t, "-addr", srv.URL, "-token", testToken, "-workload", "kv2-read", "-mount", "nope", "-c", "4", "-warmup", "0")
+	// With it, the same failure after the first half.
+	code, out, errOut = runTool(t, "-addr", srv.URL, "-token", "wrong", "-workload", "kv1-write", "-mount", "kv", "-c", "4", "-d", "200ms", "-warmup", "0")
+	if code != 1 || out != "" || !strings.Contains(errOut, "all of the first 20 requests failed: 403 Forbidden") {
+		t.Errorf("with the baseline: exit %d stdout %q stderr %q", code, out, errOut)
+	}
+
+	// A read workload fails in its setup, with the request, before the
+	// baseline is measured.
+	start = time.Now()
+	_, _, errOut = runTool(t, "-addr", srv.URL, "-token", testToken, "-workload", "kv2-read", "-mount", "nope", "-c", "4", "-d", "30s", "-warmup", "0")
 	if !strings.Contains(errOut, "setup: PUT /v1/nope/data/srload-") || !strings.Contains(errOut, "404 Not Found") || !strings.Contains(errOut, "check -mount") {
 		t.Errorf("setup failure: %q", errOut)
+	}
+	if time.Since(start) > 10*time.Second || strings.Contains(errOut, "baseline") {
+		t.Errorf("setup failure after %v, stderr %q; should stop before the baseline", time.Since(start), errOut)
 	}
 
 	// A KV v2 workload on a KV v1 mount.
@@ -563,12 +602,17 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	common := []string{"-addr", srv.URL, "-n", "20", "-c", "2", "-warmup", "0"}
+	bl := recordBaseline(t)
 
 	if code, _, errOut := runTool(t, common...); code != 1 || !strings.Contains(errOut, "certificate") {
 		t.Errorf("unknown CA: exit %d, stderr %q", code, errOut)
 	}
-	if code, out, errOut := runTool(t, append(common, "-ca-cert", caFile)...); code != 0 || !strings.Contains(out, "workload=baseline") {
+	if code, out, errOut := runTool(t, append(common, "-ca-cert", caFile)...); code != 0 || !strings.Contains(out, "workload=health") {
 		t.Errorf("-ca-cert: exit %d, stderr %q", code, errOut)
+	}
+	// The baseline server speaks TLS too, with its own certificate.
+	if got := bl.tls.Load(); got != 20 || len(bl.requests()) != 20 {
+		t.Errorf("baseline server: %d of %d requests over TLS, want 20", got, len(bl.requests()))
 	}
 	if code, _, errOut := runTool(t, append(common, "-insecure")...); code != 0 {
 		t.Errorf("-insecure: exit %d, stderr %q", code, errOut)
@@ -606,7 +650,7 @@ func TestFlags(t *testing.T) {
 
 	cfg, err := parseFlags(nil, io.Discard)
 	if err != nil || cfg.conns != 32 || cfg.duration != 10*time.Second || cfg.warmup != time.Second ||
-		cfg.size != 128 || cfg.keys != 1000 || cfg.mount != "secret" || cfg.workload != "baseline" || cfg.json {
+		cfg.size != 128 || cfg.keys != 1000 || cfg.mount != "secret" || cfg.workload != "health" || cfg.json || !cfg.baseline {
 		t.Errorf("defaults: %+v %v", cfg, err)
 	}
 
@@ -651,7 +695,7 @@ func TestTextReport(t *testing.T) {
 func BenchmarkBuildRequest(b *testing.B) {
 	cfg := &config{conns: 1, keys: 1000, size: 128, mount: "secret", keyPrefix: "srload-", token: testToken}
 	base, _ := parseAddr("http://127.0.0.1:8200")
-	for _, name := range []string{"baseline", "kv2-write", "kv2-read"} {
+	for _, name := range []string{"health", "kv2-write", "kv2-read"} {
 		b.Run(name, func(b *testing.B) {
 			w, err := workloads[name].build(cfg)
 			if err != nil {

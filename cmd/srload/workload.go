@@ -34,7 +34,10 @@ type workloadInfo struct {
 	usesKeys bool
 	// needsUnsealed: refuse to start against a sealed server.
 	needsUnsealed bool
-	build         func(cfg *config) (workload, error)
+	// inProcess: the workload runs against the in-process baseline server
+	// only; -addr is not contacted.
+	inProcess bool
+	build     func(cfg *config) (workload, error)
 }
 
 var workloads = map[string]workloadInfo{}

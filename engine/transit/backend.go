@@ -36,11 +36,11 @@ type Options struct {
 // Backend is the transit secrets engine of one mount. It is safe for
 // concurrent use.
 type Backend struct {
-	view  *seal.View
-	rand  io.Reader
-	now   func() time.Time
+	view   *seal.View
+	rand   io.Reader
+	now    func() time.Time
 	genRSA func(io.Reader, int) (*rsa.PrivateKey, error)
-	arena *arena
+	arena  *arena
 
 	// cache maps a key name to its *keyring.
 	cache     sync.Map
@@ -58,7 +58,10 @@ type Backend struct {
 	nextRotateCheck time.Time
 }
 
-var _ engine.Backend = (*Backend)(nil)
+var (
+	_ engine.Backend = (*Backend)(nil)
+	_ io.Closer      = (*Backend)(nil)
+)
 
 // Factory builds the transit backend of a mount; the server registers it
 // as the "transit" mount type. It does not touch storage.

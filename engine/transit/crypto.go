@@ -8,9 +8,9 @@ package transit
 // (SHA-256, no label) ciphertext for RSA keys.
 
 import (
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -202,6 +202,11 @@ func parseCiphertext(s, prefix, sep string) (int, []byte, error) {
 	pv, err := parseVersioned(s, prefix, sep, "ciphertext")
 	if err != nil {
 		return 0, nil, err
+	}
+	if pv.ver < 0 {
+		// Vault calls a negative version "too old", which would tell an
+		// existing key from a missing one; no key has one.
+		return 0, nil, badRequest("invalid ciphertext: version number could not be decoded")
 	}
 	raw, err := base64.StdEncoding.DecodeString(pv.body)
 	if err != nil {

@@ -1,6 +1,7 @@
 package transit
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
@@ -190,7 +191,7 @@ func (k *keyring) loadVersion(p *storedPolicy, n int, e *storedKeyEntry) (*keyVe
 			keyBytes, wipe = x509.MarshalPKCS1PrivateKey(priv), true
 			v.priv, v.pub = priv, &priv.PublicKey
 		case e.RSAPublicKey != nil && e.RSAPublicKey.N != nil:
-			v.pub = &rsa.PublicKey{N: e.RSAPublicKey.N, E: e.RSAPublicKey.E}
+			v.pub = &rsa.PublicKey{N: cloneBig(e.RSAPublicKey.N), E: e.RSAPublicKey.E}
 		default:
 			return nil, internalf("key %q version %d has no RSA key", p.Name, n)
 		}
@@ -220,7 +221,9 @@ func (k *keyring) loadVersion(p *storedPolicy, n int, e *storedKeyEntry) (*keyVe
 		}
 		v.aead = aead
 	case t == keyED25519 && !p.Derived && v.keyLen > 0:
-		v.priv = ed25519.PrivateKey(v.key())
+		// A heap copy: crypto/ed25519 caches its expanded key under a weak
+		// pointer to the key, which locked (non-Go) memory cannot carry.
+		v.priv = ed25519.PrivateKey(bytes.Clone(v.key()))
 	}
 	return v, nil
 }
@@ -346,6 +349,9 @@ func (k *keyring) free() {
 	}
 	for _, v := range k.versions {
 		k.arena.free(v.sec)
+		if ed, ok := v.priv.(ed25519.PrivateKey); ok {
+			clear(ed)
+		}
 		v.aead, v.priv = nil, nil
 	}
 }

@@ -120,11 +120,18 @@ func (k *keyring) decryptItem(i int, it *decryptItem, b *Backend) ([]byte, error
 	if *it.Ciphertext == "" {
 		return nil, badRequest("missing ciphertext to decrypt")
 	}
+	// First the checks that do not depend on the key, so that a missing
+	// key and an existing one refuse malformed input alike.
 	var context, ad []byte
 	var err error
 	if it.Context != "" {
 		if context, err = base64.StdEncoding.DecodeString(it.Context); err != nil {
 			return nil, badRequest("%v", err)
+		}
+	}
+	if it.AssociatedData != "" {
+		if ad, err = base64.StdEncoding.DecodeString(it.AssociatedData); err != nil {
+			return nil, badRequest("unable to decode associated_data as base64: %v", err)
 		}
 	}
 	var prefix, sep string
@@ -140,13 +147,8 @@ func (k *keyring) decryptItem(i int, it *decryptItem, b *Backend) ([]byte, error
 	if k == nil {
 		return nil, errDecrypt
 	}
-	if it.AssociatedData != "" {
-		if !k.typ.associatedDataSupported() {
-			return nil, badRequest("'[%d].associated_data' provided for non-AEAD cipher suite %v", i, k.typ)
-		}
-		if ad, err = base64.StdEncoding.DecodeString(it.AssociatedData); err != nil {
-			return nil, badRequest("unable to decode associated_data as base64: %v", err)
-		}
+	if it.AssociatedData != "" && !k.typ.associatedDataSupported() {
+		return nil, badRequest("'[%d].associated_data' provided for non-AEAD cipher suite %v", i, k.typ)
 	}
 	return k.decrypt(ver, raw, context, ad, b.rand)
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"hash"
+	"strings"
 
 	"github.com/strongroom/strongroom/engine"
 )
@@ -198,11 +199,11 @@ func (k *keyring) verifyOneHMAC(h crypto.Hash, it hmacItem) (bool, error) {
 	if it.HMAC == nil {
 		return false, badRequest("missing hmac")
 	}
+	if !strings.HasPrefix(*it.HMAC, k.tplPrefix) {
+		return false, badRequest("invalid HMAC to verify: no prefix")
+	}
 	pv, err := parseVersioned(*it.HMAC, k.tplPrefix, k.tplSep, "HMAC")
 	if err != nil {
-		if e := err.Error(); e == "invalid HMAC: no prefix" {
-			return false, badRequest("invalid HMAC to verify: no prefix")
-		}
 		return false, err
 	}
 	mac, err := base64.StdEncoding.DecodeString(pv.body)

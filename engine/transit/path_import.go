@@ -134,17 +134,17 @@ func (b *Backend) wrappingKey(ctx context.Context) (*keyring, error) {
 
 // importRequest is the body of keys/<name>/import and import_version.
 type importRequest struct {
-	Type                 flexString       `json:"type"`
-	Ciphertext           *string          `json:"ciphertext"`
-	PublicKey            *string          `json:"public_key"`
-	HashFunction         flexString       `json:"hash_function"`
-	AllowRotation        flexBool         `json:"allow_rotation"`
-	Derived              flexBool         `json:"derived"`
-	Exportable           flexBool         `json:"exportable"`
-	AllowPlaintextBackup flexBool         `json:"allow_plaintext_backup"`
-	AutoRotatePeriod     engine.Duration  `json:"auto_rotate_period"`
-	ConvergentEncryption *json1           `json:"convergent_encryption"`
-	Version              *flexInt         `json:"version"`
+	Type                 flexString      `json:"type"`
+	Ciphertext           *string         `json:"ciphertext"`
+	PublicKey            *string         `json:"public_key"`
+	HashFunction         flexString      `json:"hash_function"`
+	AllowRotation        flexBool        `json:"allow_rotation"`
+	Derived              flexBool        `json:"derived"`
+	Exportable           flexBool        `json:"exportable"`
+	AllowPlaintextBackup flexBool        `json:"allow_plaintext_backup"`
+	AutoRotatePeriod     engine.Duration `json:"auto_rotate_period"`
+	ConvergentEncryption *json1          `json:"convergent_encryption"`
+	Version              *flexInt        `json:"version"`
 }
 
 // json1 notes that a field was present, whatever its value.
@@ -201,7 +201,7 @@ func (b *Backend) pathImport(ctx context.Context, req *engine.Request, name stri
 		}
 		p.KDF = kdfHKDFSHA256
 	}
-	if err := b.importVersion(p, material, isPrivate, 0); err != nil {
+	if err := b.importVersion(p, t, material, isPrivate, 0); err != nil {
 		return nil, err
 	}
 	defer p.wipe()
@@ -256,7 +256,7 @@ func (b *Backend) pathImportVersion(ctx context.Context, req *engine.Request, na
 		if p.SoftDeleted {
 			return badRequest(msgSoftDeleted)
 		}
-		return b.importVersion(p, cloneBytes(material), isPrivate, version)
+		return b.importVersion(p, p.keyType(), cloneBytes(material), isPrivate, version)
 	})
 	if errors.Is(err, errKeyNotFound) {
 		return nil, badRequest("no key found with name %s; to import a new key, use the import/ endpoint", name)
@@ -343,8 +343,7 @@ func parseHashFn(s string) (hash.Hash, error) {
 // ImportPrivateKeyForVersion (version n): it adds the imported material
 // to p as a new version, or completes a version that has only its public
 // key.
-func (b *Backend) importVersion(p *storedPolicy, material []byte, isPrivate bool, version int) error {
-	t := p.keyType()
+func (b *Backend) importVersion(p *storedPolicy, t keyType, material []byte, isPrivate bool, version int) error {
 	if version > 0 {
 		e, ok := p.entry(version)
 		if !ok {
@@ -359,11 +358,11 @@ func (b *Backend) importVersion(p *storedPolicy, material []byte, isPrivate bool
 		if !isPrivate {
 			return badRequest("cannot add a public key to a key version that already has a public key set")
 		}
-		return completeVersion(p, version, e, material)
+		return completeVersion(p, t, version, e, material)
 	}
 	if isPrivate && p.LatestVersion > 0 {
 		if e, ok := p.entry(p.LatestVersion); ok && !e.hasPrivate() {
-			if completeVersion(p, p.LatestVersion, e, material) == nil {
+			if completeVersion(p, t, p.LatestVersion, e, material) == nil {
 				return nil
 			}
 		}
@@ -412,8 +411,7 @@ func (b *Backend) importVersion(p *storedPolicy, material []byte, isPrivate bool
 
 // completeVersion adds the private key to a version imported as a public
 // key, if the two match.
-func completeVersion(p *storedPolicy, version int, e storedKeyEntry, material []byte) error {
-	t := p.keyType()
+func completeVersion(p *storedPolicy, t keyType, version int, e storedKeyEntry, material []byte) error {
 	parsed, err := parseImportedKey(material, true)
 	if err != nil {
 		return err

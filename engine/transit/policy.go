@@ -267,7 +267,11 @@ func rsaFromJSON(j *rsaPrivateJSON) (*rsa.PrivateKey, error) {
 	if j.N == nil || j.D == nil || len(j.Primes) < 2 {
 		return nil, internalf("stored RSA key is incomplete")
 	}
-	k := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: j.N, E: j.E}, D: j.D, Primes: j.Primes}
+	// Copies: the caller wipes the stored form.
+	k := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: cloneBig(j.N), E: j.E}, D: cloneBig(j.D)}
+	for _, p := range j.Primes {
+		k.Primes = append(k.Primes, cloneBig(p))
+	}
 	if err := k.Validate(); err != nil {
 		return nil, internalf("stored RSA key is invalid: %v", err)
 	}

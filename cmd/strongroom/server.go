@@ -22,6 +22,7 @@ import (
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
+	"github.com/strongroom/strongroom/engine/transit"
 	"github.com/strongroom/strongroom/httpapi"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage"
@@ -87,7 +88,7 @@ const (
 )
 
 // engineFactories are the secrets engines a mount can use, by type.
-var engineFactories = map[string]mounts.Factory{"kv": kv.Factory}
+var engineFactories = map[string]mounts.Factory{"kv": kv.Factory, "transit": transit.Factory}
 
 // authFactories are the auth methods sys/auth can enable, by type.
 var authFactories = map[string]mounts.Factory{"approle": approle.Factory}
@@ -248,9 +249,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, ready fun
 	return nil
 }
 
-// tidyTokens revokes expired tokens (and their children) every second while
-// the node is unsealed, until ctx ends.
+// tidyTokens revokes expired tokens (and their children) every second, and
+// runs the engines' periodic work (transit auto-rotation) every minute,
+// while the node is unsealed, until ctx ends.
 func tidyTokens(ctx context.Context, n *node, logger *slog.Logger) {
+	lastPeriodic := time.Now()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -261,6 +264,12 @@ func tidyTokens(ctx context.Context, n *node, logger *slog.Logger) {
 		}
 		if n.sys.Barrier.Sealed() {
 			continue
+		}
+		if time.Since(lastPeriodic) >= time.Minute {
+			lastPeriodic = time.Now()
+			if err := n.mounts.Periodic(ctx, lastPeriodic); err != nil && ctx.Err() == nil {
+				logger.Warn("periodic engine work failed", "error", err.Error())
+			}
 		}
 		if k, err := n.tokenStore.Tidy(ctx, 1000); err != nil && ctx.Err() == nil {
 			logger.Warn("token tidy failed", "error", err.Error())

@@ -10,9 +10,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -80,7 +82,6 @@ var (
 	// ErrNoMount: nothing is mounted at the path.
 	ErrNoMount = errors.New("no matching mount")
 )
-
 
 // Table is a tenant's mount table and router. It is safe for concurrent
 // use; routing takes a read lock on an immutable sorted slice.
@@ -167,11 +168,41 @@ func (t *Table) loadLocked(ctx context.Context) error {
 	return nil
 }
 
-// Reset forgets the loaded table (at seal); the next use reloads it.
+// Reset forgets the loaded table (at seal), closing every backend that
+// holds key material (an io.Closer); the next use reloads it.
 func (t *Table) Reset() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for _, m := range t.entries {
+		closeBackend(m.backend)
+	}
 	t.loaded, t.entries = false, nil
+}
+
+// closeBackend wipes what a backend caches, when it can.
+func closeBackend(b engine.Backend) {
+	if c, ok := b.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+// Periodic runs the periodic work of every mounted backend that has some
+// (transit auto-rotation), and returns the first error.
+func (t *Table) Periodic(ctx context.Context, now time.Time) error {
+	t.mu.RLock()
+	entries := t.entries
+	t.mu.RUnlock()
+	var first error
+	for _, m := range entries {
+		if p, ok := m.backend.(interface {
+			Periodic(context.Context, time.Time) error
+		}); ok {
+			if err := p.Periodic(ctx, now); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
 }
 
 func (t *Table) build(e *Entry) (*mounted, error) {
@@ -342,6 +373,7 @@ func (t *Table) Unmount(ctx context.Context, path string) error {
 		return err
 	}
 	t.entries = next
+	closeBackend(gone.backend)
 	return nil
 }
 
@@ -407,11 +439,14 @@ func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
 		return err
 	}
 	next := append([]*mounted(nil), t.entries...)
+	old := next[idx].backend
 	next[idx] = m
 	if err := t.barrier.Update(ctx, func(tx *seal.Tx) error { return t.saveLocked(tx, next) }); err != nil {
+		closeBackend(m.backend)
 		return err
 	}
 	t.entries = next
+	closeBackend(old)
 	return nil
 }
 

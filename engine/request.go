@@ -59,3 +59,11 @@ type Auth struct {
 type Backend interface {
 	HandleRequest(ctx context.Context, req *Request) (*Response, error)
 }
+
+// ExistenceChecker is implemented by backends that can tell whether an
+// update would create its target, so the ACL demands the create capability
+// for a new target and update for an existing one (Vault's ExistenceCheck).
+// Backends without it have every write checked as an update.
+type ExistenceChecker interface {
+	Exists(ctx context.Context, req *Request) (bool, error)
+}

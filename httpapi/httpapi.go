@@ -21,6 +21,7 @@ import (
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/mounts"
+	"github.com/strongroom/strongroom/engine/policy"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/seal"
@@ -41,6 +42,8 @@ type Options struct {
 	Tokens *token.Cache
 	// Auths is the table of auth methods (sys/auth), routed at auth/.
 	Auths *mounts.Table
+	// Policies holds the ACL policies; nil denies every non-root token.
+	Policies *policy.Store
 	// TokenStore serves auth/token/*.
 	TokenStore         *token.Backend
 	MaxRequestSize     int64         // bytes; 0 means DefaultMaxRequestSize
@@ -124,10 +127,15 @@ func (s *Server) table() map[string]*route {
 		"sys/generate-root/attempt":     s.generateRootAttempt(),
 		"sys/generate-root/update": {methods: map[string]handlerFunc{
 			http.MethodPut: s.generateRootUpdate, http.MethodPost: s.generateRootUpdate}},
-		"sys/rotate":     {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
-		"sys/key-status": {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
-		"sys/mounts":     {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
-		"sys/auth":       {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
+		"sys/rotate":                {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
+		"sys/key-status":            {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
+		"sys/mounts":                {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
+		"sys/auth":                  {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
+		"sys/policy":                s.policyRouteAll(),
+		"sys/policies/acl":          s.policyRouteAll(),
+		"sys/capabilities":          {methods: map[string]handlerFunc{http.MethodPost: s.capabilities, http.MethodPut: s.capabilities}},
+		"sys/capabilities-self":     {methods: map[string]handlerFunc{http.MethodPost: s.capabilities, http.MethodPut: s.capabilities}},
+		"sys/capabilities-accessor": {methods: map[string]handlerFunc{http.MethodPost: s.capabilities, http.MethodPut: s.capabilities}},
 		"sys/init": {sealedOK: true, methods: map[string]handlerFunc{
 			http.MethodGet: s.initStatus, http.MethodPut: s.initialize, http.MethodPost: s.initialize}},
 		"sys/seal-status": {sealedOK: true, methods: map[string]handlerFunc{http.MethodGet: s.sealStatus}},

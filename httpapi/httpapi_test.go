@@ -16,6 +16,7 @@ import (
 	vault "github.com/hashicorp/vault/api"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/policy"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/seal"
@@ -39,6 +40,9 @@ func newFixture(t testing.TB, opts Options) *fixture {
 	opts.Sys = f.sys
 	if opts.TokenStore == nil {
 		opts.TokenStore = &token.Backend{Barrier: f.sys.Barrier}
+	}
+	if opts.Policies == nil {
+		opts.Policies = &policy.Store{Barrier: f.sys.Barrier}
 	}
 	f.srv = httptest.NewServer(New(opts))
 	t.Cleanup(func() { f.srv.Close(); st.Close() })

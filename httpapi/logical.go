@@ -10,7 +10,6 @@ import (
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/mounts"
-	"github.com/strongroom/strongroom/engine/token"
 )
 
 var methodOps = map[string]engine.Operation{
@@ -51,7 +50,13 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 		if err != nil {
 			return err
 		}
-		if sudo, err = s.authorize(ctx, e, r, op); err != nil {
+		var exists func() (bool, error)
+		if ec, ok := backend.(engine.ExistenceChecker); ok {
+			exists = func() (bool, error) {
+				return ec.Exists(ctx, &engine.Request{ID: r.id, Operation: op, MountPath: mountPath, Path: rest, Body: r.body})
+			}
+		}
+		if sudo, err = s.authorize(ctx, e, r, op, exists); err != nil {
 			return err
 		}
 		if err := s.useToken(ctx, r, e); err != nil {
@@ -101,24 +106,6 @@ func (s *Server) route(ctx context.Context, path string) (string, engine.Backend
 	return entry.Path, backend, rest, nil
 }
 
-// defaultPaths are what Vault's default policy allows every token, until
-// ACL policies are enforced here.
-var defaultPaths = map[string]bool{
-	"auth/token/lookup-self": true, "auth/token/renew-self": true, "auth/token/revoke-self": true,
-}
-
-// authorize decides whether token e may make the request, and whether it
-// has sudo on the path.
-func (s *Server) authorize(_ context.Context, e *token.Entry, r *request, _ engine.Operation) (bool, error) {
-	if e.IsRoot() {
-		return true, nil
-	}
-	if defaultPaths[r.path] {
-		return false, nil
-	}
-	return false, engine.ErrPermissionDenied
-}
-
 // respondLogical writes an engine response: 204 without data, else the
 // envelope with the engine's status (200 by default).
 func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
@@ -140,6 +127,8 @@ func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
 func (s *Server) prefixTable() []prefixRoute {
 	return []prefixRoute{
 		{"sys/internal/ui/mounts/", &route{methods: map[string]handlerFunc{http.MethodGet: s.uiMount}}},
+		{"sys/policy/", s.policyRouteAll()},
+		{"sys/policies/acl/", s.policyRouteAll()},
 		{"sys/auth/", &route{methods: map[string]handlerFunc{
 			http.MethodPost: s.authEnable, http.MethodPut: s.authEnable, http.MethodDelete: s.authDisable}}},
 		{"sys/mounts/", &route{methods: map[string]handlerFunc{
@@ -159,3 +148,10 @@ func (s *Server) prefixRoute(path string) (*route, bool) {
 const mergePatchType = "application/merge-patch+json"
 
 var errUnsupportedMediaType = errors.New("unsupported media type")
+
+// policyRouteAll serves every method of the policy paths.
+func (s *Server) policyRouteAll() *route {
+	h := s.policyRoute
+	return &route{methods: map[string]handlerFunc{
+		http.MethodGet: h, http.MethodPut: h, http.MethodPost: h, http.MethodDelete: h, "LIST": h}}
+}

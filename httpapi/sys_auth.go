@@ -15,7 +15,7 @@ import (
 
 // GET sys/auth
 func (s *Server) authList(c echo.Context, r *request) error {
-	if err := s.requireRoot(c, r); err != nil {
+	if err := s.check(c, r); err != nil {
 		return err
 	}
 	data := map[string]any{"token/": (&mounts.Entry{
@@ -35,7 +35,7 @@ func (s *Server) authList(c echo.Context, r *request) error {
 
 // POST sys/auth/<path>
 func (s *Server) authEnable(c echo.Context, r *request) error {
-	if err := s.requireRoot(c, r); err != nil {
+	if err := s.check(c, r); err != nil {
 		return err
 	}
 	if s.opts.Auths == nil {
@@ -57,7 +57,7 @@ func (s *Server) authEnable(c echo.Context, r *request) error {
 
 // DELETE sys/auth/<path>
 func (s *Server) authDisable(c echo.Context, r *request) error {
-	if err := s.requireRoot(c, r); err != nil {
+	if err := s.check(c, r); err != nil {
 		return err
 	}
 	if s.opts.Auths == nil {

@@ -91,22 +91,20 @@ func (s *Server) generateRootUpdate(c echo.Context, r *request) error {
 	return respondRaw(c, http.StatusOK, st)
 }
 
-// requireRoot authenticates the request and demands the root policy (Vault:
-// sudo on the path) until ACL policies exist.
-func (s *Server) requireRoot(c echo.Context, r *request) error {
-	e, err := s.authenticate(c.Request().Context(), r)
-	if err != nil {
-		return err
+// check authenticates and authorises a request to a sys/ route by its
+// path and method, through the ACL.
+func (s *Server) check(c echo.Context, r *request) error {
+	op := methodOps[c.Request().Method]
+	if c.Request().Method == "LIST" || c.QueryParam("list") == "true" {
+		op = engine.OpList
 	}
-	if !e.IsRoot() {
-		return engine.ErrPermissionDenied
-	}
-	return s.useToken(c.Request().Context(), r, e)
+	_, err := s.requireACL(c, r, op)
+	return err
 }
 
 // PUT sys/rotate
 func (s *Server) rotate(c echo.Context, r *request) error {
-	if err := s.requireRoot(c, r); err != nil {
+	if err := s.check(c, r); err != nil {
 		return err
 	}
 	if err := s.opts.Sys.Rotate(c.Request().Context()); err != nil {
@@ -117,7 +115,7 @@ func (s *Server) rotate(c echo.Context, r *request) error {
 
 // GET sys/key-status
 func (s *Server) keyStatus(c echo.Context, r *request) error {
-	if err := s.requireRoot(c, r); err != nil {
+	if err := s.check(c, r); err != nil {
 		return err
 	}
 	data, err := s.opts.Sys.KeyStatus()

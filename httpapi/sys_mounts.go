@@ -23,7 +23,7 @@ func (s *Server) mountsOrError() (*mounts.Table, error) {
 
 // GET sys/mounts
 func (s *Server) mountList(c echo.Context, r *request) error {
-	if err := s.requireRoot(c, r); err != nil {
+	if err := s.check(c, r); err != nil {
 		return err
 	}
 	t, err := s.mountsOrError()
@@ -52,7 +52,7 @@ func mountArg(path string) (mount string, tune bool) {
 
 // GET sys/mounts/<path> and sys/mounts/<path>/tune
 func (s *Server) mountRead(c echo.Context, r *request) error {
-	if err := s.requireRoot(c, r); err != nil {
+	if err := s.check(c, r); err != nil {
 		return err
 	}
 	t, err := s.mountsOrError()
@@ -94,7 +94,7 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 
 // POST sys/mounts/<path> and sys/mounts/<path>/tune
 func (s *Server) mountWrite(c echo.Context, r *request) error {
-	if err := s.requireRoot(c, r); err != nil {
+	if err := s.check(c, r); err != nil {
 		return err
 	}
 	t, err := s.mountsOrError()
@@ -125,7 +125,7 @@ func (s *Server) mountWrite(c echo.Context, r *request) error {
 
 // DELETE sys/mounts/<path>
 func (s *Server) mountDelete(c echo.Context, r *request) error {
-	if err := s.requireRoot(c, r); err != nil {
+	if err := s.check(c, r); err != nil {
 		return err
 	}
 	t, err := s.mountsOrError()
@@ -156,7 +156,9 @@ func mountError(err error) error {
 // asks before every command. A path with no mount answers 403, so this
 // cannot enumerate mounts (Vault's behaviour).
 func (s *Server) uiMount(c echo.Context, r *request) error {
-	if _, err := s.authenticate(c.Request().Context(), r); err != nil {
+	ctx := c.Request().Context()
+	te, err := s.authenticate(ctx, r)
+	if err != nil {
 		return err
 	}
 	path := strings.TrimPrefix(r.path, "sys/internal/ui/mounts/")
@@ -167,15 +169,29 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	e, _, _, err := t.Route(c.Request().Context(), path)
+	me, _, _, err := t.Route(ctx, path)
 	if errors.Is(err, mounts.ErrNoMount) {
 		return engine.Errorf(engine.ErrPermissionDenied, "preflight capability check returned 403, please ensure client's policies grant access to path %q", path)
 	}
 	if err != nil {
 		return err
 	}
-	info := e.Info()
-	info["path"] = e.Path
+	// Vault's rule: the token must have some access under the mount.
+	if !te.IsRoot() {
+		st, err := s.policyStore()
+		if err != nil {
+			return err
+		}
+		acl, err := st.ACL(ctx, te.Policies)
+		if err != nil {
+			return err
+		}
+		if !acl.HasMountAccess(me.Path) {
+			return engine.Errorf(engine.ErrPermissionDenied, "preflight capability check returned 403, please ensure client's policies grant access to path %q", path)
+		}
+	}
+	info := me.Info()
+	info["path"] = me.Path
 	return respondData(c, r, info, nil)
 }
 

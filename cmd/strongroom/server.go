@@ -20,6 +20,7 @@ import (
 	"github.com/strongroom/strongroom/engine/approle"
 	"github.com/strongroom/strongroom/engine/kv"
 	"github.com/strongroom/strongroom/engine/mounts"
+	"github.com/strongroom/strongroom/engine/policy"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/engine/transit"
@@ -75,6 +76,7 @@ type node struct {
 	hsm        *hsmSlot // nil without a pkcs11 seal
 	mounts     *mounts.Table
 	auths      *mounts.Table
+	policies   *policy.Store
 	tokens     *token.Cache
 	tokenStore *token.Backend
 }
@@ -156,9 +158,10 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	n.auths = mounts.NewAuth(barrier, authFactories)
 	n.tokens = token.NewCache(tokenCacheSize, tokenCacheAge)
 	n.tokenStore = &token.Backend{Barrier: barrier, Cache: n.tokens}
+	n.policies = &policy.Store{Barrier: barrier}
 	n.sys = &sys.Sys{
 		Barrier: barrier, StorageType: storageType, Version: version, BuildDate: buildDate,
-		OnSeal: []func(){n.mounts.Reset, n.auths.Reset, n.tokens.Clear},
+		OnSeal: []func(){n.mounts.Reset, n.auths.Reset, n.tokens.Clear, n.policies.Invalidate},
 	}
 	go tidyTokens(ctx, n, logger)
 	if mode == seal.ModeAuto {
@@ -172,7 +175,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
-			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
+			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, Policies: n.policies, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
 		})
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {

@@ -56,16 +56,20 @@ func (s *Server) authorize(ctx context.Context, e *token.Entry, r *request, op e
 		req.Params = bodyParams(r.body)
 	}
 	res := acl.Allow(req)
-	if !res.Allowed && op == engine.OpUpdate && exists != nil {
-		// Update was refused; a policy may still grant create if the
-		// target does not exist yet.
-		ok, err := exists()
-		if err != nil {
-			return false, err
-		}
-		if !ok {
-			req.Create = true
-			res = acl.Allow(req)
+	if op == engine.OpUpdate && exists != nil {
+		// A write to a target that does not exist is a create and needs
+		// the create capability; to one that exists, update. The
+		// existence check costs a read, so it is made only when the two
+		// capabilities give different answers.
+		req.Create = true
+		if asCreate := acl.Allow(req); asCreate.Allowed != res.Allowed {
+			ok, err := exists()
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				res = asCreate
+			}
 		}
 	}
 	if !res.Allowed {

@@ -201,6 +201,10 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	method := req.Method
 	if method == "LIST" || (method == http.MethodGet && req.URL.Query().Get("list") == "true") {
 		method = "LIST"
+		// Vault's buildLogicalRequest: a LIST names a directory.
+		if !strings.HasSuffix(r.path, "/") {
+			r.path += "/"
+		}
 	}
 	if !known {
 		if strings.HasPrefix(r.path, "sys/") {

@@ -89,7 +89,10 @@ path "kv/*" {
 		func() error { return kes.Sys().Mount("x", &vault.MountInput{Type: "kv"}) },
 		func() error { _, err := kes.Logical().Read("auth/approle/role/kes-server/role-id"); return err },
 		func() error { return kes.Sys().PutPolicy("p", `path "*" { capabilities = ["sudo","read"] }`) },
-		func() error { _, err := kes.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"root"}}); return err },
+		func() error {
+			_, err := kes.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"root"}})
+			return err
+		},
 		func() error { return kes.Sys().Seal() },
 		func() error { return kes.Sys().Rotate() },
 		func() error { _, err := kes.Logical().Read("sys/policies/acl/kes-policy"); return err },
@@ -123,7 +126,7 @@ func TestTransitRoles(t *testing.T) {
 	p, c, _ := initUnsealed(t, 1, 1)
 	c.Sys().Mount("transit", &vault.MountInput{Type: "transit"})
 	policies := map[string]string{
-		"manager":   `path "transit/keys/orders" { capabilities = ["create","read","update","delete"] }
+		"manager": `path "transit/keys/orders" { capabilities = ["create","read","update","delete"] }
 path "transit/keys/orders/*" { capabilities = ["create","read","update","delete"] }
 path "transit/+/orders" { capabilities = ["create","read","update"] }`,
 		"developer": `path "transit/encrypt/orders" { capabilities = ["update"] }

@@ -44,6 +44,8 @@ type Options struct {
 	Auths *mounts.Table
 	// Policies holds the ACL policies; nil denies every non-root token.
 	Policies *policy.Store
+	// Audits is the audit table; nil disables auditing.
+	Audits *sys.Audits
 	// TokenStore serves auth/token/*.
 	TokenStore         *token.Backend
 	MaxRequestSize     int64         // bytes; 0 means DefaultMaxRequestSize
@@ -83,6 +85,8 @@ type request struct {
 	path  string // below /v1/, without leading slash
 	token string
 	body  []byte
+
+	bodyRead bool
 }
 
 // New returns the front door.
@@ -131,6 +135,7 @@ func (s *Server) table() map[string]*route {
 		"sys/key-status":            {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
 		"sys/mounts":                {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
 		"sys/auth":                  {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
+		"sys/audit":                 {methods: map[string]handlerFunc{http.MethodGet: s.auditList}},
 		"sys/policy":                s.policyRouteAll(),
 		"sys/policies/acl":          s.policyRouteAll(),
 		"sys/capabilities":          {methods: map[string]handlerFunc{http.MethodPost: s.capabilities, http.MethodPut: s.capabilities}},
@@ -162,7 +167,12 @@ func (s *Server) dispatch(c echo.Context) error {
 	h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 	r := &request{id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req)}
-	err := s.serve(c, r)
+	var err error
+	if s.auditable(r) {
+		err = s.serveAudited(c, r)
+	} else {
+		err = s.serve(c, r)
+	}
 	if err != nil {
 		err = s.writeError(c, r, err)
 	}
@@ -178,18 +188,9 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	if ns := req.Header.Get("X-Vault-Namespace"); ns != "" && strings.Trim(ns, "/") != "root" {
 		return engine.Errorf(engine.ErrUnsupportedPath, "namespace %q not found", strings.Trim(ns, "/"))
 	}
-	if req.ContentLength > s.opts.MaxRequestSize {
-		return errRequestTooLarge
+	if err := s.readBody(c, r); err != nil {
+		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxRequestSize))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return errRequestTooLarge
-	}
-	if err != nil {
-		return engine.Errorf(engine.ErrBadRequest, "failed to read request body")
-	}
-	r.body = body
 
 	rt, known := s.routes[r.path]
 	if !known {
@@ -224,6 +225,28 @@ func (s *Server) serve(c echo.Context, r *request) error {
 }
 
 var errRequestTooLarge = errors.New("http: request body too large")
+
+// readBody reads the request body once, within the size limit.
+func (s *Server) readBody(c echo.Context, r *request) error {
+	if r.bodyRead {
+		return nil
+	}
+	r.bodyRead = true
+	req := c.Request()
+	if req.ContentLength > s.opts.MaxRequestSize {
+		return errRequestTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxRequestSize))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return errRequestTooLarge
+	}
+	if err != nil {
+		return engine.Errorf(engine.ErrBadRequest, "failed to read request body")
+	}
+	r.body = body
+	return nil
+}
 
 // authenticate returns the entry of the request's token, or
 // engine.ErrPermissionDenied.

@@ -127,6 +127,9 @@ func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
 func (s *Server) prefixTable() []prefixRoute {
 	return []prefixRoute{
 		{"sys/internal/ui/mounts/", &route{methods: map[string]handlerFunc{http.MethodGet: s.uiMount}}},
+		{"sys/audit/", &route{methods: map[string]handlerFunc{
+			http.MethodPut: s.auditPath, http.MethodPost: s.auditPath, http.MethodDelete: s.auditPath}}},
+		{"sys/audit-hash/", &route{methods: map[string]handlerFunc{http.MethodPost: s.auditHash, http.MethodPut: s.auditHash}}},
 		{"sys/policy/", s.policyRouteAll()},
 		{"sys/policies/acl/", s.policyRouteAll()},
 		{"sys/auth/", &route{methods: map[string]handlerFunc{

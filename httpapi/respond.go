@@ -56,6 +56,8 @@ func statusOf(err error) (int, string) {
 	switch {
 	case errors.Is(err, errRequestTooLarge):
 		return http.StatusRequestEntityTooLarge, "http: request body too large"
+	case errors.Is(err, errAudit):
+		return http.StatusInternalServerError, "internal error"
 	case errors.Is(err, seal.ErrSealed):
 		return http.StatusServiceUnavailable, seal.ErrSealed.Error()
 	case errors.Is(err, engine.ErrPermissionDenied):

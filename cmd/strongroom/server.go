@@ -77,6 +77,7 @@ type node struct {
 	mounts     *mounts.Table
 	auths      *mounts.Table
 	policies   *policy.Store
+	audits     *sys.Audits
 	tokens     *token.Cache
 	tokenStore *token.Backend
 }
@@ -159,9 +160,10 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	n.tokens = token.NewCache(tokenCacheSize, tokenCacheAge)
 	n.tokenStore = &token.Backend{Barrier: barrier, Cache: n.tokens}
 	n.policies = &policy.Store{Barrier: barrier}
+	n.audits = &sys.Audits{Barrier: barrier}
 	n.sys = &sys.Sys{
 		Barrier: barrier, StorageType: storageType, Version: version, BuildDate: buildDate,
-		OnSeal: []func(){n.mounts.Reset, n.auths.Reset, n.tokens.Clear, n.policies.Invalidate},
+		OnSeal: []func(){n.mounts.Reset, n.auths.Reset, n.tokens.Clear, n.policies.Invalidate, n.audits.Reset},
 	}
 	go tidyTokens(ctx, n, logger)
 	if mode == seal.ModeAuto {
@@ -175,7 +177,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
-			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, Policies: n.policies, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
+			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, Policies: n.policies, Audits: n.audits, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
 		})
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {

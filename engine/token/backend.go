@@ -386,6 +386,9 @@ func (b *Backend) lookupAccessor(ctx context.Context, req *engine.Request) (*eng
 			return err
 		}
 		e, err = LookupHash(tx, th, b.now())
+		if e != nil {
+			e.Accessor = in.Accessor
+		}
 		return err
 	})
 	if errors.Is(err, ErrInvalid) {
@@ -412,6 +415,9 @@ func (b *Backend) renew(ctx context.Context, req *engine.Request, tok string) (*
 		}
 		e, err := Renew(tx, th, time.Duration(in.Increment)*time.Second, b.now())
 		if err != nil {
+			return err
+		}
+		if e.Accessor, err = accessorOf(&tx.ReadTx, tok); err != nil {
 			return err
 		}
 		a := authOf(tok, e)

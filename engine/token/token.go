@@ -43,7 +43,10 @@ var (
 // Entry is what the store keeps about one token. The token itself is not
 // part of it.
 type Entry struct {
-	Accessor       string            `json:"accessor"`
+	// Accessor is derived from the token (see accessorOf) and never
+	// stored; AccessorHash, its keyed hash, is.
+	Accessor       string            `json:"-"`
+	AccessorHash   []byte            `json:"accessor_hash"`
 	Policies       []string          `json:"policies"`
 	Path           string            `json:"path"`
 	DisplayName    string            `json:"display_name"`
@@ -115,19 +118,19 @@ func CreateRoot(tx *seal.Tx, now time.Time) (string, error) {
 
 // Create stores a new token described by e (its Accessor is filled in) and
 // returns the token. It writes the accessor index, the parent's child index
-// and the expiry index.
+// and the expiry index. Neither the token nor its accessor is stored: only
+// their keyed hashes.
 func Create(tx *seal.Tx, e *Entry) (string, error) {
 	body, err := random62(32)
 	if err != nil {
 		return "", err
 	}
 	tok := Prefix + body
-	acc, err := random62(24)
+	th, err := tx.MAC([]byte(tok))
 	if err != nil {
 		return "", err
 	}
-	e.Accessor = acc
-	th, err := tx.MAC([]byte(tok))
+	acc, err := accessorOf(&tx.ReadTx, tok)
 	if err != nil {
 		return "", err
 	}
@@ -135,6 +138,7 @@ func Create(tx *seal.Tx, e *Entry) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	e.Accessor, e.AccessorHash = acc, ah
 	if err := save(tx, th, e); err != nil {
 		return "", err
 	}
@@ -154,6 +158,21 @@ func Create(tx *seal.Tx, e *Entry) (string, error) {
 	return tok, nil
 }
 
+// accessorOf derives a token's accessor: 24 base62 characters of a keyed
+// hash of the token under the tenant's hash key. It reveals nothing of the
+// token, and needs not be stored.
+func accessorOf(tx *seal.ReadTx, tok string) (string, error) {
+	m, err := tx.MAC([]byte("accessor\x00" + tok))
+	if err != nil {
+		return "", err
+	}
+	out := make([]byte, 24)
+	for i := range out {
+		out[i] = base62[int(m[i])%len(base62)]
+	}
+	return string(out), nil
+}
+
 func save(tx *seal.Tx, hash []byte, e *Entry) error {
 	raw, err := json.Marshal(e)
 	if err != nil {
@@ -171,10 +190,17 @@ func Lookup(tx *seal.ReadTx, tok string, now time.Time) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return LookupHash(tx, th, now)
+	e, err := LookupHash(tx, th, now)
+	if e != nil {
+		if acc, aerr := accessorOf(tx, tok); aerr == nil {
+			e.Accessor = acc
+		}
+	}
+	return e, err
 }
 
-// LookupHash is Lookup by keyed hash.
+// LookupHash is Lookup by keyed hash. The entry's Accessor is empty: only
+// the token, or the caller who named the accessor, knows it.
 func LookupHash(tx *seal.ReadTx, th []byte, now time.Time) (*Entry, error) {
 	raw, err := tx.Get(idKey(th))
 	if errors.Is(err, seal.ErrNotFound) {
@@ -275,11 +301,7 @@ func revokeOne(tx *seal.Tx, th []byte) error {
 	if err != nil {
 		return err
 	}
-	ah, err := tx.MAC([]byte(e.Accessor))
-	if err != nil {
-		return err
-	}
-	for _, k := range [][]byte{idKey(th), accessorKey(ah)} {
+	for _, k := range [][]byte{idKey(th), accessorKey(e.AccessorHash)} {
 		if err := tx.Delete(k); err != nil {
 			return err
 		}

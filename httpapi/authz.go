@@ -108,5 +108,12 @@ func (s *Server) requireACL(c echo.Context, r *request, op engine.Operation) (*t
 	if _, err := s.authorize(ctx, e, r, op, nil); err != nil {
 		return nil, err
 	}
-	return e, s.useToken(ctx, r, e)
+	done, err := s.useToken(ctx, r, e)
+	if err != nil {
+		return nil, err
+	}
+	// The sys/ handlers are quick and make no further use of the token:
+	// a last use revokes it now.
+	done()
+	return e, nil
 }

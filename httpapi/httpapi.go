@@ -269,6 +269,9 @@ func (s *Server) authenticate(ctx context.Context, r *request) (*token.Entry, er
 	if errors.Is(err, token.ErrInvalid) {
 		return nil, engine.ErrPermissionDenied
 	}
+	if err == nil && e.NumUses == token.RevocationPending {
+		return nil, engine.ErrPermissionDenied
+	}
 	// Tokens with a use limit are never cached: each use is counted.
 	if err == nil && s.opts.Tokens != nil && e.NumUses == 0 {
 		s.opts.Tokens.Put(r.token, e, now)
@@ -277,18 +280,37 @@ func (s *Server) authenticate(ctx context.Context, r *request) (*token.Entry, er
 }
 
 // useToken counts one use of a token with num_uses, once the request is
-// authorised; the last use revokes it.
-func (s *Server) useToken(ctx context.Context, r *request, e *token.Entry) error {
+// authorised. On the last use it returns a function the caller runs when
+// the request has completed, which revokes the token (Vault revokes after
+// the last request, not before it).
+func (s *Server) useToken(ctx context.Context, r *request, e *token.Entry) (func(), error) {
 	if e.NumUses == 0 {
-		return nil
+		return func() {}, nil
 	}
-	return s.opts.Sys.Barrier.Update(ctx, func(tx *seal.Tx) error {
+	var last bool
+	err := s.opts.Sys.Barrier.Update(ctx, func(tx *seal.Tx) error {
 		th, err := token.Hash(&tx.ReadTx, r.token)
 		if err != nil {
 			return err
 		}
-		return token.Use(tx, th, s.opts.Now())
+		last, err = token.Use(tx, th, s.opts.Now())
+		return err
 	})
+	if errors.Is(err, token.ErrInvalid) {
+		return nil, engine.ErrPermissionDenied
+	}
+	if err != nil || !last {
+		return func() {}, err
+	}
+	return func() {
+		_ = s.opts.Sys.Barrier.Update(context.WithoutCancel(ctx), func(tx *seal.Tx) error {
+			th, err := token.Hash(&tx.ReadTx, r.token)
+			if err != nil {
+				return err
+			}
+			return token.RevokeTree(tx, th)
+		})
+	}, nil
 }
 
 // requestToken reads X-Vault-Token, or an Authorization: Bearer header.

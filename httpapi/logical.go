@@ -59,9 +59,11 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 		if sudo, err = s.authorize(ctx, e, r, op, exists); err != nil {
 			return err
 		}
-		if err := s.useToken(ctx, r, e); err != nil {
+		done, err := s.useToken(ctx, r, e)
+		if err != nil {
 			return err
 		}
+		defer done()
 	}
 	q := c.QueryParams()
 	q.Del("list")

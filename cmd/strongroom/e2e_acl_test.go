@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	vault "github.com/hashicorp/vault/api"
 )
@@ -235,4 +236,61 @@ path "auth/token/create" {
 			t.Errorf("%s %v: %d, want %d", tc.path, tc.data, got, tc.want)
 		}
 	}
+}
+
+// TestTokenHierarchyE2E: children die with their parent; num_uses runs out;
+// a child cannot get more policies than its parent.
+func TestTokenHierarchyE2E(t *testing.T) {
+	p, c, _ := initUnsealed(t, 1, 1)
+	c.Sys().PutPolicy("app", `path "secret/*" { capabilities = ["read"] }`)
+	parent, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"app"}, TTL: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := newClient(t, p.addr)
+	pc.SetToken(parent.Auth.ClientToken)
+	// The default policy does not allow auth/token/create: give it via a policy.
+	c.Sys().PutPolicy("app", `path "secret/*" { capabilities = ["read"] }
+path "auth/token/create" { capabilities = ["update"] }`)
+	child, err := pc.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pc.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"admin"}})
+	wantStatus(t, err, 400, "child policies must be subset of parent")
+	cc := newClient(t, p.addr)
+	cc.SetToken(child.Auth.ClientToken)
+	if _, err := cc.Auth().Token().LookupSelf(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Auth().Token().RevokeTree(parent.Auth.ClientToken); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cc.Auth().Token().LookupSelf()
+	wantStatus(t, err, 403, "permission denied")
+
+	limited, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"app"}, NumUses: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := newClient(t, p.addr)
+	lc.SetToken(limited.Auth.ClientToken)
+	for i := range 2 {
+		if _, err := lc.Auth().Token().LookupSelf(); err != nil {
+			t.Fatalf("use %d: %v", i+1, err)
+		}
+	}
+	_, err = lc.Auth().Token().LookupSelf()
+	wantStatus(t, err, 403, "permission denied")
+
+	short, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"app"}, TTL: "1s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := newClient(t, p.addr)
+	sc.SetToken(short.Auth.ClientToken)
+	waitFor(t, 10*time.Second, func() bool {
+		_, err := sc.Auth().Token().LookupSelf()
+		return statusCode(err) == 403
+	})
 }

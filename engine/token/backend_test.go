@@ -154,19 +154,29 @@ func TestTTLExpiryWithClock(t *testing.T) {
 func TestNumUses(t *testing.T) {
 	b, clk, root := newBackend(t)
 	a := mustCreate(t, b, root, `{"num_uses":2}`, true)
+	var last bool
 	for i := range 2 {
 		if err := b.Barrier.Update(context.Background(), func(tx *seal.Tx) error {
 			th, err := Hash(&tx.ReadTx, a.ClientToken)
 			if err != nil {
 				return err
 			}
-			return Use(tx, th, clk.t)
+			last, err = Use(tx, th, clk.t)
+			return err
 		}); err != nil {
 			t.Fatalf("use %d: %v", i+1, err)
 		}
+		if last != (i == 1) {
+			t.Fatalf("use %d reported last=%v", i+1, last)
+		}
 	}
-	if valid(t, b, a.ClientToken) {
-		t.Fatal("token valid after its last use")
+	// A third use is refused while the revocation is pending.
+	if err := b.Barrier.Update(context.Background(), func(tx *seal.Tx) error {
+		th, _ := Hash(&tx.ReadTx, a.ClientToken)
+		_, err := Use(tx, th, clk.t)
+		return err
+	}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("use after the last: %v", err)
 	}
 	limited := mustCreate(t, b, root, `{"num_uses":5}`, true)
 	if _, err := do(t, b, engine.OpUpdate, "create", limited.ClientToken, `{}`, false); !errors.Is(err, engine.ErrBadRequest) {

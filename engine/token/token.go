@@ -319,23 +319,31 @@ func revokeOne(tx *seal.Tx, th []byte) error {
 	return tx.DeletePrefix(childrenPrefix(th))
 }
 
-// Use records one use of a token with num_uses: it decrements the count,
-// and revokes the token (and its children) when this was its last use. The
-// current request is allowed either way. Tokens without a use limit are
-// left alone.
-func Use(tx *seal.Tx, th []byte, now time.Time) error {
+// RevocationPending is the NumUses of a token whose last use is in
+// progress: it authenticates no new request, and is revoked once that
+// request completes (Vault's tokenRevocationPending).
+const RevocationPending = -1
+
+// Use records one use of a token with num_uses: it decrements the count.
+// On the last use it marks the token RevocationPending and reports last;
+// the caller revokes it (RevokeTree) once the request completes. Tokens
+// without a use limit are left alone.
+func Use(tx *seal.Tx, th []byte, now time.Time) (last bool, err error) {
 	e, err := LookupHash(&tx.ReadTx, th, now)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if e.NumUses <= 0 {
-		return nil
-	}
-	if e.NumUses == 1 {
-		return RevokeTree(tx, th)
+	switch {
+	case e.NumUses == RevocationPending:
+		return false, ErrInvalid
+	case e.NumUses == 0:
+		return false, nil
+	case e.NumUses == 1:
+		e.NumUses = RevocationPending
+		return true, save(tx, th, e)
 	}
 	e.NumUses--
-	return save(tx, th, e)
+	return false, save(tx, th, e)
 }
 
 // Renew extends a renewable token from now by increment (0 means its

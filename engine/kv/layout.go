@@ -143,13 +143,19 @@ func (s *secretRecord) version(n uint64) *versionRecord {
 // there is none.
 func loadSecret(r reader, path string) (*secretRecord, error) {
 	raw, err := r.Get(entryKey(path))
+	if err != nil {
+		return loadSecretRaw(raw, err)
+	}
+	return decodeSecret(raw)
+}
+
+// loadSecretRaw turns a failed Get into loadSecret's answer: no secret, or
+// the error.
+func loadSecretRaw(_ []byte, err error) (*secretRecord, error) {
 	if errors.Is(err, seal.ErrNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return decodeSecret(raw)
+	return nil, err
 }
 
 func decodeSecret(raw []byte) (*secretRecord, error) {

@@ -73,7 +73,7 @@ func (b *v2Backend) readData(ctx context.Context, path string, req *engine.Reque
 	}
 	var resp *engine.Response
 	err = b.st.view(ctx, func(r reader) error {
-		s, err := loadSecret(r, path)
+		s, err := loadSecretRO(r, path)
 		if err != nil {
 			return err
 		}

@@ -236,6 +236,9 @@ func (s *Server) readBody(c echo.Context, r *request) error {
 	if req.ContentLength > s.opts.MaxRequestSize {
 		return errRequestTooLarge
 	}
+	if req.ContentLength == 0 || req.Body == nil || req.Body == http.NoBody {
+		return nil // nothing to read (a chunked body has length -1)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxRequestSize))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

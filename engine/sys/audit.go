@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/strongroom/strongroom/audit"
 	"github.com/strongroom/strongroom/engine"
@@ -27,6 +28,11 @@ type Audits struct {
 	mu      sync.Mutex
 	loaded  bool
 	entries []auditEntry
+
+	// ready and devices mirror loaded and len(entries) for the request
+	// path, which reads them without the lock.
+	ready   atomic.Bool
+	devices atomic.Int32
 }
 
 // auditEntry is one enabled device as stored.
@@ -60,6 +66,9 @@ func normalizeAuditPath(p string) (string, error) {
 // Load opens the stored devices once per unseal. It is called before
 // every audited request; a failure fails the request.
 func (a *Audits) Load(ctx context.Context) error {
+	if a.ready.Load() {
+		return nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.loadLocked(ctx)
@@ -94,8 +103,16 @@ func (a *Audits) loadLocked(ctx context.Context) error {
 			return err
 		}
 	}
-	a.entries, a.loaded = entries, true
+	a.setEntries(entries)
+	a.loaded = true
+	a.ready.Store(true)
 	return nil
+}
+
+// setEntries replaces the table; callers hold mu.
+func (a *Audits) setEntries(entries []auditEntry) {
+	a.entries = entries
+	a.devices.Store(int32(len(entries)))
 }
 
 func newDevice(e auditEntry) (*audit.Device, error) {
@@ -127,7 +144,9 @@ func (a *Audits) Reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.closeAllLocked()
-	a.loaded, a.entries = false, nil
+	a.ready.Store(false)
+	a.loaded = false
+	a.setEntries(nil)
 }
 
 func (a *Audits) save(ctx context.Context, entries []auditEntry) error {
@@ -172,7 +191,7 @@ func (a *Audits) Enable(ctx context.Context, path string, in AuditInput) error {
 		d.Close()
 		return err
 	}
-	a.entries = next
+	a.setEntries(next)
 	return nil
 }
 
@@ -202,7 +221,7 @@ func (a *Audits) Disable(ctx context.Context, path string) error {
 	if d, err := a.Broker.Remove(p); err == nil {
 		_ = d.Close()
 	}
-	a.entries = next
+	a.setEntries(next)
 	return nil
 }
 
@@ -242,4 +261,4 @@ func (a *Audits) Hash(ctx context.Context, path, input string) (string, error) {
 }
 
 // Enabled reports whether any device is enabled (after Load).
-func (a *Audits) Enabled() bool { return len(a.Broker.Names()) > 0 }
+func (a *Audits) Enabled() bool { return a.devices.Load() > 0 }

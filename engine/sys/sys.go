@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,6 +36,7 @@ type Sys struct {
 	// through the barrier (the mount table and its engines).
 	OnSeal []func()
 
+	clusterCache         atomic.Pointer[clusterInfo] // immutable once initialised
 	rekey, recoveryRekey Rekey
 	genRoot              GenerateRoot
 }
@@ -172,6 +174,9 @@ func (s *Sys) SealStatus(ctx context.Context) (*SealStatusResponse, error) {
 }
 
 func (s *Sys) cluster(ctx context.Context) (clusterInfo, error) {
+	if c := s.clusterCache.Load(); c != nil {
+		return *c, nil
+	}
 	var info clusterInfo
 	err := s.Barrier.View(ctx, func(tx *seal.ReadTx) error {
 		raw, err := tx.Get(clusterKey)
@@ -180,6 +185,9 @@ func (s *Sys) cluster(ctx context.Context) (clusterInfo, error) {
 		}
 		return json.Unmarshal(raw, &info)
 	})
+	if err == nil {
+		s.clusterCache.Store(&info)
+	}
 	return info, err
 }
 

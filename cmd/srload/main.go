@@ -6,13 +6,17 @@
 //	go run ./cmd/srload -workload kv2-write -c 32 -d 10s
 //	go run ./cmd/srload -workload kv2-read -c 32 -d 10s -size 1024 -keys 10000
 //	go run ./cmd/srload -workload kv1-read -mount kv -n 100000 -json >> results.jsonl
+//	go run ./cmd/srload -workload transit-encrypt -c 32 -d 10s
+//	go run ./cmd/srload -workload transit-decrypt -c 32 -d 10s -size 1024
+//	go run ./cmd/srload -workload transit-batch-encrypt -c 8 -d 10s -batch 100
 //	go run ./cmd/srload -help    (every flag and workload)
 //
 // The server is -addr (default $VAULT_ADDR, else http://127.0.0.1:8200) with
 // -token (default $VAULT_TOKEN); -namespace, -ca-cert and -insecure default
 // to $VAULT_NAMESPACE, $VAULT_CACERT and $VAULT_SKIP_VERIFY like the vault
-// CLI. The KV mounts must exist: for example
-// `vault secrets enable -path=secret -version=2 kv`.
+// CLI. The mounts must exist: for example
+// `vault secrets enable -path=secret -version=2 kv` for the KV workloads,
+// `vault secrets enable transit` for the transit ones.
 //
 // # Workloads
 //
@@ -25,13 +29,31 @@
 //	           (the kv2-* setup also checks with one write that -mount is KV v2)
 //	kv2-mixed  -reads percent (90) reads, the rest writes; "mixed" is the same
 //	kv1-write, kv1-read, kv1-mixed: the same on a KV v1 mount (/v1/<mount>/<key>, {"value":...})
+//	transit-encrypt
+//	           POST /v1/<transit-mount>/encrypt/<key> {"plaintext":"<base64 of -size random bytes>"}
+//	transit-decrypt
+//	           POST /v1/<transit-mount>/decrypt/<key> {"ciphertext":"vault:v1:..."}, round robin over
+//	           64 ciphertexts of -size-byte plaintexts that the setup encrypts
+//	transit-batch-encrypt
+//	           POST /v1/<transit-mount>/encrypt/<key> {"batch_input":[{"plaintext":...}, ...]} with
+//	           -batch (100) items; the report adds items/s, req/s × -batch
 //
-// Keys are <prefix><i> (-prefix, default "srload-") for i in 0..-keys-1.
+// KV keys are <prefix><i> (-prefix, default "srload-") for i in 0..-keys-1.
 // Each worker goes round robin over the key space from its own offset, or
 // picks keys at random with -random (fixed seeds: runs are repeatable).
 //
-// The default workload is health. New workloads (transit ...) are one
-// workload_<name>.go file each, registered from init; see workload.go.
+// The transit workloads use the key -key (default "srload") on the mount
+// -transit-mount (default "transit"; -mount is KV's). Their setup creates
+// the key with POST /v1/<transit-mount>/keys/<key> {"type":"<-key-type>"}
+// (default aes256-gcm96), or keeps it when it exists, but stops when it
+// exists with another type. It then checks with one request of the
+// workload (transit-decrypt: the encryptions of its pool and one decrypt)
+// that the answers carry transit ciphertexts "vault:v1:...", so that a
+// -transit-mount of another engine, which may answer 2xx, is caught before
+// the run. See workload_transit.go.
+//
+// The default workload is health. New workloads are one workload_<name>.go
+// file each, registered from init; see workload.go.
 //
 // # Baseline
 //
@@ -54,7 +76,8 @@
 // the same invocation, with exactly the workload's requests (method, path,
 // query, headers, body, key order) and the same -c, -warmup, -d and -n, and
 // reports both and the ratios. The workload's setup is done on the target
-// only: the baseline server answers everything with 200. The order is
+// only: the baseline server answers everything with 200 (transit-decrypt
+// sends it the ciphertexts its setup made on the target). The order is
 // preflight and setup on the target, the baseline's first half (-warmup,
 // then half of -d and of -n), the run on the target (-warmup, -d, -n), the
 // baseline's second half (-warmup, the other half), the halves merged into
@@ -108,7 +131,14 @@
 // with -json one JSON object on one line (configuration, counts,
 // errors_by_status, error_samples, throughput_rps, latency_ms, and a
 // baseline object with the same fields, its addr "in-process", then
-// ratio_throughput and ratio_p99). With -baseline=false or -workload
+// ratio_throughput and ratio_p99). The transit workloads show size, key and
+// key-type (JSON: size, mount, transit_key, key_type) where KV shows size
+// and keys; transit-batch-encrypt also the batch and the items per second
+// (JSON: batch, items_per_second, that is throughput_rps × batch):
+//
+//	workload=transit-batch-encrypt c=8 d=10s size=128 key=srload key-type=aes256-gcm96 batch=100: 412 req/s 41200 items/s (4120 requests in 10.00s), mean 19.4ms ...
+//
+// The throughput ratio is the same for requests and items. With -baseline=false or -workload
 // baseline there is one report alone.
 //
 // Exit status: 0 for a run without errors (on either side), 1 for a run
@@ -151,6 +181,9 @@ type config struct {
 	size, keys             int
 	mount, keyPrefix       string
 	random                 bool
+	transitMount           string
+	transitKey, keyType    string
+	batch                  int
 	readPct                int
 	json                   bool
 	baseline               bool
@@ -195,12 +228,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&cfg.maxRequests, "n", 0, "stop after this many measured requests (0: no cap)")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "time to wait for the response headers of one request")
 	fs.StringVar(&cfg.workload, "workload", "health", "workload (see below)")
-	fs.IntVar(&cfg.size, "size", 128, "KV value size: random bytes, sent base64-encoded")
+	fs.IntVar(&cfg.size, "size", 128, "KV value size, transit plaintext size: random bytes, sent base64-encoded")
 	fs.IntVar(&cfg.keys, "keys", 1000, "KV key-space size")
 	fs.StringVar(&cfg.mount, "mount", "secret", "KV mount path (v2 for kv2-*, v1 for kv1-*)")
 	fs.StringVar(&cfg.keyPrefix, "prefix", "srload-", "KV key name prefix; keys are <prefix>0 .. <prefix><keys-1>")
 	fs.BoolVar(&cfg.random, "random", false, "pick keys at random instead of round robin")
 	fs.IntVar(&cfg.readPct, "reads", 90, "mixed workloads: percentage of reads")
+	fs.StringVar(&cfg.transitMount, "transit-mount", "transit", "transit mount path (transit-* workloads)")
+	fs.StringVar(&cfg.transitKey, "key", "srload", "transit key name; the setup creates it unless it exists")
+	fs.StringVar(&cfg.keyType, "key-type", "aes256-gcm96", "type of the transit key the setup creates (an existing key must have it)")
+	fs.IntVar(&cfg.batch, "batch", 100, "transit-batch-encrypt: items per request")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&cfg.baseline, "baseline", true, "also measure the in-process baseline server with the same requests, and report the ratios")
 	if err := fs.Parse(args); err != nil {
@@ -238,6 +275,7 @@ func (cfg *config) validate() error {
 	check(cfg.size < 0, "-size must not be negative")
 	check(cfg.keys < 1, "-keys must be at least 1")
 	check(cfg.readPct < 0 || cfg.readPct > 100, "-reads must be between 0 and 100")
+	check(cfg.batch < 1, "-batch must be at least 1")
 	if _, ok := workloads[cfg.workload]; !ok {
 		problems = append(problems, fmt.Sprintf("unknown -workload %q; known: %s", cfg.workload, strings.Join(sortedWorkloads(), ", ")))
 	}

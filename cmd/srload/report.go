@@ -26,6 +26,9 @@ type report struct {
 	KeyPrefix     string `json:"key_prefix,omitempty"`
 	Random        bool   `json:"random,omitempty"`
 	ReadPercent   *int   `json:"read_percent,omitempty"`
+	TransitKey    string `json:"transit_key,omitempty"` // transit-*: -key, on the transit mount (mount)
+	KeyType       string `json:"key_type,omitempty"`
+	Batch         int    `json:"batch,omitempty"` // items per request
 	Namespace     string `json:"namespace,omitempty"`
 	ServerVersion string `json:"server_version,omitempty"`
 	Started       string `json:"started"`
@@ -40,9 +43,10 @@ type report struct {
 	// Keys are HTTP status codes, and "transport" for requests that got no
 	// response (connection refused, timeout, ...).
 	ErrorsByStatus map[string]int64  `json:"errors_by_status,omitempty"`
-	ErrorSamples   map[string]string `json:"error_samples,omitempty"` // first failure of each status, warmup included
-	Throughput     float64           `json:"throughput_rps"`          // 2xx responses per second
-	LatencyMS      latencyMS         `json:"latency_ms"`              // of the 2xx responses
+	ErrorSamples   map[string]string `json:"error_samples,omitempty"`    // first failure of each status, warmup included
+	Throughput     float64           `json:"throughput_rps"`             // 2xx responses per second
+	ItemsPerSecond *float64          `json:"items_per_second,omitempty"` // batch workloads: throughput_rps × batch
+	LatencyMS      latencyMS         `json:"latency_ms"`                 // of the 2xx responses
 
 	// The in-process baseline server measured with the same requests in
 	// the same run (its addr is "in-process", its setup_requests 0), and
@@ -93,6 +97,12 @@ func newReport(cfg *config, info workloadInfo, st *runStats, health *healthInfo)
 	if info.usesKeys {
 		rep.Size, rep.Keys, rep.Mount, rep.KeyPrefix, rep.Random = cfg.size, cfg.keys, cfg.mount, cfg.keyPrefix, cfg.random
 	}
+	if info.usesTransitKey {
+		rep.Size, rep.Mount, rep.TransitKey, rep.KeyType = cfg.size, cfg.transitMount, cfg.transitKey, cfg.keyType
+	}
+	if info.batch {
+		rep.Batch = cfg.batch
+	}
 	if strings.HasSuffix(cfg.workload, "mixed") {
 		rep.ReadPercent = &cfg.readPct
 	}
@@ -102,6 +112,10 @@ func newReport(cfg *config, info workloadInfo, st *runStats, health *healthInfo)
 	rep.Requests = rep.OK + rep.Errors
 	if st.elapsed > 0 {
 		rep.Throughput = float64(st.ok) / st.elapsed.Seconds()
+	}
+	if info.batch {
+		v := rep.Throughput * float64(cfg.batch)
+		rep.ItemsPerSecond = &v
 	}
 	for status, n := range st.errors {
 		if rep.ErrorsByStatus == nil {
@@ -215,7 +229,17 @@ func (rep *report) textLines(b *strings.Builder) {
 	if rep.ReadPercent != nil {
 		fmt.Fprintf(b, " reads=%d%%", *rep.ReadPercent)
 	}
-	fmt.Fprintf(b, ": %.0f req/s (%d requests in %.2fs), ", rep.Throughput, rep.Requests, rep.ElapsedSeconds)
+	if rep.TransitKey != "" {
+		fmt.Fprintf(b, " size=%d key=%s key-type=%s", rep.Size, rep.TransitKey, rep.KeyType)
+	}
+	if rep.Batch > 0 {
+		fmt.Fprintf(b, " batch=%d", rep.Batch)
+	}
+	fmt.Fprintf(b, ": %.0f req/s", rep.Throughput)
+	if rep.ItemsPerSecond != nil {
+		fmt.Fprintf(b, " %.0f items/s", *rep.ItemsPerSecond)
+	}
+	fmt.Fprintf(b, " (%d requests in %.2fs), ", rep.Requests, rep.ElapsedSeconds)
 	if rep.OK > 0 {
 		l := rep.LatencyMS
 		fmt.Fprintf(b, "mean %s p50 %s p90 %s p99 %s p99.9 %s max %s, ",

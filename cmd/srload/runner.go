@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -74,10 +75,22 @@ type allFailedError struct {
 	n      int64
 	status int
 	sample string
+	hint   string
 }
 
 func (e *allFailedError) Error() string {
-	return fmt.Sprintf("all of the first %d requests failed: %s%s", e.n, e.sample, hint(e.status))
+	return fmt.Sprintf("all of the first %d requests failed: %s%s", e.n, e.sample, e.hint)
+}
+
+// hint is hint(status) for the run's workload, whose own text for a 404 or
+// 405 answer comes first.
+func (r *runner) hint(status int) string {
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		if h := workloads[r.cfg.workload].notFoundHint; h != "" {
+			return h
+		}
+	}
+	return hint(status)
 }
 
 // hint suggests a cause for a status that makes every request fail.
@@ -221,7 +234,7 @@ func (r *runner) work(ctx context.Context, cancel context.CancelCauseFunc, sh *s
 			}
 		} else if !sh.sawOK.Load() {
 			if n := sh.failures.Add(1); n >= r.abortAfter() {
-				cancel(&allFailedError{n: n, status: status, sample: describeSample(sh, status)})
+				cancel(&allFailedError{n: n, status: status, sample: describeSample(sh, status), hint: r.hint(status)})
 				break
 			}
 		}
@@ -286,7 +299,7 @@ func (r *runner) each(ctx context.Context, n int, build func(t *target, i int) *
 				if err != nil || status/100 != 2 {
 					if ctx.Err() == nil {
 						cancel(fmt.Errorf("%s %s: %s%s", req.Method, req.URL.Path,
-							describeFailure(status, errBody, err), hint(status)))
+							describeFailure(status, errBody, err), r.hint(status)))
 					}
 					return
 				}
@@ -295,6 +308,39 @@ func (r *runner) each(ctx context.Context, n int, build func(t *target, i int) *
 	}
 	wg.Wait()
 	return context.Cause(ctx)
+}
+
+// maxSetupAnswer is how much of a setup request's answer callJSON reads.
+const maxSetupAnswer = 64 << 20
+
+// callJSON sends one request of a workload's setup, counted in
+// setup_requests, and decodes the JSON body of a 2xx answer into out (left
+// as it is when the answer has no body, like a 204). No answer, or a status
+// other than 2xx, is an error that names the request, with the start of the
+// answer and a hint.
+func (r *runner) callJSON(req *http.Request, out any) (status int, err error) {
+	resp, err := r.client.Do(req)
+	r.setupRequests.Add(1)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %s%s", req.Method, req.URL.Path, describeFailure(0, "", err), r.hint(0))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %s%s", req.Method, req.URL.Path,
+			describeFailure(resp.StatusCode, readSample(resp.Body), nil), r.hint(resp.StatusCode))
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxSetupAnswer))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL.Path, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %d answer is not the expected JSON (%v): %s",
+				req.Method, req.URL.Path, resp.StatusCode, err, readSample(bytes.NewReader(raw)))
+		}
+	}
+	return resp.StatusCode, nil
 }
 
 // logf prints a progress line on stderr.

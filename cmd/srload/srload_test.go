@@ -33,12 +33,17 @@ type seenRequest struct {
 	body                    []byte
 }
 
-// fakeVault imitates sys/health, a KV v2 mount at secret/ and a KV v1 mount
-// at kv/, checks the token, and records every request.
+// fakeVault imitates sys/health, a KV v2 mount at secret/, a KV v1 mount
+// at kv/ and a transit mount at transit/ (workload_transit_test.go), checks
+// the token, and records every request.
 type fakeVault struct {
 	mu   sync.Mutex
 	seen []seenRequest
 	kv   map[string]string // full path → value
+
+	transitKeys      map[string]string // key name → type
+	transitExists    int               // creations of a key that existed
+	transitExists400 bool              // answer those 400 "already exists"
 }
 
 func newFakeVault(t *testing.T) (*fakeVault, *httptest.Server) {
@@ -78,6 +83,9 @@ func (fv *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var v2 bool
 	switch {
+	case strings.HasPrefix(r.URL.Path, "/v1/transit/"):
+		fv.serveTransit(w, r, body)
+		return
 	case strings.HasPrefix(r.URL.Path, "/v1/secret/data/"):
 		v2 = true
 	case strings.HasPrefix(r.URL.Path, "/v1/kv/"):
@@ -650,7 +658,8 @@ func TestFlags(t *testing.T) {
 
 	cfg, err := parseFlags(nil, io.Discard)
 	if err != nil || cfg.conns != 32 || cfg.duration != 10*time.Second || cfg.warmup != time.Second ||
-		cfg.size != 128 || cfg.keys != 1000 || cfg.mount != "secret" || cfg.workload != "health" || cfg.json || !cfg.baseline {
+		cfg.size != 128 || cfg.keys != 1000 || cfg.mount != "secret" || cfg.workload != "health" || cfg.json || !cfg.baseline ||
+		cfg.transitMount != "transit" || cfg.transitKey != "srload" || cfg.keyType != "aes256-gcm96" || cfg.batch != 100 {
 		t.Errorf("defaults: %+v %v", cfg, err)
 	}
 
@@ -661,6 +670,7 @@ func TestFlags(t *testing.T) {
 		{"-keys", "0"},
 		{"-reads", "101"},
 		{"-size", "-1"},
+		{"-batch", "0"},
 		{"-bogus"},
 		{"extra"},
 	} {
@@ -693,9 +703,10 @@ func TestTextReport(t *testing.T) {
 
 // The cost of building one request, the tool's own share of each request.
 func BenchmarkBuildRequest(b *testing.B) {
-	cfg := &config{conns: 1, keys: 1000, size: 128, mount: "secret", keyPrefix: "srload-", token: testToken}
+	cfg := &config{conns: 1, keys: 1000, size: 128, mount: "secret", keyPrefix: "srload-", token: testToken,
+		transitMount: "transit", transitKey: "srload", keyType: "aes256-gcm96", batch: 100}
 	base, _ := parseAddr("http://127.0.0.1:8200")
-	for _, name := range []string{"health", "kv2-write", "kv2-read"} {
+	for _, name := range []string{"health", "kv2-write", "kv2-read", "transit-encrypt", "transit-decrypt", "transit-batch-encrypt"} {
 		b.Run(name, func(b *testing.B) {
 			w, err := workloads[name].build(cfg)
 			if err != nil {

@@ -32,6 +32,14 @@ type workloadInfo struct {
 	// usesKeys says that -size, -keys, -mount, -prefix and -random matter
 	// (they are then shown in the report).
 	usesKeys bool
+	// usesTransitKey says that -size, -transit-mount, -key and -key-type
+	// matter (they are then shown in the report).
+	usesTransitKey bool
+	// batch: each request carries -batch items; the report adds items/s.
+	batch bool
+	// notFoundHint, when set, replaces the hint for a 404 or 405 answer
+	// (which otherwise points at -mount and the KV version).
+	notFoundHint string
 	// needsUnsealed: refuse to start against a sealed server.
 	needsUnsealed bool
 	// inProcess: the workload runs against the in-process baseline server
@@ -52,8 +60,12 @@ func register(w workloadInfo) {
 // workloadHelp lists the registered workloads for -help.
 func workloadHelp() string {
 	var b strings.Builder
+	width := 0
+	for name := range workloads {
+		width = max(width, len(name))
+	}
 	for _, name := range sortedWorkloads() {
-		fmt.Fprintf(&b, "  %-11s %s\n", name, workloads[name].summary)
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, name, workloads[name].summary)
 	}
 	return b.String()
 }

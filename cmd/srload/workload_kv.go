@@ -113,7 +113,7 @@ func (k *kvWorkload) setup(ctx context.Context, r *runner) error {
 		r.setupRequests.Add(1)
 		switch {
 		case err != nil || status/100 != 2:
-			return fmt.Errorf("%s %s: %s%s", req.Method, req.URL.Path, describeFailure(status, errBody, err), hint(status))
+			return fmt.Errorf("%s %s: %s%s", req.Method, req.URL.Path, describeFailure(status, errBody, err), r.hint(status))
 		case status == http.StatusNoContent:
 			return fmt.Errorf("-mount %s looks like a KV v1 mount (a KV v2 write answered 204 No Content); use the kv1-* workloads", k.cfg.mount)
 		}

@@ -239,6 +239,15 @@ func (s *Server) readBody(c echo.Context, r *request) error {
 	if req.ContentLength == 0 || req.Body == nil || req.Body == http.NoBody {
 		return nil // nothing to read (a chunked body has length -1)
 	}
+	if req.ContentLength > 0 {
+		// The length is known and within the limit: one exact read.
+		body := make([]byte, req.ContentLength)
+		if _, err := io.ReadFull(req.Body, body); err != nil {
+			return engine.Errorf(engine.ErrBadRequest, "failed to read request body")
+		}
+		r.body = body
+		return nil
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.opts.MaxRequestSize))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

@@ -37,11 +37,9 @@ func LookupData(tok string, e *Entry, now time.Time) map[string]any {
 	}
 	if e.ExpireTime != 0 {
 		expire := time.Unix(e.ExpireTime, 0)
-		issued := time.Unix(e.CreationTime, 0)
 		if e.IssueTime != 0 {
-			issued = time.Unix(e.IssueTime, 0)
 			d["last_renewal_time"] = e.IssueTime
-			d["last_renewal"] = issued.UTC().Format(time.RFC3339Nano)
+			d["last_renewal"] = time.Unix(e.IssueTime, 0).UTC().Format(time.RFC3339Nano)
 		}
 		d["expire_time"] = expire.UTC().Format(time.RFC3339Nano)
 		d["issue_time"] = time.Unix(e.CreationTime, 0).UTC().Format(time.RFC3339Nano)

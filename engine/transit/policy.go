@@ -404,14 +404,3 @@ func encodePolicy(p *storedPolicy) ([]byte, error) {
 	}
 	return raw, nil
 }
-
-// clone returns a deep copy of the policy's metadata and a shallow copy of
-// its entries map, for a mutation that may have to be discarded.
-func (p *storedPolicy) clone() *storedPolicy {
-	c := *p
-	c.Keys = make(map[string]storedKeyEntry, len(p.Keys))
-	for k, v := range p.Keys {
-		c.Keys[k] = v
-	}
-	return &c
-}

@@ -14,7 +14,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newBackend(t *testing.T) (*Backend, *clock, string) {
+func newBackend(t testing.TB) (*Backend, *clock, string) {
 	t.Helper()
 	b := unsealed(t)
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
@@ -221,4 +221,23 @@ func TestAccessorAndRoles(t *testing.T) {
 	if err != nil || len(l.Data.(map[string]any)["keys"].([]string)) != 1 {
 		t.Fatalf("list roles: %v %v", l, err)
 	}
+}
+
+// FuzzBackend: arbitrary token-store requests never panic and fail only
+// with client errors.
+func FuzzBackend(f *testing.F) {
+	f.Add("create", `{"policies":"a,b","ttl":"1h","num_uses":3,"meta":{"k":"v"}}`)
+	f.Add("roles/r", `{"allowed_policies":["x"],"period":"5m"}`)
+	f.Add("lookup-accessor", `{"accessor":"abc"}`)
+	f.Add("renew-self", `{"increment":"-5s"}`)
+	b, _, root := newBackend(f)
+	f.Fuzz(func(t *testing.T, path, body string) {
+		for _, op := range []engine.Operation{engine.OpRead, engine.OpUpdate, engine.OpList, engine.OpDelete} {
+			_, err := b.HandleRequest(context.Background(), &engine.Request{Operation: op, Path: path, ClientToken: root, Body: []byte(body), Sudo: true})
+			if err != nil && !errors.Is(err, engine.ErrBadRequest) && !errors.Is(err, engine.ErrNotFound) &&
+				!errors.Is(err, engine.ErrUnsupportedPath) && !errors.Is(err, engine.ErrUnsupportedOperation) && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("%v %q %q: %v", op, path, body, err)
+			}
+		}
+	})
 }

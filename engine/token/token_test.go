@@ -12,7 +12,7 @@ import (
 	"github.com/strongroom/strongroom/storage/bolt"
 )
 
-func unsealed(t *testing.T) *seal.Barrier {
+func unsealed(t testing.TB) *seal.Barrier {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {

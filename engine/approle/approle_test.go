@@ -180,4 +180,3 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
-

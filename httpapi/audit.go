@@ -18,6 +18,9 @@ import (
 // notAudited are the status endpoints Vault does not audit either.
 var notAudited = map[string]bool{"sys/health": true, "sys/seal-status": true, "sys/leader": true}
 
+// streamed are the responses too large to hold for auditing.
+var streamed = map[string]bool{"sys/storage/snapshot": true}
+
 // errAudit fails a request that could not be audited, as Vault does.
 var errAudit = errors.New("internal error: no audit device succeeded in logging the request")
 
@@ -80,6 +83,19 @@ func (s *Server) serveAudited(c echo.Context, r *request) error {
 		return errAudit
 	}
 
+	if streamed[r.path] {
+		// Too large to hold: served directly, its response audited
+		// without a body once it is sent.
+		err := s.serve(c, r)
+		status := c.Response().Status
+		if err != nil {
+			status, _ = statusOf(err)
+		}
+		if lerr := s.opts.Audits.Broker.LogResponse(ctx, auth, areq, &audit.Response{Status: status}, err); lerr != nil {
+			s.opts.Logger.Error("audit failed after a streamed response", "request_id", r.id, "error", lerr.Error())
+		}
+		return err
+	}
 	orig := c.Response().Writer
 	rec := &recorder{header: http.Header{}}
 	c.Response().Writer = rec

@@ -19,7 +19,7 @@ import (
 var sudoPaths = []string{
 	"sys/seal", "sys/step-down", "sys/rotate", "sys/audit", "sys/audit/*", "sys/auth/*",
 	"sys/raw", "sys/raw/*", "sys/leases/revoke-prefix/*", "sys/leases/revoke-force/*",
-	"auth/token/revoke-orphan", "auth/token/accessors",
+	"auth/token/revoke-orphan", "auth/token/accessors", "sys/storage/snapshot",
 }
 
 func needsSudo(path string) bool {

@@ -25,6 +25,7 @@ import (
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/storage"
 )
 
 // Defaults of the listener limits, as Vault's (max_request_size and
@@ -44,6 +45,8 @@ type Options struct {
 	Auths *mounts.Table
 	// Policies holds the ACL policies; nil denies every non-root token.
 	Policies *policy.Store
+	// Store is the node's store, for snapshots.
+	Store storage.Store
 	// Audits is the audit table; nil disables auditing.
 	Audits *sys.Audits
 	// TokenStore serves auth/token/*.
@@ -136,6 +139,7 @@ func (s *Server) table() map[string]*route {
 		"sys/mounts":                {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
 		"sys/auth":                  {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
 		"sys/audit":                 {methods: map[string]handlerFunc{http.MethodGet: s.auditList}},
+		"sys/storage/snapshot":      {methods: map[string]handlerFunc{http.MethodGet: s.snapshot}},
 		"sys/policy":                s.policyRouteAll(),
 		"sys/policies/acl":          s.policyRouteAll(),
 		"sys/capabilities":          {methods: map[string]handlerFunc{http.MethodPost: s.capabilities, http.MethodPut: s.capabilities}},

@@ -14,6 +14,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -62,6 +63,8 @@ var (
 	// ErrTimeout is returned when a transaction outlives its context or the
 	// backend's transaction time limit.
 	ErrTimeout = errors.New("storage: transaction timed out")
+	// ErrNotEmpty is returned by Copy when the target store holds records.
+	ErrNotEmpty = errors.New("storage: the target store is not empty")
 	// ErrUnavailable means the backend cannot be reached.
 	ErrUnavailable = errors.New("storage: backend unavailable")
 )
@@ -168,4 +171,12 @@ func Scrub(ctx context.Context, s Store) error {
 		return sc.Scrub(ctx)
 	}
 	return nil
+}
+
+// Snapshotter is implemented by stores that can write a consistent copy of
+// all their records (still barrier-encrypted) for a backup, without stopping
+// writers.
+type Snapshotter interface {
+	// Snapshot writes the copy to w and returns the bytes written.
+	Snapshot(w io.Writer) (int64, error)
 }

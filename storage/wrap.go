@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,17 @@ type store struct {
 }
 
 var _ Store = (*store)(nil)
+
+// Snapshot implements Snapshotter when the backend does.
+func (s *store) Snapshot(w io.Writer) (int64, error) {
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	if sn, ok := s.raw.(Snapshotter); ok {
+		return sn.Snapshot(w)
+	}
+	return 0, fmt.Errorf("%w: this backend cannot take snapshots", ErrUnavailable)
+}
 
 // Scrub implements Scrubber when the backend does.
 func (s *store) Scrub(ctx context.Context) error {

@@ -2,6 +2,8 @@
 //
 //	strongroom server -config FILE   run a server from a configuration file
 //	strongroom server -dev           run an initialised, unsealed dev server
+//	strongroom operator backup -out F  save a snapshot of a running server's store
+//	strongroom operator restore -config FILE -in F   load a snapshot into an empty store
 //	strongroom version               print the version
 package main
 
@@ -25,6 +27,7 @@ const usage = `Usage: strongroom <command> [options]
 
 Commands:
     server     Start a Strongroom server (-config FILE, or -dev)
+    operator   backup (-out FILE) a running server's store; restore (-config FILE -in FILE) into an empty store
     version    Print the Strongroom version
 `
 
@@ -36,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "server":
 		return runServer(args[1:], stdout, stderr)
+	case "operator":
+		return runOperator(args[1:], stdout, stderr)
 	case "version", "-v", "-version", "--version":
 		fmt.Fprintf(stdout, "Strongroom v%s%s\n", version, dateSuffix())
 		return 0

@@ -177,7 +177,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
-			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, Policies: n.policies, Audits: n.audits, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
+			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, Policies: n.policies, Audits: n.audits, Store: n.store, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
 		})
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {

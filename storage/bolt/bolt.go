@@ -266,6 +266,9 @@ func (d *DB) WriteTo(w io.Writer) (int64, error) {
 	return n, translate(err)
 }
 
+// Snapshot implements storage.Snapshotter with WriteTo.
+func (d *DB) Snapshot(w io.Writer) (int64, error) { return d.WriteTo(w) }
+
 // Path returns the path of the database file.
 func (d *DB) Path() string { return d.path }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -35,19 +36,23 @@ type Config struct {
 	APIAddr   string      `hcl:"api_addr,optional"`
 	LogLevel  string      `hcl:"log_level,optional"`
 	Body      hcl.Body    `hcl:",body"`
+
+	path string // the file it was read from, for SIGHUP reloads
 }
 
 // Listener is a listener "tcp" block.
 type Listener struct {
-	Type               string   `hcl:"type,label"`
-	Address            string   `hcl:"address,optional"`
-	TLSCertFile        string   `hcl:"tls_cert_file,optional"`
-	TLSKeyFile         string   `hcl:"tls_key_file,optional"`
-	TLSMinVersion      string   `hcl:"tls_min_version,optional"`
-	TLSDisable         bool     `hcl:"tls_disable,optional"`
-	MaxRequestSize     *int64   `hcl:"max_request_size,optional"`
-	MaxRequestDuration string   `hcl:"max_request_duration,optional"`
-	Body               hcl.Body `hcl:",body"`
+	Type                 string   `hcl:"type,label"`
+	Address              string   `hcl:"address,optional"`
+	TLSCertFile          string   `hcl:"tls_cert_file,optional"`
+	TLSKeyFile           string   `hcl:"tls_key_file,optional"`
+	TLSMinVersion        string   `hcl:"tls_min_version,optional"`
+	TLSDisable           bool     `hcl:"tls_disable,optional"`
+	TLSClientCAFile      string   `hcl:"tls_client_ca_file,optional"`
+	TLSRequireClientCert bool     `hcl:"tls_require_and_verify_client_cert,optional"`
+	MaxRequestSize       *int64   `hcl:"max_request_size,optional"`
+	MaxRequestDuration   string   `hcl:"max_request_duration,optional"`
+	Body                 hcl.Body `hcl:",body"`
 
 	minTLS   uint16
 	duration time.Duration
@@ -88,7 +93,11 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	return ParseConfig(path, src)
+	cfg, err := ParseConfig(path, src)
+	if err == nil {
+		cfg.path = path
+	}
+	return cfg, err
 }
 
 // ParseConfig parses and checks configuration source; filename names it in
@@ -170,6 +179,9 @@ func (l *Listener) check() hcl.Diagnostics {
 	}
 	if !l.TLSDisable && (l.TLSCertFile == "" || l.TLSKeyFile == "") {
 		diags = append(diags, labelDiag(l.Body, "Missing TLS files", "tls_cert_file and tls_key_file are required unless tls_disable = true"))
+	}
+	if l.TLSRequireClientCert && l.TLSClientCAFile == "" {
+		diags = append(diags, attrDiag(l.Body, "tls_require_and_verify_client_cert", "Missing tls_client_ca_file", "needs tls_client_ca_file to verify client certificates"))
 	}
 	if l.MaxRequestSize != nil && *l.MaxRequestSize <= 0 {
 		diags = append(diags, attrDiag(l.Body, "max_request_size", "Invalid max_request_size", "must be a positive number of bytes"))
@@ -292,4 +304,26 @@ func blockDiag(b hcl.Body, typ, summary, detail string) *hcl.Diagnostic {
 		}
 	}
 	return d
+}
+
+// clientAuth applies the listener's client-certificate options (Vault's
+// tls_client_ca_file and tls_require_and_verify_client_cert) to tc.
+func (l *Listener) clientAuth(tc *tls.Config) error {
+	if l.TLSClientCAFile == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(l.TLSClientCAFile)
+	if err != nil {
+		return fmt.Errorf("reading tls_client_ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("tls_client_ca_file %s holds no PEM certificate", l.TLSClientCAFile)
+	}
+	tc.ClientCAs = pool
+	tc.ClientAuth = tls.VerifyClientCertIfGiven
+	if l.TLSRequireClientCert {
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return nil
 }

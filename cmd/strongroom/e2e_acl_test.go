@@ -118,6 +118,7 @@ path "kv/*" {
 	c.Sys().Mount("secret", &vault.MountInput{Type: "kv-v2"})
 	_, err = kes.Logical().Read("sys/internal/ui/mounts/secret/x")
 	wantStatus(t, err, 403, "preflight capability check")
+	assertLogsClean(t, p, map[string]string{"secret id": secretID, "login token": login.Auth.ClientToken, "kv value": "c2VjcmV0"})
 }
 
 // TestTransitRoles expresses the roles of a platform KMS as policies:

@@ -380,6 +380,13 @@ func TestInitUnsealSealRestart(t *testing.T) {
 	}
 	_, err = sys.ResetUnsealProcess()
 	wantStatus(t, err, 400, "unsealed")
+
+	secrets := map[string]string{"root token": initResp.RootToken}
+	for i, k := range initResp.Keys {
+		secrets["unseal key hex "+string(rune('0'+i))] = k
+		secrets["unseal key b64 "+string(rune('0'+i))] = initResp.KeysB64[i]
+	}
+	assertLogsClean(t, p, secrets)
 }
 
 // TestHealthCodes checks sys/health's status codes and query flags in each
@@ -526,5 +533,17 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %s", d)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// assertLogsClean fails if any secret appears in the server's log output
+// (stdout and stderr; the e2e servers log at debug level).
+func assertLogsClean(t *testing.T, p *proc, secrets map[string]string) {
+	t.Helper()
+	logs := p.logs()
+	for name, s := range secrets {
+		if s != "" && strings.Contains(logs, s) {
+			t.Errorf("the server log contains the %s", name)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,6 +77,8 @@ type node struct {
 	hsm        *hsmSlot // nil without a pkcs11 seal
 	mounts     *mounts.Table
 	auths      *mounts.Table
+	certs      []*certHolder
+	level      *slog.LevelVar
 	policies   *policy.Store
 	audits     *sys.Audits
 	tokens     *token.Cache
@@ -108,25 +111,65 @@ func openStore(cfg *Storage) (storage.Store, string, error) {
 	return nil, "", fmt.Errorf("storage type %q is not supported", cfg.Type)
 }
 
-func newLogger(level string, w io.Writer) *slog.Logger {
-	var l slog.Level
+func newLogger(level string, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	lv := &slog.LevelVar{}
+	lv.Set(parseLevel(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), lv
+}
+
+// parseLevel maps Vault's log level names to slog levels.
+func parseLevel(level string) slog.Level {
 	switch strings.ToLower(level) {
 	case "trace", "debug":
-		l = slog.LevelDebug
+		return slog.LevelDebug
 	case "warn", "warning":
-		l = slog.LevelWarn
+		return slog.LevelWarn
 	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
+		return slog.LevelError
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.LevelInfo
+}
+
+// certHolder serves a listener's certificate and reloads it on SIGHUP; a
+// failed reload keeps the certificate in use.
+type certHolder struct {
+	certFile, keyFile string
+	cert              atomic.Pointer[tls.Certificate]
+}
+
+func (h *certHolder) load() error {
+	c, err := tls.LoadX509KeyPair(h.certFile, h.keyFile)
+	if err != nil {
+		return err
+	}
+	h.cert.Store(&c)
+	return nil
+}
+
+func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return h.cert.Load(), nil }
+
+// reload re-reads what SIGHUP may change without dropping connections:
+// the listeners' certificates, the log level, and the audit files.
+func (n *node) reload(cfg *Config) {
+	for _, h := range n.certs {
+		if err := h.load(); err != nil {
+			n.logger.Error("certificate reload failed; keeping the current one", "file", h.certFile, "error", err.Error())
+		} else {
+			n.logger.Info("certificate reloaded", "file", h.certFile)
+		}
+	}
+	if cfg != nil {
+		n.level.Set(parseLevel(cfg.LogLevel))
+	}
+	if err := n.audits.Broker.Reload(); err != nil {
+		n.logger.Error("audit device reload failed", "error", err.Error())
+	}
 }
 
 // start opens the store and the HSM, unseals through the HSM when the seal
 // allows it, and serves in the background.
 func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
-	logger := newLogger(cfg.LogLevel, stderr)
+	logger, level := newLogger(cfg.LogLevel, stderr)
 	if err := checkMemlock(); err != nil {
 		return nil, err
 	}
@@ -134,7 +177,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening storage: %w", err)
 	}
-	n := &node{store: store, logger: logger}
+	n := &node{store: store, logger: logger, level: level}
 	mode, pkcs11Cfg := cfg.sealMode()
 	opts := seal.Options{Mode: mode}
 	if pkcs11Cfg != nil {
@@ -192,13 +235,19 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 		}
 		scheme := "http"
 		if !l.TLSDisable {
-			cert, err := tls.LoadX509KeyPair(l.TLSCertFile, l.TLSKeyFile)
-			if err != nil {
+			h := &certHolder{certFile: l.TLSCertFile, keyFile: l.TLSKeyFile}
+			if err := h.load(); err != nil {
 				ln.Close()
 				n.close(context.Background())
 				return nil, fmt.Errorf("listener %s: loading TLS certificate: %w", l.Address, err)
 			}
-			srv.TLSConfig = &tls.Config{MinVersion: l.minTLS, Certificates: []tls.Certificate{cert}}
+			n.certs = append(n.certs, h)
+			srv.TLSConfig = &tls.Config{MinVersion: l.minTLS, GetCertificate: h.get}
+			if err := l.clientAuth(srv.TLSConfig); err != nil {
+				ln.Close()
+				n.close(context.Background())
+				return nil, fmt.Errorf("listener %s: %w", l.Address, err)
+			}
 			ln = tls.NewListener(ln, srv.TLSConfig)
 			scheme = "https"
 		}
@@ -246,7 +295,28 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, ready fun
 		fmt.Fprintf(stdout, "             Version: Strongroom v%s\n\n", version)
 		fmt.Fprintf(stdout, "==> Strongroom server started! Listening on %s\n", strings.Join(n.addrs, ", "))
 	}
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			// Re-read the configuration for the log level; certificates
+			// are re-read from the files the running listeners use.
+			var fresh *Config
+			if cfg.path != "" {
+				c, err := LoadConfig(cfg.path)
+				if err != nil {
+					n.logger.Error("configuration reload failed; keeping the current one", "error", err.Error())
+				} else {
+					fresh = c
+				}
+			}
+			n.reload(fresh)
+		}
+	}
 	fmt.Fprintln(stdout, "==> Strongroom shutdown triggered")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

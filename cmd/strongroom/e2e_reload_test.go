@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestSIGHUPReloadsCertificate: the server serves a new certificate after
+// SIGHUP, and a keep-alive connection opened before survives it.
+func TestSIGHUPReloadsCertificate(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath, poolA := selfSigned(t, filepath.Join(dir))
+	cfg := writeConfig(t, dir, `
+listener "tcp" {
+  address       = "127.0.0.1:0"
+  tls_cert_file = "`+certPath+`"
+  tls_key_file  = "`+keyPath+`"
+}
+storage "bolt" { path = "`+filepath.Join(dir, "s.db")+`" }
+`)
+	p := startServer(t, "-config", cfg)
+	host := strings.TrimPrefix(p.addr, "https://")
+	served := func(pool *x509.CertPool) []byte {
+		t.Helper()
+		c, err := tls.Dial("tcp", host, &tls.Config{RootCAs: pool})
+		if err != nil {
+			return nil
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Raw
+	}
+	first := served(poolA)
+	if first == nil {
+		t.Fatal("the first certificate is not served")
+	}
+	// A keep-alive client connection, trusting both certificates.
+	both := poolA.Clone()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: both}}}
+	reused := func() bool {
+		var r bool
+		req, _ := http.NewRequest("GET", p.addr+"/v1/sys/health", nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { r = i.Reused },
+		}))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return r
+	}
+	reused()
+
+	// New certificate in the same files, then SIGHUP.
+	newDir := t.TempDir()
+	newCert, newKey, poolB := selfSigned(t, newDir)
+	for src, dst := range map[string]string{newCert: certPath, newKey: keyPath} {
+		b, _ := os.ReadFile(src)
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		got := served(poolB)
+		return got != nil && !bytes.Equal(got, first)
+	})
+	if !reused() {
+		t.Fatal("the keep-alive connection was dropped by the reload")
+	}
+	if !strings.Contains(p.logs(), "certificate reloaded") {
+		t.Fatalf("no reload log line:\n%s", p.logs())
+	}
+}

@@ -80,6 +80,7 @@ func (s *Server) serveAudited(c echo.Context, r *request) error {
 	}
 	if err := s.opts.Audits.Broker.LogRequest(ctx, auth, areq, nil); err != nil {
 		s.opts.Logger.Error("audit failed", "request_id", r.id, "error", err.Error())
+		s.opts.Metrics.AuditFailure()
 		return errAudit
 	}
 
@@ -107,6 +108,7 @@ func (s *Server) serveAudited(c echo.Context, r *request) error {
 	aresp, respErr := auditResponse(rec)
 	if err := s.opts.Audits.Broker.LogResponse(ctx, auth, areq, aresp, respErr); err != nil {
 		s.opts.Logger.Error("audit failed", "request_id", r.id, "error", err.Error())
+		s.opts.Metrics.AuditFailure()
 		c.Response().Committed = false
 		return errAudit
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/strongroom/strongroom/engine/policy"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
+	"github.com/strongroom/strongroom/metrics"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage"
 )
@@ -45,6 +46,11 @@ type Options struct {
 	Auths *mounts.Table
 	// Policies holds the ACL policies; nil denies every non-root token.
 	Policies *policy.Store
+	// Metrics records requests and serves sys/metrics; nil disables both.
+	Metrics *metrics.Metrics
+	// UnauthenticatedMetrics lets sys/metrics answer without a token
+	// (Vault's telemetry unauthenticated_metrics_access).
+	UnauthenticatedMetrics bool
 	// Store is the node's store, for snapshots.
 	Store storage.Store
 	// Audits is the audit table; nil disables auditing.
@@ -90,6 +96,9 @@ type request struct {
 	body  []byte
 
 	bodyRead bool
+	// family names the route for metrics: the route-table path, a prefix
+	// route, or the mount; "other" for everything else.
+	family string
 }
 
 // New returns the front door.
@@ -140,6 +149,7 @@ func (s *Server) table() map[string]*route {
 		"sys/auth":                  {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
 		"sys/audit":                 {methods: map[string]handlerFunc{http.MethodGet: s.auditList}},
 		"sys/storage/snapshot":      {methods: map[string]handlerFunc{http.MethodGet: s.snapshot}},
+		"sys/metrics":               {methods: map[string]handlerFunc{http.MethodGet: s.metricsEndpoint}},
 		"sys/policy":                s.policyRouteAll(),
 		"sys/policies/acl":          s.policyRouteAll(),
 		"sys/capabilities":          {methods: map[string]handlerFunc{http.MethodPost: s.capabilities, http.MethodPut: s.capabilities}},
@@ -170,7 +180,7 @@ func (s *Server) dispatch(c echo.Context) error {
 	// Vault's default custom response header.
 	h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
-	r := &request{id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req)}
+	r := &request{id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other"}
 	var err error
 	if s.auditable(r) {
 		err = s.serveAudited(c, r)
@@ -180,6 +190,7 @@ func (s *Server) dispatch(c echo.Context) error {
 	if err != nil {
 		err = s.writeError(c, r, err)
 	}
+	s.opts.Metrics.Request(r.family, c.Response().Status, s.opts.Now().Sub(start))
 	s.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "request",
 		slog.String("request_id", r.id), slog.String("method", req.Method),
 		slog.String("path", r.path), slog.Int("status", c.Response().Status),
@@ -197,8 +208,14 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	}
 
 	rt, known := s.routes[r.path]
-	if !known {
-		rt, known = s.prefixRoute(r.path)
+	if known {
+		r.family = r.path
+	} else {
+		var prefix string
+		rt, prefix, known = s.prefixRoute(r.path)
+		if known {
+			r.family = prefix
+		}
 	}
 	if !(known && rt.sealedOK) && s.opts.Sys.Barrier.Sealed() {
 		return seal.ErrSealed

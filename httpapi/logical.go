@@ -32,6 +32,9 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 		}
 	}
 	mountPath, backend, rest, err := s.route(ctx, r.path)
+	if err == nil {
+		r.family = mountPath
+	}
 	if errors.Is(err, engine.ErrUnsupportedPath) {
 		// Without a valid token, a path that does not exist looks like one
 		// that does: 403.
@@ -141,13 +144,13 @@ func (s *Server) prefixTable() []prefixRoute {
 	}
 }
 
-func (s *Server) prefixRoute(path string) (*route, bool) {
+func (s *Server) prefixRoute(path string) (*route, string, bool) {
 	for _, p := range s.prefixes {
 		if strings.HasPrefix(path, p.prefix) {
-			return p.route, true
+			return p.route, p.prefix, true
 		}
 	}
-	return nil, false
+	return nil, "", false
 }
 
 const mergePatchType = "application/merge-patch+json"

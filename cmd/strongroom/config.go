@@ -42,20 +42,27 @@ type Config struct {
 
 // Listener is a listener "tcp" block.
 type Listener struct {
-	Type                 string   `hcl:"type,label"`
-	Address              string   `hcl:"address,optional"`
-	TLSCertFile          string   `hcl:"tls_cert_file,optional"`
-	TLSKeyFile           string   `hcl:"tls_key_file,optional"`
-	TLSMinVersion        string   `hcl:"tls_min_version,optional"`
-	TLSDisable           bool     `hcl:"tls_disable,optional"`
-	TLSClientCAFile      string   `hcl:"tls_client_ca_file,optional"`
-	TLSRequireClientCert bool     `hcl:"tls_require_and_verify_client_cert,optional"`
-	MaxRequestSize       *int64   `hcl:"max_request_size,optional"`
-	MaxRequestDuration   string   `hcl:"max_request_duration,optional"`
-	Body                 hcl.Body `hcl:",body"`
+	Type                 string             `hcl:"type,label"`
+	Address              string             `hcl:"address,optional"`
+	TLSCertFile          string             `hcl:"tls_cert_file,optional"`
+	TLSKeyFile           string             `hcl:"tls_key_file,optional"`
+	TLSMinVersion        string             `hcl:"tls_min_version,optional"`
+	TLSDisable           bool               `hcl:"tls_disable,optional"`
+	TLSClientCAFile      string             `hcl:"tls_client_ca_file,optional"`
+	TLSRequireClientCert bool               `hcl:"tls_require_and_verify_client_cert,optional"`
+	MaxRequestSize       *int64             `hcl:"max_request_size,optional"`
+	MaxRequestDuration   string             `hcl:"max_request_duration,optional"`
+	Telemetry            *ListenerTelemetry `hcl:"telemetry,block"`
+	Body                 hcl.Body           `hcl:",body"`
 
 	minTLS   uint16
 	duration time.Duration
+}
+
+// ListenerTelemetry is a listener's telemetry block (Vault's).
+type ListenerTelemetry struct {
+	// UnauthenticatedMetricsAccess lets sys/metrics answer without a token.
+	UnauthenticatedMetricsAccess bool `hcl:"unauthenticated_metrics_access,optional"`
 }
 
 // Storage is the storage block; its arguments depend on its type.

@@ -26,6 +26,7 @@ import (
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/engine/transit"
 	"github.com/strongroom/strongroom/httpapi"
+	"github.com/strongroom/strongroom/metrics"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage"
 	"github.com/strongroom/strongroom/storage/bolt"
@@ -78,6 +79,7 @@ type node struct {
 	mounts     *mounts.Table
 	auths      *mounts.Table
 	certs      []*certHolder
+	metrics    *metrics.Metrics
 	level      *slog.LevelVar
 	policies   *policy.Store
 	audits     *sys.Audits
@@ -99,16 +101,21 @@ var engineFactories = map[string]mounts.Factory{"kv": kv.Factory, "transit": tra
 // authFactories are the auth methods sys/auth can enable, by type.
 var authFactories = map[string]mounts.Factory{"approle": approle.Factory}
 
-func openStore(cfg *Storage) (storage.Store, string, error) {
+// openStore opens the configured store; it also returns the bolt database
+// for its metrics.
+func openStore(cfg *Storage) (storage.Store, *bolt.DB, string, error) {
 	switch cfg.Type {
 	case "bolt":
 		if err := os.MkdirAll(filepath.Dir(cfg.Bolt.Path), 0o700); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
-		st, err := bolt.Open(cfg.Bolt.Path)
-		return st, "bolt", err
+		db, err := bolt.OpenRaw(cfg.Bolt.Path)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return storage.Wrap(db), db, "bolt", nil
 	}
-	return nil, "", fmt.Errorf("storage type %q is not supported", cfg.Type)
+	return nil, nil, "", fmt.Errorf("storage type %q is not supported", cfg.Type)
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, *slog.LevelVar) {
@@ -173,7 +180,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	if err := checkMemlock(); err != nil {
 		return nil, err
 	}
-	store, storageType, err := openStore(cfg.Storage)
+	store, boltDB, storageType, err := openStore(cfg.Storage)
 	if err != nil {
 		return nil, fmt.Errorf("opening storage: %w", err)
 	}
@@ -204,6 +211,13 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	n.tokenStore = &token.Backend{Barrier: barrier, Cache: n.tokens}
 	n.policies = &policy.Store{Barrier: barrier}
 	n.audits = &sys.Audits{Barrier: barrier}
+	n.metrics = metrics.New()
+	n.metrics.Register(metrics.SealGauge("root", barrier.Sealed))
+	n.metrics.Register(metrics.BoltCollector(boltDB))
+	n.metrics.Register(metrics.CacheCollector("token", n.tokens.Stats))
+	if n.hsm != nil {
+		n.metrics.Register(metrics.HSMCollector(n.hsm.h.Load))
+	}
 	n.sys = &sys.Sys{
 		Barrier: barrier, StorageType: storageType, Version: version, BuildDate: buildDate,
 		OnSeal: []func(){n.mounts.Reset, n.auths.Reset, n.tokens.Clear, n.policies.Invalidate, n.audits.Reset},
@@ -220,7 +234,8 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
-			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, Policies: n.policies, Audits: n.audits, Store: n.store, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
+			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, Policies: n.policies, Audits: n.audits, Store: n.store, Metrics: n.metrics,
+			UnauthenticatedMetrics: l.Telemetry != nil && l.Telemetry.UnauthenticatedMetricsAccess, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
 		})
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {

@@ -3,6 +3,7 @@ package token
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,7 +19,12 @@ type Cache struct {
 
 	mu      sync.RWMutex
 	entries map[[sha256.Size]byte]cached
+
+	hits, misses atomic.Uint64
 }
+
+// Stats reports the cache's hits and misses since it was made.
+func (c *Cache) Stats() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }
 
 type cached struct {
 	e  *Entry
@@ -37,8 +43,10 @@ func (c *Cache) Get(tok string, now time.Time) (*Entry, bool) {
 	v, ok := c.entries[k]
 	c.mu.RUnlock()
 	if !ok || now.Sub(v.at) > c.maxAge || v.e.Expired(now) {
+		c.misses.Add(1)
 		return nil, false
 	}
+	c.hits.Add(1)
 	return v.e, true
 }
 

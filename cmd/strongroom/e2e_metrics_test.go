@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	vault "github.com/hashicorp/vault/api"
+)
+
+// scrape returns the metrics text of sys/metrics?format=prometheus.
+func scrape(t *testing.T, addr, token string) (string, int) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", addr+"/v1/sys/metrics?format=prometheus", nil)
+	if token != "" {
+		req.Header.Set("X-Vault-Token", token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode
+}
+
+// metricValue finds one sample's value by its name and label text.
+func metricValue(t *testing.T, text, name, labels string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name+labels) + ` ([0-9.e+-]+)$`)
+	m := re.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no sample %s%s in:\n%s", name, labels, grepLines(text, name))
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestMetrics scrapes sys/metrics after a known workload on a pkcs11 node:
+// request counts by family and status, seal state, PKCS#11 calls, storage
+// commits and token-cache hits.
+func TestMetrics(t *testing.T) {
+	f := newHSMFixture(t)
+	p := startServerEnv(t, f.env(), "-config", f.config(t, f.pkcs11("")))
+	c := newClient(t, p.addr)
+	res, err := c.Sys().Init(&vault.InitRequest{RecoveryShares: 1, RecoveryThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(res.RootToken)
+	if _, code := scrape(t, p.addr, ""); code != 403 {
+		t.Fatalf("metrics without a token: %d", code)
+	}
+	if err := c.Sys().Mount("secret", &vault.MountInput{Type: "kv-v2"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := c.KVv2("secret").Put(context.Background(), fmt.Sprintf("k%d", i), map[string]any{"v": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		c.KVv2("secret").Get(context.Background(), "missing")
+	}
+	text, code := scrape(t, p.addr, res.RootToken)
+	if code != 200 {
+		t.Fatalf("scrape: %d %s", code, text)
+	}
+	if v := metricValue(t, text, "strongroom_http_requests_total", `{code="200",family="secret/"}`); v != 10 {
+		t.Errorf("200s on secret/: %v, want 10", v)
+	}
+	if v := metricValue(t, text, "strongroom_http_requests_total", `{code="404",family="secret/"}`); v != 5 {
+		t.Errorf("404s on secret/: %v, want 5", v)
+	}
+	if v := metricValue(t, text, "strongroom_http_request_duration_seconds_count", `{family="secret/"}`); v != 15 {
+		t.Errorf("latency samples on secret/: %v, want 15", v)
+	}
+	if v := metricValue(t, text, "strongroom_seal_sealed", `{tenant="root"}`); v != 0 {
+		t.Errorf("sealed gauge: %v", v)
+	}
+	if v := metricValue(t, text, "strongroom_pkcs11_calls_total", `{function="C_Encrypt"}`); v < 1 {
+		t.Errorf("C_Encrypt calls: %v", v)
+	}
+	if v := metricValue(t, text, "strongroom_storage_commits_total", ``); v < 10 {
+		t.Errorf("commits: %v", v)
+	}
+	if v := metricValue(t, text, "strongroom_cache_hits_total", `{cache="token"}`); v < 10 {
+		t.Errorf("token cache hits: %v", v)
+	}
+	if err := c.Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	// Sealed, only the seal endpoints answer: metrics say 503 like the rest.
+	if _, code := scrape(t, p.addr, res.RootToken); code != 503 {
+		t.Fatalf("metrics while sealed: %d", code)
+	}
+}
+
+// TestUnauthenticatedMetrics: a listener with telemetry
+// unauthenticated_metrics_access serves metrics without a token.
+func TestUnauthenticatedMetrics(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, strings.Replace(boltConfig(dir), "tls_disable = true", "tls_disable = true\n  telemetry {\n    unauthenticated_metrics_access = true\n  }", 1))
+	p := startServer(t, "-config", cfg)
+	c := newClient(t, p.addr)
+	res, err := c.Sys().Init(&vault.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Sys().Unseal(res.Keys[0])
+	text, code := scrape(t, p.addr, "")
+	if code != 200 || !strings.Contains(text, "strongroom_seal_sealed") {
+		t.Fatalf("unauthenticated scrape: %d", code)
+	}
+}

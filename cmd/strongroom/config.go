@@ -35,6 +35,7 @@ type Config struct {
 	Seals     []*Seal     `hcl:"seal,block"`
 	APIAddr   string      `hcl:"api_addr,optional"`
 	LogLevel  string      `hcl:"log_level,optional"`
+	LogFormat string      `hcl:"log_format,optional"`
 	Body      hcl.Body    `hcl:",body"`
 
 	path string // the file it was read from, for SIGHUP reloads
@@ -158,6 +159,9 @@ func (c *Config) check() hcl.Diagnostics {
 	}
 	if c.LogLevel != "" && !logLevels[strings.ToLower(c.LogLevel)] {
 		diags = append(diags, attrDiag(c.Body, "log_level", "Invalid log_level", "must be one of trace, debug, info, warn, error"))
+	}
+	if c.LogFormat != "" && c.LogFormat != "standard" && c.LogFormat != "json" {
+		diags = append(diags, attrDiag(c.Body, "log_format", "Invalid log_format", "must be standard or json"))
 	}
 	if c.APIAddr != "" && !strings.HasPrefix(c.APIAddr, "http://") && !strings.HasPrefix(c.APIAddr, "https://") {
 		diags = append(diags, attrDiag(c.Body, "api_addr", "Invalid api_addr", "must be a URL starting with http:// or https://"))

@@ -76,6 +76,7 @@ func TestParseConfigRefusals(t *testing.T) {
 		{"bad size", "listener \"tcp\" {\n  tls_disable = true\n  max_request_size = -1\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", "positive number"},
 		{"wrong type", "listener \"tcp\" {\n  tls_disable = true\n  max_request_size = \"big\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", "number is required"},
 		{"bad log level", head + "log_level = \"loud\"\n", "bad.hcl:7", "must be one of"},
+		{"bad log format", head + "log_format = \"xml\"\n", "bad.hcl:7", "must be standard or json"},
 		{"bad api_addr", head + "api_addr = \"kms:8200\"\n", "bad.hcl:7", "http:// or https://"},
 		{"no tls files", "listener \"tcp\" {\n  address = \"127.0.0.1:8200\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:1", "tls_cert_file and tls_key_file are required"},
 		{"unknown storage type", "listener \"tcp\" {\n  tls_disable = true\n}\nstorage \"consul\" {\n}\n", "bad.hcl:4", `storage type "consul" is not supported`},

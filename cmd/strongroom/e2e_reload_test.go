@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	vault "github.com/hashicorp/vault/api"
 )
 
 // TestSIGHUPReloadsCertificate: the server serves a new certificate after
@@ -84,4 +87,37 @@ storage "bolt" { path = "`+filepath.Join(dir, "s.db")+`" }
 	if !strings.Contains(p.logs(), "certificate reloaded") {
 		t.Fatalf("no reload log line:\n%s", p.logs())
 	}
+}
+
+// TestJSONLogs: log_format = "json" writes one JSON object per line, each
+// request line carries its request id, and no secret is logged.
+func TestJSONLogs(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, strings.Replace(boltConfig(dir), `log_level = "debug"`, "log_level = \"debug\"\nlog_format = \"json\"", 1))
+	p := startServer(t, "-config", cfg)
+	c := newClient(t, p.addr)
+	res, err := c.Sys().Init(&vault.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Sys().Unseal(res.Keys[0])
+	c.SetToken(res.RootToken)
+	c.Auth().Token().LookupSelf()
+	var requests int
+	for _, line := range strings.Split(strings.TrimSpace(p.logs()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON log line: %s", line)
+		}
+		if rec["msg"] == "request" {
+			requests++
+			if id, _ := rec["request_id"].(string); len(id) != 36 {
+				t.Fatalf("request line without request id: %s", line)
+			}
+		}
+	}
+	if requests < 3 {
+		t.Fatalf("%d request lines", requests)
+	}
+	assertLogsClean(t, p, map[string]string{"root token": res.RootToken, "unseal key": res.Keys[0], "unseal key b64": res.KeysB64[0]})
 }

@@ -118,10 +118,16 @@ func openStore(cfg *Storage) (storage.Store, *bolt.DB, string, error) {
 	return nil, nil, "", fmt.Errorf("storage type %q is not supported", cfg.Type)
 }
 
-func newLogger(level string, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+// newLogger makes the node's logger: text (Vault's "standard") or JSON
+// (log_format = "json"), at a level SIGHUP can change.
+func newLogger(level, format string, w io.Writer) (*slog.Logger, *slog.LevelVar) {
 	lv := &slog.LevelVar{}
 	lv.Set(parseLevel(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), lv
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), lv
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), lv
 }
 
 // parseLevel maps Vault's log level names to slog levels.
@@ -176,7 +182,7 @@ func (n *node) reload(cfg *Config) {
 // start opens the store and the HSM, unseals through the HSM when the seal
 // allows it, and serves in the background.
 func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
-	logger, level := newLogger(cfg.LogLevel, stderr)
+	logger, level := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	if err := checkMemlock(); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -344,6 +345,16 @@ func TestHSMFaultCycle(t *testing.T) {
 	if _, err := c.Auth().Token().LookupSelf(); err != nil {
 		t.Fatalf("a request without HSM call failed while the token is gone: %v", err)
 	}
+	// Readiness follows HSM reachability: sys/health turns 503.
+	healthCode := func() int {
+		resp, err := http.Get(p.addr + "/v1/sys/health")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, 15*time.Second, func() bool { return healthCode() == 503 })
 	rk, err := c.Sys().RekeyRecoveryKeyInit(&vault.RekeyInitRequest{SecretShares: 2, SecretThreshold: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -371,6 +382,7 @@ func TestHSMFaultCycle(t *testing.T) {
 	if err != nil || !upd.Complete {
 		t.Fatalf("HSM-bound request after the token came back: %+v %v", upd, err)
 	}
+	waitFor(t, 15*time.Second, func() bool { return healthCode() == 200 })
 	p.stop(t)
 
 	// A start with the token absent retries with backoff, logging why, and

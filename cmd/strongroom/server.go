@@ -80,6 +80,7 @@ type node struct {
 	auths      *mounts.Table
 	certs      []*certHolder
 	metrics    *metrics.Metrics
+	lastPing   atomic.Pointer[time.Time]
 	level      *slog.LevelVar
 	policies   *policy.Store
 	audits     *sys.Audits
@@ -226,6 +227,7 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	}
 	n.sys = &sys.Sys{
 		Barrier: barrier, StorageType: storageType, Version: version, BuildDate: buildDate,
+		Probe:  n.probe,
 		OnSeal: []func(){n.mounts.Reset, n.auths.Reset, n.tokens.Clear, n.policies.Invalidate, n.audits.Reset},
 	}
 	go tidyTokens(ctx, n, logger)
@@ -373,4 +375,38 @@ func tidyTokens(ctx context.Context, n *node, logger *slog.Logger) {
 			logger.Debug("revoked expired tokens", "count", k)
 		}
 	}
+}
+
+// probeInterval is how long a successful HSM ping counts for readiness, so
+// load-balancer polls do not turn into PKCS#11 traffic.
+const probeInterval = 5 * time.Second
+
+// probe checks that the node reaches its storage and, with a pkcs11 seal,
+// its HSM (sys/health readiness).
+func (n *node) probe(ctx context.Context) error {
+	if err := n.store.View(ctx, func(tx storage.ReadTx) error {
+		_, err := tx.Get([]byte{0x00})
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if n.hsm == nil {
+		return nil
+	}
+	if last := n.lastPing.Load(); last != nil && time.Since(*last) < probeInterval {
+		return nil
+	}
+	h := n.hsm.h.Load()
+	if h == nil {
+		return errHSMNotOpen
+	}
+	if err := h.Ping(ctx); err != nil {
+		return err
+	}
+	now := time.Now()
+	n.lastPing.Store(&now)
+	return nil
 }

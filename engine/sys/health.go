@@ -91,6 +91,9 @@ func (s *Sys) Health(ctx context.Context, q HealthQuery) (int, *HealthResponse, 
 		code = q.UninitCode
 	case st.Sealed:
 		code = q.SealedCode
+	case s.Probe != nil && s.Probe(ctx) != nil:
+		// Unsealed but unable to reach its storage or HSM: not ready.
+		code = q.SealedCode
 	}
 	if !st.Sealed {
 		if info, err := s.cluster(ctx); err == nil {

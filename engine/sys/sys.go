@@ -32,6 +32,9 @@ type Sys struct {
 	Version     string
 	BuildDate   string
 	Now         func() time.Time
+	// Probe, if set, checks that the node reaches its storage and HSM;
+	// sys/health answers the sealed code while it fails (readiness).
+	Probe func(ctx context.Context) error
 	// OnSeal runs after the tenant is sealed, to drop what was loaded
 	// through the barrier (the mount table and its engines).
 	OnSeal []func()

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -313,6 +314,9 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 				r.SecretIDNumUses = int(*in.SecretIDNumUses)
 			}
 			switch {
+			case slices.Contains(token.SanitizePolicies(r.TokenPolicies, false), "root"):
+				// Vault: "auth methods cannot create root tokens".
+				return engine.Errorf(engine.ErrBadRequest, "auth methods cannot create root tokens: the root policy cannot be assigned to a role")
 			case r.TokenNumUses < 0 || r.SecretIDNumUses < 0:
 				return engine.Errorf(engine.ErrBadRequest, "num_uses cannot be negative")
 			case r.TokenMaxTTL > 0 && r.TokenTTL > r.TokenMaxTTL:
@@ -654,8 +658,12 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 				meta[k] = v
 			}
 		}
+		policies := token.SanitizePolicies(r.TokenPolicies, true)
+		if slices.Contains(policies, "root") {
+			return engine.Errorf(engine.ErrBadRequest, "auth methods cannot create root tokens")
+		}
 		e := &token.Entry{
-			Policies: token.SanitizePolicies(r.TokenPolicies, true), Path: "auth/" + b.path + "login",
+			Policies: policies, Path: "auth/" + b.path + "login",
 			DisplayName: strings.TrimSuffix(b.path, "/"), Meta: meta, NumUses: r.TokenNumUses,
 			CreationTime: now.Unix(), Type: "service", Renewable: true, Period: r.TokenPeriod,
 			ExplicitMaxTTL: r.TokenMaxTTL,

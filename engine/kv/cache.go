@@ -12,7 +12,13 @@ type decodedCache struct {
 	m  map[string]*secretRecord
 }
 
-const decodedCacheMax = 10_000
+// The cache holds at most decodedCacheMax records of at most
+// decodedRecordMax bytes each (about 40 MB at worst): large metadata
+// (many versions) is decoded each time instead.
+const (
+	decodedCacheMax  = 10_000
+	decodedRecordMax = 4096
+)
 
 var readCache = &decodedCache{m: map[string]*secretRecord{}}
 
@@ -30,8 +36,8 @@ func loadSecretRO(r reader, path string) (*secretRecord, error) {
 		return s, nil
 	}
 	s, err = decodeSecret(raw)
-	if err != nil {
-		return nil, err
+	if err != nil || len(raw) > decodedRecordMax {
+		return s, err
 	}
 	readCache.mu.Lock()
 	if len(readCache.m) >= decodedCacheMax {

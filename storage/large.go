@@ -112,6 +112,7 @@ func (s *store) setLarge(ctx context.Context, key, value []byte, fn func(Tx) err
 		if err := w.clear(stagingKey(id)); err != nil {
 			return err
 		}
+		w.written = append(w.written, bytes.Clone(key))
 		if err := w.link(key, ref); err != nil {
 			return err
 		}

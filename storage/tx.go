@@ -122,6 +122,11 @@ type writer struct {
 	reader
 	raw  RawTx
 	size int
+
+	// written and ranges are the logical keys and ranges the transaction
+	// wrote, for the watches to fire once it commits.
+	written [][]byte
+	ranges  [][2][]byte
 }
 
 var _ Tx = (*writer)(nil)
@@ -181,6 +186,7 @@ func (w *writer) Set(key, value []byte) error {
 	if err := w.check(); err != nil {
 		return err
 	}
+	w.written = append(w.written, bytes.Clone(key))
 	if len(value) <= maxInlineValue {
 		if err := w.dropBlob(key); err != nil {
 			return err
@@ -244,6 +250,7 @@ func (w *writer) Delete(key []byte) error {
 	if err := w.check(); err != nil {
 		return err
 	}
+	w.written = append(w.written, bytes.Clone(key))
 	if err := w.dropBlob(key); err != nil {
 		return err
 	}
@@ -258,6 +265,7 @@ func (w *writer) DeleteRange(begin, end []byte) error {
 		return err
 	}
 	begin, end = clampBound(begin), clampBound(end)
+	w.ranges = append(w.ranges, [2][]byte{bytes.Clone(begin), bytes.Clone(end)})
 	ib, ie := areaBounds(areaIndex, begin, end)
 	if bytes.Compare(ib, ie) >= 0 {
 		return nil

@@ -57,6 +57,7 @@ func Wrap(raw RawStore) Store {
 type store struct {
 	raw    RawStore
 	closed atomic.Bool
+	watch  watchers
 }
 
 var _ Store = (*store)(nil)
@@ -98,8 +99,10 @@ func (s *store) update(ctx context.Context, fn func(w *writer) error) error {
 		if err := ctxErr(ctx); err != nil {
 			return err
 		}
+		var last *writer
 		err := s.raw.Update(ctx, func(rtx RawTx) error {
 			w := &writer{reader: reader{raw: rtx, start: time.Now()}, raw: rtx}
+			last = w
 			defer func() { w.done = true }()
 			if err := fn(w); err != nil {
 				return err
@@ -109,6 +112,9 @@ func (s *store) update(ctx context.Context, fn func(w *writer) error) error {
 			}
 			return ctxErr(ctx)
 		})
+		if err == nil && last != nil {
+			s.watch.fire(last.written, last.ranges)
+		}
 		if err == nil || !errors.Is(err, ErrConflict) {
 			return err
 		}
@@ -147,6 +153,7 @@ func (s *store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	s.watch.closeAll()
 	return s.raw.Close()
 }
 

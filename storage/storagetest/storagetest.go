@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"TxSizeLimit", testTxSizeLimit},
 		{"LargeValues", testLargeValues},
 		{"SetLarge", testSetLarge},
+		{"Watch", testWatch},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
@@ -1365,5 +1366,84 @@ func testClose(t *testing.T, s storage.Store) {
 	}
 	if called {
 		t.Error("a function ran on a closed store")
+	}
+}
+
+// fired reports whether ch is closed within d.
+func fired(ch <-chan struct{}, d time.Duration) bool {
+	select {
+	case <-ch:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// testWatch: a watch fires once a committed transaction writes its key
+// (Set, Delete, DeleteRange, SetLarge), not for other keys, not for a
+// failed transaction, and when its context ends or the store closes.
+func testWatch(t *testing.T, s storage.Store) {
+	w, ok := s.(storage.Watcher)
+	if !ok {
+		t.Fatal("the store does not implement storage.Watcher")
+	}
+	ctx := t.Context()
+	put := func(fn func(tx storage.Tx) error) error { return s.Update(ctx, fn) }
+	epoch := []byte("tenant/a/epoch")
+	ch, err := w.Watch(ctx, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(func(tx storage.Tx) error { return tx.Set([]byte("tenant/a/other"), []byte("x")) })
+	if fired(ch, 50*time.Millisecond) {
+		t.Fatal("a write to another key fired the watch")
+	}
+	put(func(tx storage.Tx) error {
+		if err := tx.Set(epoch, []byte("1")); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if fired(ch, 50*time.Millisecond) {
+		t.Fatal("a failed transaction fired the watch")
+	}
+	if err := put(func(tx storage.Tx) error { return tx.Set(epoch, []byte("2")) }); err != nil {
+		t.Fatal(err)
+	}
+	if !fired(ch, time.Second) {
+		t.Fatal("a committed write did not fire the watch")
+	}
+	for name, write := range map[string]func(tx storage.Tx) error{
+		"Delete":      func(tx storage.Tx) error { return tx.Delete(epoch) },
+		"DeleteRange": func(tx storage.Tx) error { return tx.DeleteRange([]byte("tenant/a/"), []byte("tenant/b")) },
+	} {
+		ch, _ := w.Watch(ctx, epoch)
+		if err := put(write); err != nil {
+			t.Fatal(err)
+		}
+		if !fired(ch, time.Second) {
+			t.Fatalf("%s did not fire the watch", name)
+		}
+	}
+	ch, _ = w.Watch(ctx, epoch)
+	if err := storage.SetLarge(ctx, s, epoch, bytes.Repeat([]byte("e"), 5<<20), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !fired(ch, time.Second) {
+		t.Fatal("SetLarge did not fire the watch")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	ch, _ = w.Watch(cctx, epoch)
+	cancel()
+	if !fired(ch, time.Second) {
+		t.Fatal("the watch did not end with its context")
+	}
+	ch, _ = w.Watch(ctx, epoch)
+	s.Close()
+	if !fired(ch, time.Second) {
+		t.Fatal("the watch did not end when the store closed")
+	}
+	if _, err := w.Watch(ctx, epoch); !errors.Is(err, storage.ErrClosed) {
+		t.Fatalf("Watch on a closed store: %v", err)
 	}
 }

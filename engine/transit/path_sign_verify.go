@@ -140,6 +140,12 @@ func (o *signOptions) check(k *keyring, verb string) error {
 	if o.hash == 0 && (!o.prehashed || o.sigAlg != "pkcs1v15") {
 		return badRequest("hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15")
 	}
+	if o.prehashed && !k.typ.hashSignatureInput() {
+		// Ed25519 signs the message itself; Ed25519ph is not offered, so a
+		// prehashed request is refused rather than silently signed as plain
+		// Ed25519 (a signature no Ed25519ph verifier would accept).
+		return badRequest("prehashed is not supported for key type %v (Ed25519ph is not implemented)", k.typ)
+	}
 	return nil
 }
 

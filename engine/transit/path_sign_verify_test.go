@@ -276,3 +276,15 @@ func TestHMAC(t *testing.T) {
 	wantContains(t, fails(t, b, engine.OpUpdate, "verify/aes", map[string]any{"input": b64("x"), "hmac": mac1}), "cannot verify HMAC: version is too old (disallowed by policy)")
 	wantContains(t, fails(t, b, engine.OpUpdate, "hmac/aes", map[string]any{"input": b64("x"), "key_version": 1}), "cannot generate HMAC: version is too old (disallowed by policy)")
 }
+
+// TestEd25519RefusesPrehashed: Ed25519ph is not offered, so a prehashed
+// request is refused instead of being signed as plain Ed25519.
+func TestEd25519RefusesPrehashed(t *testing.T) {
+	b := newBackend(t)
+	ok(t, b, engine.OpUpdate, "keys/ed", map[string]any{"type": "ed25519"})
+	msg := fails(t, b, engine.OpUpdate, "sign/ed", map[string]any{"input": b64("m"), "prehashed": true, "hash_algorithm": "sha2-512"})
+	if !strings.Contains(msg, "prehashed is not supported") {
+		t.Fatalf("message: %q", msg)
+	}
+	ok(t, b, engine.OpUpdate, "sign/ed", map[string]any{"input": b64("m")})
+}

@@ -152,6 +152,9 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		return b.listRoles(ctx)
 	case strings.HasPrefix(p, "role/"):
 		rest := strings.TrimPrefix(p, "role/")
+		if req.Operation == engine.OpList {
+			rest = strings.TrimSuffix(rest, "/") // the front door adds a slash to every LIST
+		}
 		name, sub, _ := strings.Cut(rest, "/")
 		if !roleNameRE.MatchString(name) {
 			return nil, engine.Errorf(engine.ErrBadRequest, "invalid role name %q", name)

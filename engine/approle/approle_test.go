@@ -75,7 +75,7 @@ func TestRoleCRUDAndLogin(t *testing.T) {
 	if look["secret_id_accessor"] != acc || look["secret_id_num_uses"] != 2 || look["metadata"].(map[string]string)["host"] != "a" {
 		t.Fatalf("lookup: %v", look)
 	}
-	if l := data(e.must(t, engine.OpList, "role/web/secret-id", ""))["keys"].([]string); len(l) != 1 || l[0] != acc {
+	if l := data(e.must(t, engine.OpList, "role/web/secret-id/", ""))["keys"].([]string); len(l) != 1 || l[0] != acc {
 		t.Fatalf("list secret ids: %v", l)
 	}
 	login := func(rid, sid string) (*engine.Response, error) {

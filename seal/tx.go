@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/strongroom/strongroom/storage"
+	"github.com/strongroom/strongroom/storage/tuple"
 )
 
 // ReadTx reads a tenant's records through the barrier. Keys are relative to
@@ -232,4 +233,27 @@ func (v *View) Scrub(ctx context.Context) error { return storage.Scrub(ctx, v.b.
 // token in the token store).
 func (t *Tx) Tenant() *Tx {
 	return &Tx{ReadTx: ReadTx{raw: t.raw, b: t.b, kr: t.kr}, raw: t.raw}
+}
+
+// ListNames returns the names of the records whose keys are
+// tuple.Pack(prefix elements..., name) for a string name: prefix is the
+// packed tuple before the name. A key of another shape is ErrCorrupt.
+func (t *ReadTx) ListNames(prefix []byte) ([]string, error) {
+	keys, err := t.List(prefix, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(keys))
+	for _, k := range keys {
+		el, err := tuple.Unpack(k[len(prefix):])
+		if err != nil || len(el) != 1 {
+			return nil, ErrCorrupt
+		}
+		n, ok := el[0].(string)
+		if !ok {
+			return nil, ErrCorrupt
+		}
+		names = append(names, n)
+	}
+	return names, nil
 }

@@ -355,17 +355,15 @@ func roleData(r *Role) map[string]any {
 }
 
 func (b *Backend) listRoles(ctx context.Context) (*engine.Response, error) {
+	return b.listNames(ctx, tuple.Pack("role"))
+}
+
+// listNames answers a LIST with the names under prefix; none is 404.
+func (b *Backend) listNames(ctx context.Context, prefix []byte) (*engine.Response, error) {
 	var names []string
 	err := b.view.View(ctx, func(tx *seal.ReadTx) error {
-		keys, err := tx.List(tuple.Pack("role"), nil, 0)
-		for _, k := range keys {
-			el, uerr := tuple.Unpack(k)
-			if uerr != nil || len(el) != 2 {
-				return seal.ErrCorrupt
-			}
-			n, _ := el[1].(string)
-			names = append(names, n)
-		}
+		var err error
+		names, err = tx.ListNames(prefix)
 		return err
 	})
 	if err != nil {
@@ -492,27 +490,7 @@ func loadSecret(tx *seal.ReadTx, role string, h []byte) (*SecretID, error) {
 }
 
 func (b *Backend) listSecretIDs(ctx context.Context, name string) (*engine.Response, error) {
-	var accs []string
-	err := b.view.View(ctx, func(tx *seal.ReadTx) error {
-		prefix := tuple.Pack("accessor", name)
-		keys, err := tx.List(prefix, nil, 0)
-		for _, k := range keys {
-			el, uerr := tuple.Unpack(k[len(prefix):])
-			if uerr != nil || len(el) != 1 {
-				return seal.ErrCorrupt
-			}
-			a, _ := el[0].(string)
-			accs = append(accs, a)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(accs) == 0 {
-		return nil, engine.ErrNotFound
-	}
-	return &engine.Response{Data: map[string]any{"keys": accs}}, nil
+	return b.listNames(ctx, tuple.Pack("accessor", name))
 }
 
 func (b *Backend) lookupSecretID(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {

@@ -105,14 +105,9 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 func (s *Store) List(ctx context.Context) ([]string, error) {
 	names := []string{DefaultPolicyName, RootPolicyName}
 	err := s.Barrier.View(ctx, func(tx *seal.ReadTx) error {
-		prefix := tuple.Pack("sys", "policy")
-		keys, err := tx.List(prefix, nil, 0)
-		for _, k := range keys {
-			el, uerr := tuple.Unpack(k[len(prefix):])
-			if uerr != nil || len(el) != 1 {
-				return seal.ErrCorrupt
-			}
-			if n, _ := el[0].(string); !slices.Contains(names, n) {
+		stored, err := tx.ListNames(tuple.Pack("sys", "policy"))
+		for _, n := range stored {
+			if !slices.Contains(names, n) {
 				names = append(names, n)
 			}
 		}

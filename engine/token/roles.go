@@ -161,16 +161,8 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 func (b *Backend) listRoles(ctx context.Context) (*engine.Response, error) {
 	var names []string
 	err := b.Barrier.View(ctx, func(tx *seal.ReadTx) error {
-		prefix := tuple.Pack("token", "role")
-		keys, err := tx.List(prefix, nil, 0)
-		for _, k := range keys {
-			elems, uerr := tuple.Unpack(k[len(prefix):])
-			if uerr != nil || len(elems) != 1 {
-				return seal.ErrCorrupt
-			}
-			n, _ := elems[0].(string)
-			names = append(names, n)
-		}
+		var err error
+		names, err = tx.ListNames(tuple.Pack("token", "role"))
 		return err
 	})
 	if err != nil {

@@ -121,3 +121,50 @@ func TestJSONLogs(t *testing.T) {
 	}
 	assertLogsClean(t, p, map[string]string{"root token": res.RootToken, "unseal key": res.Keys[0], "unseal key b64": res.KeysB64[0]})
 }
+
+// TestSIGTERMDrains: a request in flight when SIGTERM arrives completes;
+// the server exits cleanly afterwards.
+func TestSIGTERMDrains(t *testing.T) {
+	p, c, _ := initUnsealed(t, 1, 1)
+	if err := c.Sys().Mount("secret", &vault.MountInput{Type: "kv-v2"}); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("PUT", p.addr+"/v1/secret/data/slow", pr)
+	req.Header.Set("X-Vault-Token", c.Token())
+	req.ContentLength = -1
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	io.WriteString(pw, `{"data":{"v":"`)
+	time.Sleep(200 * time.Millisecond) // the request is in flight
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	io.WriteString(pw, `drained"}}`)
+	pw.Close()
+	select {
+	case code := <-done:
+		if code != 200 {
+			t.Fatalf("in-flight request during shutdown: %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the in-flight request did not complete")
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("server exit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not exit after draining")
+	}
+}

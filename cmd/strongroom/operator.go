@@ -42,8 +42,10 @@ func runOperator(args []string, stdout, stderr io.Writer) int {
 
 // operatorBackup saves a snapshot of a running server's store, through
 // GET sys/storage/snapshot (read and sudo on that path). The address,
-// token and CA come from the flags or, as for the vault CLI, from
-// VAULT_ADDR, VAULT_TOKEN and VAULT_CACERT. The file is written 0600; it
+// token, CA and client certificate come from the flags or, as for the vault
+// CLI, from VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT, VAULT_CLIENT_CERT and
+// VAULT_CLIENT_KEY (the client certificate is what a listener with
+// tls_require_and_verify_client_cert asks for). The file is written 0600; it
 // stays barrier-encrypted and opens only with the HSM key or the unseal keys.
 func operatorBackup(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("operator backup", flag.ContinueOnError)
@@ -51,6 +53,8 @@ func operatorBackup(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "file to write the snapshot to (required)")
 	addr := fs.String("address", envDefault("VAULT_ADDR", "http://127.0.0.1:8200"), "server address")
 	caCert := fs.String("ca-cert", os.Getenv("VAULT_CACERT"), "CA certificate of the server")
+	clientCert := fs.String("client-cert", os.Getenv("VAULT_CLIENT_CERT"), "client certificate (PEM) to present")
+	clientKey := fs.String("client-key", os.Getenv("VAULT_CLIENT_KEY"), "private key (PEM) of the client certificate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,18 +65,11 @@ func operatorBackup(args []string, stdout, stderr io.Writer) error {
 	if tok == "" {
 		return errors.New("VAULT_TOKEN must hold a token with read and sudo on sys/storage/snapshot")
 	}
-	client := &http.Client{Timeout: 30 * time.Minute}
-	if *caCert != "" {
-		pem, err := os.ReadFile(*caCert)
-		if err != nil {
-			return err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("no certificate in %s", *caCert)
-		}
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	tc, err := backupTLS(*caCert, *clientCert, *clientKey)
+	if err != nil {
+		return err
 	}
+	client := &http.Client{Timeout: 30 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc}}
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, strings.TrimRight(*addr, "/")+"/v1/sys/storage/snapshot", nil)
 	if err != nil {
 		return err
@@ -112,6 +109,35 @@ func operatorBackup(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Success! Wrote a %d-byte snapshot to %s\n", n, *out)
 	return nil
+}
+
+// backupTLS builds the client TLS configuration of operator backup: the
+// system roots or the CA file, and a client certificate when both of its
+// files are given (one without the other is refused).
+func backupTLS(caCert, clientCert, clientKey string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caCert != "" {
+		pem, err := os.ReadFile(caCert)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no certificate in %s", caCert)
+		}
+		tc.RootCAs = pool
+	}
+	if (clientCert == "") != (clientKey == "") {
+		return nil, errors.New("a client certificate needs both -client-cert and -client-key")
+	}
+	if clientCert != "" {
+		pair, err := tls.LoadX509KeyPair(clientCert, clientKey)
+		if err != nil {
+			return nil, fmt.Errorf("loading the client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc, nil
 }
 
 func envDefault(name, def string) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/strongroom/strongroom/hsm"
+	"github.com/strongroom/strongroom/storage"
 	"github.com/strongroom/strongroom/storage/bolt"
 )
 
@@ -136,6 +137,35 @@ func BoltCollector(db interface{ Stats() bolt.Stats }) prometheus.Collector {
 		ch <- prometheus.MustNewConstMetric(commits, prometheus.CounterValue, float64(st.Commits))
 		ch <- prometheus.MustNewConstMetric(replays, prometheus.CounterValue, float64(st.Replays))
 		ch <- prometheus.MustNewConstMetric(scrubbed, prometheus.CounterValue, float64(st.Scrubbed))
+	}}
+}
+
+// StoreCollector reports the transactions of a wrapped store, whatever its
+// backend: latency histograms by kind (update includes its retries),
+// conflicts, retries and Updates that gave up after storage.MaxAttempts.
+func StoreCollector(rep storage.StatsReporter) prometheus.Collector {
+	dur := prometheus.NewDesc("strongroom_storage_transaction_duration_seconds", "Storage transaction latency, by kind (update or view).", []string{"kind"}, nil)
+	conflicts := prometheus.NewDesc("strongroom_storage_conflicts_total", "Transaction attempts that ended in a conflict.", nil, nil)
+	retries := prometheus.NewDesc("strongroom_storage_retries_total", "Transaction attempts started again after a conflict.", nil, nil)
+	gaveUp := prometheus.NewDesc("strongroom_storage_conflict_failures_total", "Updates that failed after exhausting their retries.", nil, nil)
+	bounds := make([]float64, len(storage.LatencyBounds))
+	for i, b := range storage.LatencyBounds {
+		bounds[i] = b.Seconds()
+	}
+	hist := func(kind string, l storage.Latency) prometheus.Metric {
+		buckets := make(map[float64]uint64, len(bounds))
+		for i, b := range bounds {
+			buckets[b] = l.Buckets[i]
+		}
+		return prometheus.MustNewConstHistogram(dur, l.Count, l.Sum.Seconds(), buckets, kind)
+	}
+	return &funcCollector{descs: []*prometheus.Desc{dur, conflicts, retries, gaveUp}, collect: func(ch chan<- prometheus.Metric) {
+		st := rep.TxStats()
+		ch <- hist("update", st.Update)
+		ch <- hist("view", st.View)
+		ch <- prometheus.MustNewConstMetric(conflicts, prometheus.CounterValue, float64(st.Conflicts))
+		ch <- prometheus.MustNewConstMetric(retries, prometheus.CounterValue, float64(st.Retries))
+		ch <- prometheus.MustNewConstMetric(gaveUp, prometheus.CounterValue, float64(st.GaveUp))
 	}}
 }
 

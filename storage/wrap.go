@@ -58,6 +58,7 @@ type store struct {
 	raw    RawStore
 	closed atomic.Bool
 	watch  watchers
+	stats  txCounters
 }
 
 var _ Store = (*store)(nil)
@@ -92,6 +93,8 @@ func (s *store) Update(ctx context.Context, fn func(tx Tx) error) error {
 // update runs fn with the retry loop of Update. fn gets the writer itself,
 // so that package code can reach the physical areas through it.
 func (s *store) update(ctx context.Context, fn func(w *writer) error) error {
+	start := time.Now()
+	defer func() { s.stats.update.observe(time.Since(start)) }()
 	for attempt := 1; ; attempt++ {
 		if s.closed.Load() {
 			return ErrClosed
@@ -118,12 +121,15 @@ func (s *store) update(ctx context.Context, fn func(w *writer) error) error {
 		if err == nil || !errors.Is(err, ErrConflict) {
 			return err
 		}
+		s.stats.conflicts.Add(1)
 		if attempt == MaxAttempts {
+			s.stats.gaveUp.Add(1)
 			return fmt.Errorf("storage: gave up after %d attempts: %w", attempt, err)
 		}
 		if err := pause(ctx, backoff(attempt)); err != nil {
 			return err
 		}
+		s.stats.retries.Add(1)
 	}
 }
 
@@ -139,6 +145,8 @@ func (s *store) view(ctx context.Context, fn func(r *reader) error) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
+	start := time.Now()
+	defer func() { s.stats.view.observe(time.Since(start)) }()
 	return s.raw.View(ctx, func(rtx RawReadTx) error {
 		r := &reader{raw: rtx, start: time.Now()}
 		defer func() { r.done = true }()

@@ -26,6 +26,7 @@ import (
 //	seal "shamir" {}
 //	api_addr  = "https://..."
 //	log_level = "info"
+//	telemetry { metrics_address }
 //
 // Unknown blocks and arguments are refused, with the file, the line and the
 // reason, as are values that do not make sense.
@@ -36,6 +37,7 @@ type Config struct {
 	APIAddr   string      `hcl:"api_addr,optional"`
 	LogLevel  string      `hcl:"log_level,optional"`
 	LogFormat string      `hcl:"log_format,optional"`
+	Telemetry *Telemetry  `hcl:"telemetry,block"`
 	Body      hcl.Body    `hcl:",body"`
 
 	path string // the file it was read from, for SIGHUP reloads
@@ -64,6 +66,15 @@ type Listener struct {
 type ListenerTelemetry struct {
 	// UnauthenticatedMetricsAccess lets sys/metrics answer without a token.
 	UnauthenticatedMetricsAccess bool `hcl:"unauthenticated_metrics_access,optional"`
+}
+
+// Telemetry is the top-level telemetry block.
+type Telemetry struct {
+	// MetricsAddress, when set, is a separate plain-HTTP listener that
+	// serves GET /metrics (Prometheus text) without a token, sealed or
+	// not. It serves nothing else; bind it to a private interface.
+	MetricsAddress string   `hcl:"metrics_address,optional"`
+	Body           hcl.Body `hcl:",body"`
 }
 
 // Storage is the storage block; its arguments depend on its type.
@@ -162,6 +173,11 @@ func (c *Config) check() hcl.Diagnostics {
 	}
 	if c.LogFormat != "" && c.LogFormat != "standard" && c.LogFormat != "json" {
 		diags = append(diags, attrDiag(c.Body, "log_format", "Invalid log_format", "must be standard or json"))
+	}
+	if c.Telemetry != nil && c.Telemetry.MetricsAddress != "" {
+		if _, _, err := net.SplitHostPort(c.Telemetry.MetricsAddress); err != nil {
+			diags = append(diags, attrDiag(c.Telemetry.Body, "metrics_address", "Invalid metrics_address", "must be HOST:PORT"))
+		}
 	}
 	if c.APIAddr != "" && !strings.HasPrefix(c.APIAddr, "http://") && !strings.HasPrefix(c.APIAddr, "https://") {
 		diags = append(diags, attrDiag(c.Body, "api_addr", "Invalid api_addr", "must be a URL starting with http:// or https://"))

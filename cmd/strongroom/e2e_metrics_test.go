@@ -99,6 +99,17 @@ func TestMetrics(t *testing.T) {
 	if v := metricValue(t, text, "strongroom_storage_commits_total", ``); v < 10 {
 		t.Errorf("commits: %v", v)
 	}
+	if v := metricValue(t, text, "strongroom_storage_transaction_duration_seconds_count", `{kind="update"}`); v < 10 {
+		t.Errorf("update transactions: %v, want at least the 10 puts", v)
+	}
+	if v := metricValue(t, text, "strongroom_storage_transaction_duration_seconds_count", `{kind="view"}`); v < 5 {
+		t.Errorf("view transactions: %v, want at least the 5 gets", v)
+	}
+	// bolt serialises writers: no conflicts on one node.
+	if v := metricValue(t, text, "strongroom_storage_conflicts_total", ``); v != 0 {
+		t.Errorf("conflicts on a single bolt node: %v", v)
+	}
+	metricValue(t, text, "strongroom_storage_retries_total", ``)
 	if v := metricValue(t, text, "strongroom_cache_hits_total", `{cache="token"}`); v < 10 {
 		t.Errorf("token cache hits: %v", v)
 	}
@@ -126,5 +137,68 @@ func TestUnauthenticatedMetrics(t *testing.T) {
 	text, code := scrape(t, p.addr, "")
 	if code != 200 || !strings.Contains(text, "strongroom_seal_sealed") {
 		t.Fatalf("unauthenticated scrape: %d", code)
+	}
+}
+
+var metricsRE = regexp.MustCompile(`Metrics \(no token\) on (\S+)`)
+
+// TestMetricsListener: telemetry metrics_address serves /metrics without a
+// token on its own listener, while sealed and unsealed, and nothing else.
+func TestMetricsListener(t *testing.T) {
+	dir := t.TempDir()
+	p := startServer(t, "-config", writeConfig(t, dir, boltConfig(dir)+"telemetry {\n  metrics_address = \"127.0.0.1:0\"\n}\n"))
+	m := metricsRE.FindStringSubmatch(p.out())
+	if m == nil {
+		t.Fatalf("no metrics address in:\n%s", p.out())
+	}
+	get := func(method, url string) (string, int) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), resp.StatusCode
+	}
+	text, code := get("GET", m[1])
+	if code != 200 {
+		t.Fatalf("metrics listener while uninitialised: %d", code)
+	}
+	if v := metricValue(t, text, "strongroom_seal_sealed", `{tenant="root"}`); v != 1 {
+		t.Fatalf("sealed gauge before unseal: %v", v)
+	}
+	c := newClient(t, p.addr)
+	res, err := c.Sys().Init(&vault.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sys().Unseal(res.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(res.RootToken)
+	for range 4 {
+		if _, err := c.Auth().Token().LookupSelf(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text, _ = get("GET", m[1])
+	if v := metricValue(t, text, "strongroom_seal_sealed", `{tenant="root"}`); v != 0 {
+		t.Fatalf("sealed gauge after unseal: %v", v)
+	}
+	if v := metricValue(t, text, "strongroom_http_requests_total", `{code="200",family="auth/token/"}`); v != 4 {
+		t.Fatalf("token lookups counted: %v, want 4", v)
+	}
+	base := strings.TrimSuffix(m[1], "/metrics")
+	if _, code := get("GET", base+"/v1/sys/health"); code != 404 {
+		t.Fatalf("the metrics listener served the API: %d", code)
+	}
+	if _, code := get("POST", m[1]); code != 405 {
+		t.Fatalf("POST /metrics: %d", code)
+	}
+	// The API's own sys/metrics still wants a token.
+	if _, code := scrape(t, p.addr, ""); code != 403 {
+		t.Fatalf("sys/metrics without a token: %d", code)
 	}
 }

@@ -70,22 +70,23 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 
 // node is one running server: its store, root barrier and front door.
 type node struct {
-	store      storage.Store
-	sys        *sys.Sys
-	servers    []*http.Server
-	addrs      []string
-	logger     *slog.Logger
-	hsm        *hsmSlot // nil without a pkcs11 seal
-	mounts     *mounts.Table
-	auths      *mounts.Table
-	certs      []*certHolder
-	metrics    *metrics.Metrics
-	lastPing   atomic.Pointer[time.Time]
-	level      *slog.LevelVar
-	policies   *policy.Store
-	audits     *sys.Audits
-	tokens     *token.Cache
-	tokenStore *token.Backend
+	store       storage.Store
+	sys         *sys.Sys
+	servers     []*http.Server
+	addrs       []string
+	metricsAddr string // the separate metrics listener's URL, if any
+	logger      *slog.Logger
+	hsm         *hsmSlot // nil without a pkcs11 seal
+	mounts      *mounts.Table
+	auths       *mounts.Table
+	certs       []*certHolder
+	metrics     *metrics.Metrics
+	lastPing    atomic.Pointer[time.Time]
+	level       *slog.LevelVar
+	policies    *policy.Store
+	audits      *sys.Audits
+	tokens      *token.Cache
+	tokenStore  *token.Backend
 }
 
 // The token lookup cache: entries are trusted for tokenCacheAge at most, so
@@ -221,6 +222,9 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	n.metrics = metrics.New()
 	n.metrics.Register(metrics.SealGauge("root", barrier.Sealed))
 	n.metrics.Register(metrics.BoltCollector(boltDB))
+	if rep, ok := store.(storage.StatsReporter); ok {
+		n.metrics.Register(metrics.StoreCollector(rep))
+	}
 	n.metrics.Register(metrics.CacheCollector("token", n.tokens.Stats))
 	if n.hsm != nil {
 		n.metrics.Register(metrics.HSMCollector(n.hsm.h.Load))
@@ -282,7 +286,41 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 			}
 		}()
 	}
+	if cfg.Telemetry != nil && cfg.Telemetry.MetricsAddress != "" {
+		if err := n.serveMetrics(cfg.Telemetry.MetricsAddress, logger); err != nil {
+			n.close(context.Background())
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// serveMetrics starts the separate metrics listener: GET /metrics in the
+// Prometheus text format, without a token, whatever the seal state (the
+// seal gauge is most useful while sealed); every other path is 404.
+func (n *node) serveMetrics(addr string, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("telemetry metrics_address %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", n.metrics.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	n.servers = append(n.servers, srv)
+	n.metricsAddr = "http://" + ln.Addr().String() + "/metrics"
+	if host, _, _ := net.SplitHostPort(addr); host == "" || host == "0.0.0.0" || host == "::" {
+		logger.Warn("the metrics listener answers without a token on every interface", "address", addr)
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener stopped", "address", addr, "error", err)
+		}
+	}()
+	return nil
 }
 
 // close drains requests in flight, seals (wiping keys) and closes the store.
@@ -317,6 +355,9 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, ready fun
 		fmt.Fprintf(stdout, "             Storage: %s\n", cfg.Storage.Type)
 		fmt.Fprintf(stdout, "             Version: Strongroom v%s\n\n", version)
 		fmt.Fprintf(stdout, "==> Strongroom server started! Listening on %s\n", strings.Join(n.addrs, ", "))
+		if n.metricsAddr != "" {
+			fmt.Fprintf(stdout, "==> Metrics (no token) on %s\n", n.metricsAddr)
+		}
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

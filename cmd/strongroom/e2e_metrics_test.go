@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	vault "github.com/hashicorp/vault/api"
 )
@@ -147,10 +148,9 @@ var metricsRE = regexp.MustCompile(`Metrics \(no token\) on (\S+)`)
 func TestMetricsListener(t *testing.T) {
 	dir := t.TempDir()
 	p := startServer(t, "-config", writeConfig(t, dir, boltConfig(dir)+"telemetry {\n  metrics_address = \"127.0.0.1:0\"\n}\n"))
-	m := metricsRE.FindStringSubmatch(p.out())
-	if m == nil {
-		t.Fatalf("no metrics address in:\n%s", p.out())
-	}
+	// The banner line follows the "Listening on" line startServer waits for.
+	var m []string
+	waitFor(t, 5*time.Second, func() bool { m = metricsRE.FindStringSubmatch(p.out()); return m != nil })
 	get := func(method, url string) (string, int) {
 		t.Helper()
 		req, _ := http.NewRequest(method, url, nil)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -165,13 +167,77 @@ func decodeJSON(raw []byte, dst any) error {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
+	err := json.Unmarshal(raw, dst)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Type != nil && te.Type.Kind() == reflect.String && (te.Value == "number" || te.Value == "bool") {
+		// Vault decodes top-level string parameters weakly
+		// (mapstructure.WeakDecode in sdk/framework's FieldData): 1234
+		// becomes "1234" and true "1". Only this rare path pays for the
+		// rewrite; batch items stay strict, as in Vault.
+		if weak, ok := weakenStrings(raw, dst); ok {
+			reset(dst)
+			err = json.Unmarshal(weak, dst)
+		}
+	}
+	if err != nil {
 		if isUserError(err) {
 			return err
 		}
 		return badRequest("failed to parse JSON input: %v", err)
 	}
 	return nil
+}
+
+// reset zeroes the struct dst points to, so a second decode starts clean.
+// decode and decodeJSON therefore expect dst to hold no defaults: every
+// caller passes a zero request struct.
+func reset(dst any) {
+	if v := reflect.ValueOf(dst); v.Kind() == reflect.Pointer && !v.IsNil() {
+		v.Elem().SetZero()
+	}
+}
+
+// weakenStrings rewrites the top-level members of the JSON object raw that
+// dst's struct declares as string (or *string) and that hold a number or a
+// boolean into JSON strings: a number keeps its text, a boolean becomes
+// "1" or "0" (mapstructure's weak conversion). ok is false when raw is not
+// an object or dst not a pointer to a struct.
+func weakenStrings(raw []byte, dst any) ([]byte, bool) {
+	t := reflect.TypeOf(dst)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	stringField := map[string]bool{}
+	for f := range t.Elem().Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if name != "" && name != "-" && ft.Kind() == reflect.String {
+			stringField[name] = true
+		}
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, false
+	}
+	for k, v := range obj {
+		if !stringField[k] || len(v) == 0 || v[0] == '"' || string(v) == "null" {
+			continue
+		}
+		switch s := string(v); {
+		case s == "true":
+			obj[k] = json.RawMessage(`"1"`)
+		case s == "false":
+			obj[k] = json.RawMessage(`"0"`)
+		case s[0] == '-' || (s[0] >= '0' && s[0] <= '9'):
+			q, _ := json.Marshal(s)
+			obj[k] = q
+		}
+	}
+	out, err := json.Marshal(obj)
+	return out, err == nil
 }
 
 // decodeB64 decodes an optional base64 parameter; empty gives nil.

@@ -201,3 +201,22 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestDeployConfigParses keeps the configuration shipped beside the
+// systemd unit valid: it parses, with the seal, storage and metrics
+// listener the unit's directories expect.
+func TestDeployConfigParses(t *testing.T) {
+	cfg, err := LoadConfig("../../deploy/systemd/strongroom.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.Bolt == nil || !strings.HasPrefix(cfg.Storage.Bolt.Path, "/var/lib/strongroom/") {
+		t.Fatalf("storage: %+v", cfg.Storage)
+	}
+	if len(cfg.Seals) != 1 || cfg.Seals[0].PKCS11 == nil {
+		t.Fatalf("seal: %+v", cfg.Seals)
+	}
+	if cfg.Telemetry == nil || cfg.Telemetry.MetricsAddress != "127.0.0.1:9102" {
+		t.Fatalf("telemetry: %+v", cfg.Telemetry)
+	}
+}

@@ -71,6 +71,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 // node is one running server: its store, root barrier and front door.
 type node struct {
 	store       storage.Store
+	ownsStore   bool // close closes the store
 	sys         *sys.Sys
 	servers     []*http.Server
 	addrs       []string
@@ -192,7 +193,23 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening storage: %w", err)
 	}
-	n := &node{store: store, logger: logger, level: level}
+	return startOn(ctx, cfg, logger, level, sharedStore{Store: store, bolt: boltDB, typ: storageType, owned: true})
+}
+
+// sharedStore is the store a node runs on. A node closes it on shutdown
+// only when it owns it; nodes started on one shared store (the multi-node
+// tests: several nodes, one store, in one process) leave it open.
+type sharedStore struct {
+	storage.Store
+	bolt  *bolt.DB // for the bolt metrics; nil for other backends
+	typ   string   // sys/seal-status's storage_type
+	owned bool
+}
+
+// startOn is start on an opened store.
+func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.LevelVar, st sharedStore) (*node, error) {
+	store, boltDB, storageType := st.Store, st.bolt, st.typ
+	n := &node{store: store, ownsStore: st.owned, logger: logger, level: level}
 	mode, pkcs11Cfg := cfg.sealMode()
 	opts := seal.Options{Mode: mode}
 	if pkcs11Cfg != nil {
@@ -221,7 +238,9 @@ func start(ctx context.Context, cfg *Config, stderr io.Writer) (*node, error) {
 	n.audits = &sys.Audits{Barrier: barrier}
 	n.metrics = metrics.New()
 	n.metrics.Register(metrics.SealGauge("root", barrier.Sealed))
-	n.metrics.Register(metrics.BoltCollector(boltDB))
+	if boltDB != nil {
+		n.metrics.Register(metrics.BoltCollector(boltDB))
+	}
 	if rep, ok := store.(storage.StatsReporter); ok {
 		n.metrics.Register(metrics.StoreCollector(rep))
 	}
@@ -336,7 +355,9 @@ func (n *node) close(ctx context.Context) {
 			_ = h.Close()
 		}
 	}
-	_ = n.store.Close()
+	if n.ownsStore {
+		_ = n.store.Close()
+	}
 }
 
 // serve runs cfg until ctx ends. ready, if set, runs once listeners are up.

@@ -206,15 +206,24 @@ var errStale = errors.New("kv: secret changed during the write")
 // to one secret.
 const maxWriteAttempts = 16
 
-// commitVersion writes a new version of the secret at path. It runs
-// prepare twice: first in a read transaction (final false), where it
+// oneTxData bounds the data commitVersion writes in the same transaction
+// that reads the metadata; larger data is staged first (SetLarge).
+const oneTxData = 1 << 20
+
+// commitVersion writes a new version of the secret at path. prepare
 // validates the request against the configuration and the secret's
 // metadata (nil for a new secret) and returns the data of the new version;
-// then in the transaction that stores that data (final true, result
-// ignored), where the same checks run again against the metadata as it is
-// then. The data is stored under the next version number with
-// seal.View.SetLarge, so data up to maxDataBytes works; if another write
-// took that number meanwhile, it starts over.
+// it runs first in a read transaction (final false) to size the data.
+//
+// Data up to oneTxData — nearly every write — is then written in one
+// transaction that runs prepare again (final false) on the metadata as it
+// is there, stores the data under the next version number and saves the
+// metadata: concurrent writers are serialised by the store (or retried on
+// a conflict) and none is refused. Larger data is stored under the next
+// version number with seal.View.SetLarge, whose last transaction runs
+// prepare with final true (result ignored) against the metadata as it is
+// then; if another write took that number meanwhile, it starts over, at
+// most maxWriteAttempts times.
 func (b *v2Backend) commitVersion(ctx context.Context, path string,
 	prepare func(r reader, cfg configRecord, s *secretRecord, final bool) ([]byte, error)) (*engine.Response, error) {
 	for range maxWriteAttempts {
@@ -244,6 +253,32 @@ func (b *v2Backend) commitVersion(ctx context.Context, path string,
 			return answer(nil, err)
 		}
 		var resp *engine.Response
+		if len(data) <= oneTxData {
+			err = b.st.update(ctx, func(w writer) error {
+				cfg, err := loadConfig(w)
+				if err != nil {
+					return err
+				}
+				s, err := loadSecret(w, path)
+				if err != nil {
+					return err
+				}
+				data, err := prepare(w, cfg, s, false)
+				if err != nil {
+					return err
+				}
+				next := uint64(1)
+				if s != nil {
+					next = s.Current + 1
+				}
+				if err := w.Set(versionKey(path, next), data); err != nil {
+					return err
+				}
+				resp, err = b.appendVersion(w, path, cfg, s)
+				return err
+			})
+			return answer(resp, err)
+		}
 		err = b.st.setLarge(ctx, versionKey(path, cur+1), data, func(w writer) error {
 			cfg, err := loadConfig(w)
 			if err != nil {
@@ -259,21 +294,8 @@ func (b *v2Backend) commitVersion(ctx context.Context, path string,
 			if _, err := prepare(w, cfg, s, true); err != nil {
 				return err
 			}
-			if s == nil {
-				s = &secretRecord{}
-			}
-			now := b.now()
-			v := versionRecord{Created: now.UnixNano(), Deletion: autoDeletion(cfg, s, now)}
-			for _, n := range s.addVersion(v, cfg.MaxVersions) {
-				if err := w.Delete(versionKey(path, n)); err != nil {
-					return err
-				}
-			}
-			if err := saveSecret(w, path, s); err != nil {
-				return err
-			}
-			resp = &engine.Response{Data: describeVersion(s, s.Current, &v)}
-			return nil
+			resp, err = b.appendVersion(w, path, cfg, s)
+			return err
 		})
 		if errors.Is(err, errStale) {
 			continue
@@ -281,6 +303,27 @@ func (b *v2Backend) commitVersion(ctx context.Context, path string,
 		return answer(resp, err)
 	}
 	return nil, fmt.Errorf("kv: %d concurrent writes to one secret in a row: %w", maxWriteAttempts, storage.ErrConflict)
+}
+
+// appendVersion records, in w, the version just stored under the next
+// number of s (nil for a new secret): it adds it to the metadata, deletes
+// the versions that leave the max_versions window, saves the metadata and
+// returns the write's response.
+func (b *v2Backend) appendVersion(w writer, path string, cfg configRecord, s *secretRecord) (*engine.Response, error) {
+	if s == nil {
+		s = &secretRecord{}
+	}
+	now := b.now()
+	v := versionRecord{Created: now.UnixNano(), Deletion: autoDeletion(cfg, s, now)}
+	for _, n := range s.addVersion(v, cfg.MaxVersions) {
+		if err := w.Delete(versionKey(path, n)); err != nil {
+			return nil, err
+		}
+	}
+	if err := saveSecret(w, path, s); err != nil {
+		return nil, err
+	}
+	return &engine.Response{Data: describeVersion(s, s.Current, &v)}, nil
 }
 
 // casOption reads options.cas of a data write or patch: nil when absent.

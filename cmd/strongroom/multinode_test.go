@@ -230,3 +230,58 @@ func TestConcurrentPutsToOneSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestNodesConcurrentRotationsAreNotLost: goroutines on every node rotate
+// one transit key at once; every rotation makes exactly one new version,
+// whichever node served it.
+func TestNodesConcurrentRotationsAreNotLost(t *testing.T) {
+	all := startNodes(t, 4)
+	c, fresh := all[:3], all[3]
+	res, err := c[0].Sys().Init(&vault.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c[0].Sys().Unseal(res.Keys[0])
+	c[0].SetToken(res.RootToken)
+	if err := c[0].Sys().Mount("transit", &vault.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c[0].Logical().Write("transit/keys/k", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range c[1:] {
+		cl.Sys().Unseal(res.Keys[0])
+		cl.SetToken(res.RootToken)
+	}
+	const perNode, each = 3, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, len(c)*perNode)
+	for _, cl := range c {
+		for range perNode {
+			wg.Go(func() {
+				for range each {
+					if _, err := cl.Logical().Write("transit/keys/k/rotate", nil); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want := 1 + len(c)*perNode*each
+	// A node unsealed now reads the key from storage, with no cache.
+	fresh.Sys().Unseal(res.Keys[0])
+	fresh.SetToken(res.RootToken)
+	s, err := fresh.Logical().Read("transit/keys/k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(s.Data["latest_version"]); got != fmt.Sprint(want) {
+		t.Fatalf("latest_version %s after %d rotations, want %d", got, want-1, want)
+	}
+}

@@ -46,6 +46,32 @@ func startNodes(t *testing.T, n int) []*vault.Client {
 	return clients
 }
 
+// initMounted initialises the shared store through c[0] with one unseal
+// key, mounts typ at path there, then unseals the other nodes (which load
+// the mount table as they unseal) and gives every client the root token.
+// It returns the unseal key.
+func initMounted(t *testing.T, c []*vault.Client, path, typ string) string {
+	t.Helper()
+	res, err := c[0].Sys().Init(&vault.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c[0].Sys().Unseal(res.Keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	c[0].SetToken(res.RootToken)
+	if err := c[0].Sys().Mount(path, &vault.MountInput{Type: typ}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range c[1:] {
+		if _, err := cl.Sys().Unseal(res.Keys[0]); err != nil {
+			t.Fatal(err)
+		}
+		cl.SetToken(res.RootToken)
+	}
+	return res.Keys[0]
+}
+
 // TestNodesKeepTheirOwnSealState: initialising through one node
 // initialises the shared store, but every node is sealed until it is
 // unsealed itself, keeps its own unseal progress, and seals alone.
@@ -116,23 +142,7 @@ func TestNodesKeepTheirOwnSealState(t *testing.T) {
 // exactly once, whichever node served it.
 func TestNodesConcurrentCASWritesAreNotLost(t *testing.T) {
 	c := startNodes(t, 3)
-	res, err := c[0].Sys().Init(&vault.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c[0].Sys().Unseal(res.Keys[0])
-	c[0].SetToken(res.RootToken)
-	// Mounted before the other nodes unseal: they load the mount table
-	// then (a mount made later reaches them with cross-node invalidation).
-	if err := c[0].Sys().Mount("secret", &vault.MountInput{Type: "kv-v2"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, cl := range c[1:] {
-		if _, err := cl.Sys().Unseal(res.Keys[0]); err != nil {
-			t.Fatal(err)
-		}
-		cl.SetToken(res.RootToken)
-	}
+	initMounted(t, c, "secret", "kv-v2")
 	const perNode, each = 3, 15
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -191,19 +201,7 @@ func TestConcurrentPutsToOneSecret(t *testing.T) {
 	for _, nodes := range []int{1, 3} {
 		t.Run(fmt.Sprintf("%d nodes", nodes), func(t *testing.T) {
 			c := startNodes(t, nodes)
-			res, err := c[0].Sys().Init(&vault.InitRequest{SecretShares: 1, SecretThreshold: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c[0].Sys().Unseal(res.Keys[0])
-			c[0].SetToken(res.RootToken)
-			if err := c[0].Sys().Mount("secret", &vault.MountInput{Type: "kv-v2"}); err != nil {
-				t.Fatal(err)
-			}
-			for _, cl := range c[1:] {
-				cl.Sys().Unseal(res.Keys[0])
-				cl.SetToken(res.RootToken)
-			}
+			initMounted(t, c, "secret", "kv-v2")
 			const writers, each = 12, 20
 			var wg sync.WaitGroup
 			errs := make(chan error, writers)
@@ -237,21 +235,9 @@ func TestConcurrentPutsToOneSecret(t *testing.T) {
 func TestNodesConcurrentRotationsAreNotLost(t *testing.T) {
 	all := startNodes(t, 4)
 	c, fresh := all[:3], all[3]
-	res, err := c[0].Sys().Init(&vault.InitRequest{SecretShares: 1, SecretThreshold: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c[0].Sys().Unseal(res.Keys[0])
-	c[0].SetToken(res.RootToken)
-	if err := c[0].Sys().Mount("transit", &vault.MountInput{Type: "transit"}); err != nil {
-		t.Fatal(err)
-	}
+	key := initMounted(t, c, "transit", "transit")
 	if _, err := c[0].Logical().Write("transit/keys/k", nil); err != nil {
 		t.Fatal(err)
-	}
-	for _, cl := range c[1:] {
-		cl.Sys().Unseal(res.Keys[0])
-		cl.SetToken(res.RootToken)
 	}
 	const perNode, each = 3, 10
 	var wg sync.WaitGroup
@@ -275,8 +261,8 @@ func TestNodesConcurrentRotationsAreNotLost(t *testing.T) {
 	}
 	want := 1 + len(c)*perNode*each
 	// A node unsealed now reads the key from storage, with no cache.
-	fresh.Sys().Unseal(res.Keys[0])
-	fresh.SetToken(res.RootToken)
+	fresh.Sys().Unseal(key)
+	fresh.SetToken(c[0].Token())
 	s, err := fresh.Logical().Read("transit/keys/k")
 	if err != nil {
 		t.Fatal(err)

@@ -233,11 +233,7 @@ func (b *v2Backend) commitVersion(ctx context.Context, path string,
 			had  bool
 		)
 		err := b.st.view(ctx, func(r reader) error {
-			cfg, err := loadConfig(r)
-			if err != nil {
-				return err
-			}
-			s, err := loadSecret(r, path)
+			cfg, s, err := loadState(r, path)
 			if err != nil {
 				return err
 			}
@@ -255,11 +251,7 @@ func (b *v2Backend) commitVersion(ctx context.Context, path string,
 		var resp *engine.Response
 		if len(data) <= oneTxData {
 			err = b.st.update(ctx, func(w writer) error {
-				cfg, err := loadConfig(w)
-				if err != nil {
-					return err
-				}
-				s, err := loadSecret(w, path)
+				cfg, s, err := loadState(w, path)
 				if err != nil {
 					return err
 				}
@@ -280,11 +272,7 @@ func (b *v2Backend) commitVersion(ctx context.Context, path string,
 			return answer(resp, err)
 		}
 		err = b.st.setLarge(ctx, versionKey(path, cur+1), data, func(w writer) error {
-			cfg, err := loadConfig(w)
-			if err != nil {
-				return err
-			}
-			s, err := loadSecret(w, path)
+			cfg, s, err := loadState(w, path)
 			if err != nil {
 				return err
 			}

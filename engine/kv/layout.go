@@ -139,6 +139,17 @@ func (s *secretRecord) version(n uint64) *versionRecord {
 	return &s.Versions[n-s.first()]
 }
 
+// loadState returns the mount's configuration and the record of the v2
+// secret at path (nil when there is none), read in r.
+func loadState(r reader, path string) (configRecord, *secretRecord, error) {
+	cfg, err := loadConfig(r)
+	if err != nil {
+		return cfg, nil, err
+	}
+	s, err := loadSecret(r, path)
+	return cfg, s, err
+}
+
 // loadSecret returns the record of the v2 secret at path, or nil when
 // there is none.
 func loadSecret(r reader, path string) (*secretRecord, error) {

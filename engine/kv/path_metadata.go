@@ -269,11 +269,7 @@ func (b *v2Backend) patchMetadata(ctx context.Context, path string, req *engine.
 	}
 	var warnings []string
 	err = b.st.update(ctx, func(w writer) error {
-		cfg, err := loadConfig(w)
-		if err != nil {
-			return err
-		}
-		s, err := loadSecret(w, path)
+		cfg, s, err := loadState(w, path)
 		if err != nil {
 			return err
 		}

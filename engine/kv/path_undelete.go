@@ -26,11 +26,7 @@ func (b *v2Backend) handleUndelete(ctx context.Context, req *engine.Request, pat
 		return nil, err
 	}
 	err = b.st.update(ctx, func(w writer) error {
-		cfg, err := loadConfig(w)
-		if err != nil {
-			return err
-		}
-		s, err := loadSecret(w, path)
+		cfg, s, err := loadState(w, path)
 		if err != nil || s == nil {
 			return err
 		}

@@ -77,30 +77,42 @@ func (b *v2Backend) readData(ctx context.Context, path string, req *engine.Reque
 		if err != nil {
 			return err
 		}
-		if s == nil {
-			return engine.ErrNotFound
-		}
-		n := s.Current
-		if ver > 0 {
-			n = uint64(ver)
-		}
-		v := s.version(n)
-		if v == nil {
-			return engine.ErrNotFound
-		}
-		md := describeVersion(s, n, v)
-		if deleted(v, b.now()) || v.Destroyed {
-			resp = &engine.Response{Status: http.StatusNotFound, Data: dataResponse{Metadata: md}}
-			return nil
-		}
-		raw, err := readVersion(r, path, n)
+		md, raw, live, err := b.readRequested(r, s, path, ver)
 		if err != nil {
 			return err
+		}
+		if !live {
+			resp = &engine.Response{Status: http.StatusNotFound, Data: dataResponse{Metadata: md}}
+			return nil
 		}
 		resp = &engine.Response{Data: dataResponse{Data: raw, Metadata: md}}
 		return nil
 	})
 	return resp, err
+}
+
+// readRequested reads, in r, version ver (0: the current one) of the
+// secret s at path (nil: none): its metadata and, when the version is
+// live (neither deleted nor destroyed), its data. A missing secret or
+// version is engine.ErrNotFound. Data reads and subkeys share it.
+func (b *v2Backend) readRequested(r reader, s *secretRecord, path string, ver int64) (md versionMetadata, raw []byte, live bool, err error) {
+	if s == nil {
+		return md, nil, false, engine.ErrNotFound
+	}
+	n := s.Current
+	if ver > 0 {
+		n = uint64(ver)
+	}
+	v := s.version(n)
+	if v == nil {
+		return md, nil, false, engine.ErrNotFound
+	}
+	md = describeVersion(s, n, v)
+	if deleted(v, b.now()) || v.Destroyed {
+		return md, nil, false, nil
+	}
+	raw, err = readVersion(r, path, n)
+	return md, raw, err == nil, err
 }
 
 // readVersion loads the data of a live version.

@@ -45,25 +45,13 @@ func (b *v2Backend) handleSubkeys(ctx context.Context, req *engine.Request, path
 		if err != nil {
 			return err
 		}
-		if s == nil {
-			return engine.ErrNotFound
-		}
-		n := s.Current
-		if ver > 0 {
-			n = uint64(ver)
-		}
-		v := s.version(n)
-		if v == nil {
-			return engine.ErrNotFound
-		}
-		md := describeVersion(s, n, v)
-		if deleted(v, b.now()) || v.Destroyed {
-			resp = &engine.Response{Status: http.StatusNotFound, Data: subkeysResponse{Metadata: md}}
-			return nil
-		}
-		raw, err := readVersion(r, path, n)
+		md, raw, live, err := b.readRequested(r, s, path, ver)
 		if err != nil {
 			return err
+		}
+		if !live {
+			resp = &engine.Response{Status: http.StatusNotFound, Data: subkeysResponse{Metadata: md}}
+			return nil
 		}
 		m, err := decodeObject(raw)
 		if err != nil {

@@ -3,6 +3,7 @@ package seal
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/strongroom/strongroom/storage"
@@ -256,4 +257,22 @@ func (t *ReadTx) ListNames(prefix []byte) ([]string, error) {
 		names = append(names, n)
 	}
 	return names, nil
+}
+
+// GetJSON reads the JSON record at key into a new T: nil, nil when there
+// is none, ErrCorrupt when it does not decode (the record's text is not
+// in the error).
+func GetJSON[T any](t *ReadTx, key []byte) (*T, error) {
+	raw, err := t.Get(key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, ErrCorrupt
+	}
+	return v, nil
 }

@@ -188,18 +188,7 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 }
 
 func loadRole(tx *seal.ReadTx, name string) (*Role, error) {
-	raw, err := tx.Get(roleKey(name))
-	if errors.Is(err, seal.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var r Role
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, seal.ErrCorrupt
-	}
-	return &r, nil
+	return seal.GetJSON[Role](tx, roleKey(name))
 }
 
 func saveRole(tx *seal.Tx, r *Role) error {
@@ -475,18 +464,7 @@ func saveSecret(tx *seal.Tx, role string, h []byte, s *SecretID) error {
 }
 
 func loadSecret(tx *seal.ReadTx, role string, h []byte) (*SecretID, error) {
-	raw, err := tx.Get(secretKey(role, h))
-	if errors.Is(err, seal.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var s SecretID
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, seal.ErrCorrupt
-	}
-	return &s, nil
+	return seal.GetJSON[SecretID](tx, secretKey(role, h))
 }
 
 func (b *Backend) listSecretIDs(ctx context.Context, name string) (*engine.Response, error) {

@@ -3,7 +3,6 @@ package token
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"regexp"
 	"time"
 
@@ -61,18 +60,7 @@ func (b *Backend) role(ctx context.Context, name string) (*Role, error) {
 }
 
 func loadRole(tx *seal.ReadTx, name string) (*Role, error) {
-	raw, err := tx.Get(roleKey(name))
-	if errors.Is(err, seal.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var r Role
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, seal.ErrCorrupt
-	}
-	return &r, nil
+	return seal.GetJSON[Role](tx, roleKey(name))
 }
 
 func (r *Role) data() map[string]any {

@@ -67,3 +67,12 @@ type Backend interface {
 type ExistenceChecker interface {
 	Exists(ctx context.Context, req *Request) (bool, error)
 }
+
+// Invalidator is implemented by backends that cache records of their
+// mount (Vault's Backend.InvalidateKey). Invalidate drops what they cache
+// of key, or everything for "", because another node may have changed it
+// (seal.EpochTransit); the next request reads storage again. It must be
+// safe to call concurrently with requests.
+type Invalidator interface {
+	Invalidate(key string)
+}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	vault "github.com/hashicorp/vault/api"
 
@@ -270,4 +272,165 @@ func TestNodesConcurrentRotationsAreNotLost(t *testing.T) {
 	if got := fmt.Sprint(s.Data["latest_version"]); got != fmt.Sprint(want) {
 		t.Fatalf("latest_version %s after %d rotations, want %d", got, want-1, want)
 	}
+}
+
+// coherenceWindow is how soon a change made on one node must take effect
+// on the others.
+const coherenceWindow = time.Second
+
+// TestNodesSeeTransitChanges: node 1 caches a transit key by using it;
+// a rotation, a min_decryption_version change and a deletion made on
+// node 0 each take effect on node 1 within coherenceWindow.
+func TestNodesSeeTransitChanges(t *testing.T) {
+	c := startNodes(t, 2)
+	initMounted(t, c, "transit", "transit")
+	a, b := c[0].Logical(), c[1].Logical()
+	if _, err := a.Write("transit/keys/k", nil); err != nil {
+		t.Fatal(err)
+	}
+	pt := map[string]any{"plaintext": "aGVsbG8="}
+	s, err := b.Write("transit/encrypt/k", pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := s.Data["ciphertext"].(string)
+	if _, err := a.Write("transit/keys/k/rotate", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		s, err := b.Write("transit/encrypt/k", pt)
+		return err == nil && strings.HasPrefix(s.Data["ciphertext"].(string), "vault:v2:")
+	})
+	// A v2 ciphertext made on node 0 decrypts on node 1.
+	s, err = a.Write("transit/encrypt/k", pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Write("transit/decrypt/k", map[string]any{"ciphertext": s.Data["ciphertext"]}); err != nil {
+		t.Fatalf("node 1 decrypting node 0's v2 ciphertext: %v", err)
+	}
+	if _, err := a.Write("transit/keys/k/config", map[string]any{"min_decryption_version": 2, "deletion_allowed": true}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		_, err := b.Write("transit/decrypt/k", map[string]any{"ciphertext": v1})
+		return statusCode(err) == 400
+	})
+	if _, err := a.Delete("transit/keys/k"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		_, err := b.Write("transit/encrypt/k", pt)
+		// Vault's encrypt upserts a missing key: a new key means node 1
+		// no longer serves the deleted one.
+		if err != nil {
+			return false
+		}
+		s, err := b.Read("transit/keys/k")
+		return err == nil && fmt.Sprint(s.Data["latest_version"]) == "1"
+	})
+}
+
+// TestNodesSeePolicyAndTokenChanges: a policy narrowed on node 0 and a
+// token revoked on node 0 take effect on node 1, which has them cached,
+// within coherenceWindow.
+func TestNodesSeePolicyAndTokenChanges(t *testing.T) {
+	c := startNodes(t, 2)
+	initMounted(t, c, "secret", "kv-v2")
+	a := c[0]
+	if _, err := a.KVv2("secret").Put(context.Background(), "x", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sys().PutPolicy("reader", `path "secret/data/x" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := a.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"reader"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c[1].Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetToken(tok.Auth.ClientToken)
+	read := func() int {
+		_, err := b.KVv2("secret").Get(context.Background(), "x")
+		if err == nil {
+			return 200
+		}
+		return statusCode(err)
+	}
+	if code := read(); code != 200 {
+		t.Fatalf("read with the reader policy on node 1: %d", code)
+	}
+	if err := a.Sys().PutPolicy("reader", `path "secret/data/other" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool { return read() == 403 })
+	if err := a.Sys().PutPolicy("reader", `path "secret/data/x" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool { return read() == 200 })
+	if err := a.Auth().Token().RevokeTree(tok.Auth.ClientToken); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool { return read() == 403 })
+}
+
+// TestNodesSeeMountChanges: a mount enabled on node 0 after node 1
+// unsealed serves on node 1 within coherenceWindow, and a disabled one
+// stops; a mount made on node 1 right after does not erase node 0's.
+func TestNodesSeeMountChanges(t *testing.T) {
+	c := startNodes(t, 2)
+	initMounted(t, c, "secret", "kv-v2")
+	a, b := c[0], c[1]
+	if _, err := b.KVv2("secret").Put(context.Background(), "x", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sys().Mount("late", &vault.MountInput{Type: "kv-v2"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		_, err := b.KVv2("late").Put(context.Background(), "y", map[string]any{"v": "2"})
+		return err == nil
+	})
+	if err := b.Sys().Mount("other", &vault.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	// Node 1 wrote the table last: it must hold node 0's mount too, as
+	// both nodes see it.
+	for i, cl := range c {
+		waitFor(t, coherenceWindow, func() bool {
+			m, err := cl.Sys().ListMounts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{"secret/", "late/", "other/"} {
+				if m[p] == nil {
+					t.Logf("node %d lists %v", i, keys(m))
+					return false
+				}
+			}
+			return true
+		})
+	}
+	if err := a.Sys().Unmount("late"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		// y exists until the mount goes: any refusal means it went.
+		_, err := b.KVv2("late").Get(context.Background(), "y")
+		return err != nil
+	})
+	if _, err := b.KVv2("secret").Get(context.Background(), "x"); err != nil {
+		t.Fatalf("secret/ on node 1 after another mount went: %v", err)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

@@ -254,6 +254,7 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 		OnSeal: []func(){n.mounts.Reset, n.auths.Reset, n.tokens.Clear, n.policies.Invalidate, n.audits.Reset},
 	}
 	go tidyTokens(ctx, n, logger)
+	barrier.WatchEpochs(ctx, func(kind string) { n.invalidate(ctx, kind) })
 	if mode == seal.ModeAuto {
 		start := time.Now()
 		if ok, err := n.sys.Barrier.AutoUnseal(ctx); err != nil {
@@ -340,6 +341,30 @@ func (n *node) serveMetrics(addr string, logger *slog.Logger) error {
 		}
 	}()
 	return nil
+}
+
+// invalidate drops what this node caches of kind after the tenant's epoch
+// of kind moved (a change made through any node, this one included): the
+// token lookups, the compiled policies, the mount and auth tables, or the
+// transit keys.
+func (n *node) invalidate(ctx context.Context, kind string) {
+	switch kind {
+	case seal.EpochTokens:
+		n.tokens.Clear()
+	case seal.EpochPolicies:
+		n.policies.Invalidate()
+	case seal.EpochMounts:
+		for _, t := range []*mounts.Table{n.mounts, n.auths} {
+			if err := t.Reload(ctx); err != nil && ctx.Err() == nil {
+				// Forget the table: the next request loads it again.
+				n.logger.Error("mount table reload failed; the table will load on next use", "error", err.Error())
+				t.Reset()
+			}
+		}
+	case seal.EpochTransit:
+		n.mounts.Invalidate()
+	}
+	n.logger.Debug("cache invalidated", "kind", kind)
 }
 
 // close drains requests in flight, seals (wiping keys) and closes the store.

@@ -5,6 +5,7 @@
 package mounts
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -95,6 +96,7 @@ type Table struct {
 	mu      sync.RWMutex
 	loaded  bool
 	entries []*mounted // sorted by path, longest first for routing
+	stored  []byte     // the table's record as last read or written
 }
 
 type mounted struct {
@@ -136,37 +138,97 @@ func NormalizePath(path string) (string, error) {
 	return p + "/", nil
 }
 
-// load reads the table from storage once per unseal. Callers hold mu.
+// loadLocked reads the table from storage once per unseal. Callers hold mu.
 func (t *Table) loadLocked(ctx context.Context) error {
 	if t.loaded {
 		return nil
 	}
-	var list []*Entry
+	return t.readLocked(ctx)
+}
+
+// readLocked reads the table from storage and rebuilds the router. A mount
+// whose entry is unchanged keeps its backend (and what that caches); the
+// backends of mounts that are gone or changed are closed. Callers hold mu.
+func (t *Table) readLocked(ctx context.Context) error {
+	var raw []byte
 	err := t.barrier.View(ctx, func(tx *seal.ReadTx) error {
-		raw, err := tx.Get(t.key)
+		var err error
+		raw, err = tx.Get(t.key)
 		if errors.Is(err, seal.ErrNotFound) {
-			return nil
+			raw, err = nil, nil
 		}
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(raw, &list)
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	var list []*Entry
+	if raw != nil {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return seal.ErrCorrupt
+		}
+	}
+	old := make(map[string]*mounted, len(t.entries))
+	for _, m := range t.entries {
+		old[m.entry.UUID] = m
+	}
 	entries := make([]*mounted, 0, len(list))
 	for _, e := range list {
+		if m, ok := old[e.UUID]; ok && sameEntry(m.entry, e) {
+			delete(old, e.UUID)
+			entries = append(entries, m)
+			continue
+		}
 		m, err := t.build(e)
 		if err != nil {
 			return err
 		}
 		entries = append(entries, m)
 	}
-	t.entries = sortMounts(entries)
+	for _, m := range old {
+		closeBackend(m.backend)
+	}
+	t.entries, t.stored = sortMounts(entries), raw
 	t.loaded = true
 	return nil
 }
+
+// sameEntry reports whether two entries describe the same mount.
+func sameEntry(a, b *Entry) bool {
+	x, errA := json.Marshal(a)
+	y, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(x) == string(y)
+}
+
+// Reload re-reads a loaded table from storage (another node changed it:
+// seal.EpochMounts). Unchanged mounts keep their backends. A table not
+// loaded yet is left to load on first use.
+func (t *Table) Reload(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.loaded {
+		return nil
+	}
+	return t.readLocked(ctx)
+}
+
+// Invalidate tells every mounted backend that caches records (an
+// engine.Invalidator, such as transit's key cache) that another node may
+// have changed them.
+func (t *Table) Invalidate() {
+	t.mu.RLock()
+	entries := t.entries
+	t.mu.RUnlock()
+	for _, m := range entries {
+		if inv, ok := m.backend.(engine.Invalidator); ok {
+			inv.Invalidate("")
+		}
+	}
+}
+
+// errTableChanged: another node changed the table between this node's
+// read and its write; nothing was written.
+var errTableChanged = errors.New("mounts: the mount table changed during the request; retry it")
 
 // Reset forgets the loaded table (at seal), closing every backend that
 // holds key material (an io.Closer); the next use reloads it.
@@ -236,7 +298,23 @@ func (t *Table) saveLocked(tx *seal.Tx, entries []*mounted) error {
 	if err != nil {
 		return err
 	}
-	return tx.Set(t.key, raw)
+	// The change was computed from t.stored: refuse to overwrite a table
+	// another node changed since (its change would be lost).
+	cur, err := tx.Get(t.key)
+	if errors.Is(err, seal.ErrNotFound) {
+		cur, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(cur, t.stored) {
+		return errTableChanged
+	}
+	if err := tx.Set(t.key, raw); err != nil {
+		return err
+	}
+	t.stored = raw
+	return tx.BumpEpoch(seal.EpochMounts)
 }
 
 // List returns the mounts, sorted by path.
@@ -318,7 +396,7 @@ func (t *Table) Mount(ctx context.Context, path string, in MountInput) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.loadLocked(ctx); err != nil {
+	if err := t.readLocked(ctx); err != nil {
 		return err
 	}
 	for _, m := range t.entries {
@@ -348,7 +426,7 @@ func (t *Table) Unmount(ctx context.Context, path string) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.loadLocked(ctx); err != nil {
+	if err := t.readLocked(ctx); err != nil {
 		return err
 	}
 	var gone *mounted
@@ -394,7 +472,7 @@ func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.loadLocked(ctx); err != nil {
+	if err := t.readLocked(ctx); err != nil {
 		return err
 	}
 	idx := -1

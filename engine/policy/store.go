@@ -78,7 +78,12 @@ func (s *Store) Put(ctx context.Context, name, text string) error {
 	if _, err := Parse(name, text); err != nil {
 		return err
 	}
-	err := s.Barrier.Update(ctx, func(tx *seal.Tx) error { return tx.Set(key(name), []byte(text)) })
+	err := s.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		if err := tx.Set(key(name), []byte(text)); err != nil {
+			return err
+		}
+		return tx.BumpEpoch(seal.EpochPolicies)
+	})
 	if err == nil {
 		s.Invalidate()
 	}
@@ -94,7 +99,12 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	case DefaultPolicyName:
 		return engine.Errorf(ErrProtected, "cannot delete default policy")
 	}
-	err := s.Barrier.Update(ctx, func(tx *seal.Tx) error { return tx.Delete(key(name)) })
+	err := s.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		if err := tx.Delete(key(name)); err != nil {
+			return err
+		}
+		return tx.BumpEpoch(seal.EpochPolicies)
+	})
 	if err == nil {
 		s.Invalidate()
 	}

@@ -316,6 +316,10 @@ func revokeOne(tx *seal.Tx, th []byte) error {
 			return err
 		}
 	}
+	// Every node's lookup cache drops the token (seal.WatchEpochs).
+	if err := tx.BumpEpoch(seal.EpochTokens); err != nil {
+		return err
+	}
 	return tx.DeletePrefix(childrenPrefix(th))
 }
 
@@ -381,6 +385,10 @@ func Renew(tx *seal.Tx, th []byte, increment time.Duration, now time.Time) (*Ent
 	}
 	e.ExpireTime, e.IssueTime = expire.Unix(), now.Unix()
 	if err := tx.Set(expiryKey(e.ExpireTime, th), []byte{}); err != nil {
+		return nil, err
+	}
+	// Other nodes' lookup caches hold the old expiry.
+	if err := tx.BumpEpoch(seal.EpochTokens); err != nil {
 		return nil, err
 	}
 	return e, save(tx, th, e)

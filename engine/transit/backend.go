@@ -465,7 +465,7 @@ func (b *Backend) mutate(ctx context.Context, name string, fn func(p *storedPoli
 	mu.Lock()
 	defer mu.Unlock()
 	var result *storedPolicy
-	err := b.view.Update(ctx, func(tx *seal.Tx) error {
+	err := b.update(ctx, func(tx *seal.Tx) error {
 		result.wipe()
 		result = nil
 		raw, err := tx.Get(policyKey(name))
@@ -542,3 +542,17 @@ func (b *Backend) withKey(ctx context.Context, name string, notFound error, fn f
 	defer k.release()
 	return fn(k)
 }
+
+// update runs fn in a write transaction of the mount's view and bumps the
+// tenant's transit epoch in it, so every other node drops its cached keys
+// (Invalidate) once it commits. Every transit write goes through it.
+func (b *Backend) update(ctx context.Context, fn func(tx *seal.Tx) error) error {
+	return b.view.Update(ctx, func(tx *seal.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.BumpEpoch(seal.EpochTransit)
+	})
+}
+
+var _ engine.Invalidator = (*Backend)(nil)

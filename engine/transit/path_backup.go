@@ -130,7 +130,7 @@ func (b *Backend) pathRestore(ctx context.Context, req *engine.Request, name str
 	mu := b.lock(name)
 	mu.Lock()
 	defer mu.Unlock()
-	err = b.view.Update(ctx, func(tx *seal.Tx) error {
+	err = b.update(ctx, func(tx *seal.Tx) error {
 		if !in.Force {
 			_, err := tx.Get(policyKey(name))
 			if err == nil {

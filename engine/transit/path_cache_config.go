@@ -45,7 +45,7 @@ func (b *Backend) pathCacheConfig(ctx context.Context, req *engine.Request) (*en
 			return nil, badRequest("size must be 0 or a value greater or equal to %d", minCacheSize)
 		}
 		raw, _ := json.Marshal(cacheConfig{Size: size})
-		if err := b.view.Update(ctx, func(tx *seal.Tx) error { return tx.Set(cacheConfigKey, raw) }); err != nil {
+		if err := b.update(ctx, func(tx *seal.Tx) error { return tx.Set(cacheConfigKey, raw) }); err != nil {
 			return nil, err
 		}
 		b.cacheSize.Store(int64(size))
@@ -101,7 +101,7 @@ func (b *Backend) pathConfigKeys(ctx context.Context, req *engine.Request) (*eng
 		}
 		cfg := keysConfig{DisableUpsert: bool(in.DisableUpsert)}
 		raw, _ := json.Marshal(cfg)
-		if err := b.view.Update(ctx, func(tx *seal.Tx) error { return tx.Set(keysConfigKey, raw) }); err != nil {
+		if err := b.update(ctx, func(tx *seal.Tx) error { return tx.Set(keysConfigKey, raw) }); err != nil {
 			return nil, err
 		}
 		return &engine.Response{Data: map[string]any{"disable_upsert": cfg.DisableUpsert}}, nil

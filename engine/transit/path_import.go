@@ -91,7 +91,7 @@ func (b *Backend) wrappingKey(ctx context.Context) (*keyring, error) {
 			return nil, err
 		}
 		var existing *storedPolicy
-		err = b.view.Update(ctx, func(tx *seal.Tx) error {
+		err = b.update(ctx, func(tx *seal.Tx) error {
 			existing.wipe()
 			existing = nil
 			raw, err := tx.Get(wrappingKeyRecord)

@@ -97,7 +97,7 @@ func (b *Backend) insert(ctx context.Context, name string, p *storedPolicy, repl
 	mu.Lock()
 	defer mu.Unlock()
 	var existing *storedPolicy
-	err := b.view.Update(ctx, func(tx *seal.Tx) error {
+	err := b.update(ctx, func(tx *seal.Tx) error {
 		existing.wipe()
 		existing = nil
 		if !replace {
@@ -249,7 +249,7 @@ func (b *Backend) pathKeyDelete(ctx context.Context, _ *engine.Request, name str
 	mu := b.lock(name)
 	mu.Lock()
 	defer mu.Unlock()
-	err := b.view.Update(ctx, func(tx *seal.Tx) error {
+	err := b.update(ctx, func(tx *seal.Tx) error {
 		raw, err := tx.Get(policyKey(name))
 		if errors.Is(err, seal.ErrNotFound) {
 			return badRequest("error deleting policy %s: could not delete key; not found", name)

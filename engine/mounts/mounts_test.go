@@ -146,3 +146,68 @@ func TestTune(t *testing.T) {
 		t.Fatalf("tuned: %+v", list[1])
 	}
 }
+
+// TestTwoTablesOneStore: two nodes' tables over one barrier. A mount made
+// through one is routed by the other after Reload; a write computed from a
+// table another node changed since is refused and writes nothing; and a
+// mount operation starts from the stored table, so it keeps the other
+// node's mounts.
+func TestTwoTablesOneStore(t *testing.T) {
+	t1, b := newTable(t)
+	t2 := New(b, t1.factories)
+	ctx := context.Background()
+	if err := t1.Mount(ctx, "a", MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := t2.Route(ctx, "a/x"); err != nil {
+		t.Fatalf("t2 routes a/: %v", err)
+	}
+	_, backendA, _, _ := t2.Route(ctx, "a/x")
+	if err := t1.Mount(ctx, "b", MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := t2.Route(ctx, "b/x"); !errors.Is(err, ErrNoMount) {
+		t.Fatalf("t2 routed b/ before reloading: %v", err)
+	}
+	if err := t2.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, backendA2, _, err := t2.Route(ctx, "a/x")
+	if err != nil || backendA2 != backendA {
+		t.Fatalf("unchanged mount a/ was rebuilt (%v)", err)
+	}
+	if _, _, _, err := t2.Route(ctx, "b/x"); err != nil {
+		t.Fatalf("t2 after reload: %v", err)
+	}
+
+	// t2 computes a table from its copy while t1 changes the stored one.
+	if err := t1.Mount(ctx, "c", MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	t2.mu.Lock()
+	err = b.Update(ctx, func(tx *seal.Tx) error { return t2.saveLocked(tx, t2.entries[:1]) })
+	t2.mu.Unlock()
+	if !errors.Is(err, errTableChanged) {
+		t.Fatalf("stale table write: %v", err)
+	}
+	// Through the API t2 starts from storage and keeps a/, b/ and c/.
+	if err := t2.Mount(ctx, "d", MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := t1.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list, err := t1.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range list {
+		got[e.Path] = true
+	}
+	for _, p := range []string{"a/", "b/", "c/", "d/"} {
+		if !got[p] {
+			t.Fatalf("mounts after both nodes' changes: %v, missing %s", got, p)
+		}
+	}
+}

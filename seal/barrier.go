@@ -137,6 +137,8 @@ type Barrier struct {
 
 	mu       sync.Mutex // serialises seal state changes and guards cfgCache
 	cfgCache *Config
+
+	own ownBumps // epoch values this node wrote (epoch.go)
 }
 
 // New returns the barrier of tenant tenantID over store. It starts sealed.

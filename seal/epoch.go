@@ -3,8 +3,10 @@ package seal
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/strongroom/strongroom/storage"
@@ -32,44 +34,92 @@ func (b *Barrier) epochKey(kind string) []byte {
 	return append(bytes.Clone(b.prefix), tuple.Pack("epoch", kind)...)
 }
 
-// BumpEpoch increments the tenant's epoch of kind in this transaction, so
-// that every node drops what it caches of that kind once it commits.
-func (t *Tx) BumpEpoch(kind string) error {
-	key := t.b.epochKey(kind)
-	var n uint64
-	raw, err := t.raw.Get(key)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-	case err != nil:
-		return err
-	case len(raw) == 8:
-		n = binary.BigEndian.Uint64(raw)
-	}
-	return t.raw.Set(key, binary.BigEndian.AppendUint64(nil, n+1))
+// An epoch record is 16 bytes: the counter, big-endian, then a random
+// nonce that names the transaction attempt which wrote it, so a node can
+// tell its own bumps (ownBumps) from other nodes' without trusting the
+// counter alone.
+const epochRecordLen = 16
+
+// ownBumps remembers the epoch records this node's transactions wrote. An
+// attempt that did not commit leaves a record nobody will ever read, so
+// the set is bounded by dropping it whole (which only costs extra
+// invalidations).
+type ownBumps struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
 }
 
-// readEpoch returns the tenant's epoch of kind (0 before the first bump).
-func (b *Barrier) readEpoch(ctx context.Context, kind string) (uint64, error) {
-	var n uint64
+const maxOwnBumps = 4096
+
+func (o *ownBumps) add(rec []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen == nil || len(o.seen) >= maxOwnBumps {
+		o.seen = map[string]struct{}{}
+	}
+	o.seen[string(rec)] = struct{}{}
+}
+
+// take reports whether rec was written by this node, forgetting it.
+func (o *ownBumps) take(rec []byte) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, ok := o.seen[string(rec)]
+	delete(o.seen, string(rec))
+	return ok
+}
+
+// BumpEpoch increments the tenant's epoch of kind in this transaction, so
+// that every other node drops what it caches of that kind once it commits
+// (this node has already updated its own caches).
+func (t *Tx) BumpEpoch(kind string) error {
+	key := t.b.epochKey(kind)
+	raw, err := t.raw.Get(key)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	rec := make([]byte, epochRecordLen)
+	binary.BigEndian.PutUint64(rec, epochCounter(raw)+1)
+	if _, err := rand.Read(rec[8:]); err != nil {
+		return err
+	}
+	if err := t.raw.Set(key, rec); err != nil {
+		return err
+	}
+	t.b.own.add(rec)
+	return nil
+}
+
+// epochCounter is the counter of an epoch record (0 for none).
+func epochCounter(rec []byte) uint64 {
+	if len(rec) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(rec)
+}
+
+// readEpoch returns the tenant's epoch record of kind (nil before the
+// first bump).
+func (b *Barrier) readEpoch(ctx context.Context, kind string) ([]byte, error) {
+	var rec []byte
 	err := b.store.View(ctx, func(tx storage.ReadTx) error {
 		raw, err := tx.Get(b.epochKey(kind))
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil
 		}
-		if err == nil && len(raw) == 8 {
-			n = binary.BigEndian.Uint64(raw)
-		}
+		rec = raw
 		return err
 	})
-	return n, err
+	return rec, err
 }
 
 // epochRetry is the pause before WatchEpochs tries again after a storage
 // error.
 const epochRetry = 250 * time.Millisecond
 
-// WatchEpochs calls changed(kind) each time the tenant's epoch of kind
-// moves, whichever node moved it (this one included), until ctx ends. It
+// WatchEpochs calls changed(kind) each time another node moves the
+// tenant's epoch of kind, until ctx ends; a single bump by this node is
+// skipped (the node updated its own caches as it made the change). It
 // needs a store that implements storage.Watcher and returns at once
 // without one. changed runs on the watching goroutine of its kind; it
 // must not block for long.
@@ -110,7 +160,7 @@ func (b *Barrier) watchEpoch(ctx context.Context, w storage.Watcher, kind string
 			continue
 		}
 		now, rerr := b.readEpoch(ctx, kind)
-		if rerr == nil && now == last {
+		if rerr == nil && bytes.Equal(now, last) {
 			select {
 			case <-ctx.Done():
 				return
@@ -122,9 +172,15 @@ func (b *Barrier) watchEpoch(ctx context.Context, w storage.Watcher, kind string
 			err = rerr
 			continue
 		}
-		if now != last {
+		if !bytes.Equal(now, last) {
+			// One step, written by this node: its caches are current.
+			// Anything else (another node's bump, several bumps) is
+			// invalidated.
+			mine := epochCounter(now) == epochCounter(last)+1 && b.own.take(now)
 			last = now
-			changed(kind)
+			if !mine {
+				changed(kind)
+			}
 		}
 	}
 }

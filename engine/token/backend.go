@@ -425,6 +425,9 @@ func (b *Backend) renew(ctx context.Context, req *engine.Request, tok string) (*
 		resp = &engine.Response{Auth: a}
 		return nil
 	})
+	if err == nil && b.Cache != nil {
+		b.Cache.Forget(tok) // its cached expiry is the old one
+	}
 	switch {
 	case errors.Is(err, ErrInvalid):
 		return nil, engine.Errorf(engine.ErrBadRequest, "invalid token")

@@ -78,3 +78,33 @@ func TestWatchEpochs(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BenchmarkEpochPropagation measures the time from another node's bump
+// committing to this node's invalidation callback (one shared bolt store;
+// the bolt commit, with its fsync, is inside the measured time).
+func BenchmarkEpochPropagation(b *testing.B) {
+	st, err := openBoltB(b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n1 := New(st, []byte("tenant-a"), Options{})
+	n2 := New(st, []byte("tenant-a"), Options{})
+	fired := make(chan struct{}, 1)
+	n1.WatchEpochs(ctx, func(kind string) {
+		if kind == EpochTransit {
+			fired <- struct{}{}
+		}
+	})
+	time.Sleep(50 * time.Millisecond)
+	for b.Loop() {
+		err := n2.store.Update(ctx, func(raw storage.Tx) error {
+			return (&Tx{ReadTx: ReadTx{raw: raw, b: n2}, raw: raw}).BumpEpoch(EpochTransit)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-fired
+	}
+}

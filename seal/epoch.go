@@ -22,10 +22,11 @@ const (
 	EpochPolicies = "policies" // ACL policies
 	EpochMounts   = "mounts"   // the mount and auth tables
 	EpochTransit  = "transit"  // transit keys: create, rotate, config, delete, trim, restore
+	EpochAudit    = "audit"    // the audit table
 )
 
 // EpochKinds are every kind, in the order WatchEpochs watches them.
-var EpochKinds = []string{EpochTokens, EpochPolicies, EpochMounts, EpochTransit}
+var EpochKinds = []string{EpochTokens, EpochPolicies, EpochMounts, EpochTransit, EpochAudit}
 
 // epochKey is where the tenant's epoch of kind is stored: beside the seal
 // records, not encrypted (it is a counter, and nodes read it while

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -437,4 +438,35 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestNodesSeeAuditChanges: an audit device enabled on node 0 records the
+// requests node 1 serves within coherenceWindow, and a device enabled on
+// node 1 afterwards keeps node 0's in the table.
+func TestNodesSeeAuditChanges(t *testing.T) {
+	c := startNodes(t, 2)
+	initMounted(t, c, "secret", "kv-v2")
+	dir := t.TempDir()
+	log0, log1 := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	if err := c[0].Sys().EnableAuditWithOptions("file0", &vault.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": log0}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		c[1].KVv2("secret").Get(context.Background(), "marker-b")
+		raw, _ := os.ReadFile(log0)
+		return strings.Contains(string(raw), "secret/data/marker-b")
+	})
+	if err := c[1].Sys().EnableAuditWithOptions("file1", &vault.EnableAuditOptions{Type: "file", Options: map[string]string{"file_path": log1}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, cl := range c {
+		waitFor(t, coherenceWindow, func() bool {
+			m, err := cl.Sys().ListAudit()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("node %d audit devices: %v", i, keys(m))
+			return m["file0/"] != nil && m["file1/"] != nil
+		})
+	}
 }

@@ -345,8 +345,8 @@ func (n *node) serveMetrics(addr string, logger *slog.Logger) error {
 
 // invalidate drops what this node caches of kind after the tenant's epoch
 // of kind moved (a change made through any node, this one included): the
-// token lookups, the compiled policies, the mount and auth tables, or the
-// transit keys.
+// token lookups, the compiled policies, the mount and auth tables, the
+// transit keys, or the audit devices.
 func (n *node) invalidate(ctx context.Context, kind string) {
 	switch kind {
 	case seal.EpochTokens:
@@ -363,6 +363,12 @@ func (n *node) invalidate(ctx context.Context, kind string) {
 		}
 	case seal.EpochTransit:
 		n.mounts.Invalidate()
+	case seal.EpochAudit:
+		if err := n.audits.Reload(ctx); err != nil && ctx.Err() == nil {
+			// Audited requests fail closed until the table opens.
+			n.logger.Error("audit table reload failed; the table will load on next use", "error", err.Error())
+			n.audits.Reset()
+		}
 	}
 	n.logger.Debug("cache invalidated", "kind", kind)
 }

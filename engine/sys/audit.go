@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -28,6 +29,7 @@ type Audits struct {
 	mu      sync.Mutex
 	loaded  bool
 	entries []auditEntry
+	stored  []byte // the table's record as last read or written
 
 	// ready and devices mirror loaded and len(entries) for the request
 	// path, which reads them without the lock.
@@ -78,19 +80,15 @@ func (a *Audits) loadLocked(ctx context.Context) error {
 	if a.loaded {
 		return nil
 	}
-	var entries []auditEntry
-	err := a.Barrier.View(ctx, func(tx *seal.ReadTx) error {
-		raw, err := tx.Get(auditKey)
-		if errors.Is(err, seal.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(raw, &entries)
-	})
+	raw, err := a.readStored(ctx)
 	if err != nil {
 		return err
+	}
+	var entries []auditEntry
+	if raw != nil {
+		if err := json.Unmarshal(raw, &entries); err != nil {
+			return seal.ErrCorrupt
+		}
 	}
 	for _, e := range entries {
 		d, err := newDevice(e)
@@ -104,10 +102,61 @@ func (a *Audits) loadLocked(ctx context.Context) error {
 		}
 	}
 	a.setEntries(entries)
+	a.stored = raw
 	a.loaded = true
 	a.ready.Store(true)
 	return nil
 }
+
+// readStored returns the table's record (nil when none is stored).
+func (a *Audits) readStored(ctx context.Context) ([]byte, error) {
+	var raw []byte
+	err := a.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		raw, err = tx.Get(auditKey)
+		if errors.Is(err, seal.ErrNotFound) {
+			raw, err = nil, nil
+		}
+		return err
+	})
+	return raw, err
+}
+
+// syncLocked makes the loaded table the stored one: when another node
+// changed it (seal.EpochAudit), the devices are closed and the table is
+// opened again. Callers hold mu.
+func (a *Audits) syncLocked(ctx context.Context) error {
+	if !a.loaded {
+		return a.loadLocked(ctx)
+	}
+	raw, err := a.readStored(ctx)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(raw, a.stored) {
+		return nil
+	}
+	a.closeAllLocked()
+	a.ready.Store(false)
+	a.loaded = false
+	a.setEntries(nil)
+	return a.loadLocked(ctx)
+}
+
+// Reload re-reads a loaded table after another node changed it; a table
+// not loaded yet loads on first use.
+func (a *Audits) Reload(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.loaded {
+		return nil
+	}
+	return a.syncLocked(ctx)
+}
+
+// errAuditChanged: another node changed the audit table between this
+// node's read and its write; nothing was written.
+var errAuditChanged = errors.New("sys: the audit table changed during the request; retry it")
 
 // setEntries replaces the table; callers hold mu.
 func (a *Audits) setEntries(entries []auditEntry) {
@@ -154,7 +203,25 @@ func (a *Audits) save(ctx context.Context, entries []auditEntry) error {
 	if err != nil {
 		return err
 	}
-	return a.Barrier.Update(ctx, func(tx *seal.Tx) error { return tx.Set(auditKey, raw) })
+	return a.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		// Never overwrite a table another node changed since this one
+		// read it: a device it enabled would silently stop.
+		cur, err := tx.Get(auditKey)
+		if errors.Is(err, seal.ErrNotFound) {
+			cur, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(cur, a.stored) {
+			return errAuditChanged
+		}
+		if err := tx.Set(auditKey, raw); err != nil {
+			return err
+		}
+		a.stored = raw
+		return tx.BumpEpoch(seal.EpochAudit)
+	})
 }
 
 // Enable opens a device and adds it to the table.
@@ -165,7 +232,7 @@ func (a *Audits) Enable(ctx context.Context, path string, in AuditInput) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.loadLocked(ctx); err != nil {
+	if err := a.syncLocked(ctx); err != nil {
 		return err
 	}
 	for _, e := range a.entries {
@@ -203,7 +270,7 @@ func (a *Audits) Disable(ctx context.Context, path string) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.loadLocked(ctx); err != nil {
+	if err := a.syncLocked(ctx); err != nil {
 		return err
 	}
 	var next []auditEntry

@@ -210,21 +210,59 @@ const maxWriteAttempts = 16
 // that reads the metadata; larger data is staged first (SetLarge).
 const oneTxData = 1 << 20
 
+// errStage: the new version's data is larger than oneTxData; nothing was
+// written and commitVersion stages it instead.
+var errStage = errors.New("kv: data to stage")
+
 // commitVersion writes a new version of the secret at path. prepare
 // validates the request against the configuration and the secret's
-// metadata (nil for a new secret) and returns the data of the new version;
-// it runs first in a read transaction (final false) to size the data.
+// metadata (nil for a new secret) and returns the data of the new version.
 //
-// Data up to oneTxData — nearly every write — is then written in one
-// transaction that runs prepare again (final false) on the metadata as it
-// is there, stores the data under the next version number and saves the
+// Data up to oneTxData — nearly every write — is written in one
+// transaction that runs prepare (final false) on the metadata as it is
+// there, stores the data under the next version number and saves the
 // metadata: concurrent writers are serialised by the store (or retried on
-// a conflict) and none is refused. Larger data is stored under the next
-// version number with seal.View.SetLarge, whose last transaction runs
-// prepare with final true (result ignored) against the metadata as it is
-// then; if another write took that number meanwhile, it starts over, at
-// most maxWriteAttempts times.
+// a conflict) and none is refused. Larger data goes through
+// commitStaged; prepare has then run once in vain (cheap for a write,
+// whose data is encoded beforehand; a patch merges twice).
 func (b *v2Backend) commitVersion(ctx context.Context, path string,
+	prepare func(r reader, cfg configRecord, s *secretRecord, final bool) ([]byte, error)) (*engine.Response, error) {
+	var resp *engine.Response
+	err := b.st.update(ctx, func(w writer) error {
+		cfg, s, err := loadState(w, path)
+		if err != nil {
+			return err
+		}
+		data, err := prepare(w, cfg, s, false)
+		if err != nil {
+			return err
+		}
+		if len(data) > oneTxData {
+			return errStage
+		}
+		next := uint64(1)
+		if s != nil {
+			next = s.Current + 1
+		}
+		if err := w.Set(versionKey(path, next), data); err != nil {
+			return err
+		}
+		resp, err = b.appendVersion(w, path, cfg, s)
+		return err
+	})
+	if errors.Is(err, errStage) {
+		return b.commitStaged(ctx, path, prepare)
+	}
+	return answer(resp, err)
+}
+
+// commitStaged writes a version whose data is too large for one
+// transaction. prepare runs in a read transaction (final false) for the
+// data, which seal.View.SetLarge stores under the next version number; its
+// last transaction runs prepare again with final true (result ignored)
+// against the metadata as it is then. If another write took that number
+// meanwhile, it starts over, at most maxWriteAttempts times.
+func (b *v2Backend) commitStaged(ctx context.Context, path string,
 	prepare func(r reader, cfg configRecord, s *secretRecord, final bool) ([]byte, error)) (*engine.Response, error) {
 	for range maxWriteAttempts {
 		var (
@@ -249,28 +287,6 @@ func (b *v2Backend) commitVersion(ctx context.Context, path string,
 			return answer(nil, err)
 		}
 		var resp *engine.Response
-		if len(data) <= oneTxData {
-			err = b.st.update(ctx, func(w writer) error {
-				cfg, s, err := loadState(w, path)
-				if err != nil {
-					return err
-				}
-				data, err := prepare(w, cfg, s, false)
-				if err != nil {
-					return err
-				}
-				next := uint64(1)
-				if s != nil {
-					next = s.Current + 1
-				}
-				if err := w.Set(versionKey(path, next), data); err != nil {
-					return err
-				}
-				resp, err = b.appendVersion(w, path, cfg, s)
-				return err
-			})
-			return answer(resp, err)
-		}
 		err = b.st.setLarge(ctx, versionKey(path, cur+1), data, func(w writer) error {
 			cfg, s, err := loadState(w, path)
 			if err != nil {

@@ -14,7 +14,12 @@ import (
 // handleUnmount, handleTuneRead, handleTuneWrite) and the KV preflight
 // sys/internal/ui/mounts/<path> (pathInternalUIMountRead).
 
-func (s *Server) mountsOrError() (*mounts.Table, error) {
+// checkedMounts authorises r (s.check) and returns the mount table; a
+// server built without one answers as for an unknown path.
+func (s *Server) checkedMounts(c echo.Context, r *request) (*mounts.Table, error) {
+	if err := s.check(c, r); err != nil {
+		return nil, err
+	}
 	if s.opts.Mounts == nil {
 		return nil, engine.ErrUnsupportedPath
 	}
@@ -23,10 +28,7 @@ func (s *Server) mountsOrError() (*mounts.Table, error) {
 
 // GET sys/mounts
 func (s *Server) mountList(c echo.Context, r *request) error {
-	if err := s.check(c, r); err != nil {
-		return err
-	}
-	t, err := s.mountsOrError()
+	t, err := s.checkedMounts(c, r)
 	if err != nil {
 		return err
 	}
@@ -52,10 +54,7 @@ func mountArg(path string) (mount string, tune bool) {
 
 // GET sys/mounts/<path> and sys/mounts/<path>/tune
 func (s *Server) mountRead(c echo.Context, r *request) error {
-	if err := s.check(c, r); err != nil {
-		return err
-	}
-	t, err := s.mountsOrError()
+	t, err := s.checkedMounts(c, r)
 	if err != nil {
 		return err
 	}
@@ -94,10 +93,7 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 
 // POST sys/mounts/<path> and sys/mounts/<path>/tune
 func (s *Server) mountWrite(c echo.Context, r *request) error {
-	if err := s.check(c, r); err != nil {
-		return err
-	}
-	t, err := s.mountsOrError()
+	t, err := s.checkedMounts(c, r)
 	if err != nil {
 		return err
 	}
@@ -125,10 +121,7 @@ func (s *Server) mountWrite(c echo.Context, r *request) error {
 
 // DELETE sys/mounts/<path>
 func (s *Server) mountDelete(c echo.Context, r *request) error {
-	if err := s.check(c, r); err != nil {
-		return err
-	}
-	t, err := s.mountsOrError()
+	t, err := s.checkedMounts(c, r)
 	if err != nil {
 		return err
 	}
@@ -165,9 +158,9 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 	if path == "" {
 		return engine.Errorf(engine.ErrBadRequest, "path not set")
 	}
-	t, err := s.mountsOrError()
-	if err != nil {
-		return err
+	t := s.opts.Mounts
+	if t == nil {
+		return engine.ErrUnsupportedPath
 	}
 	me, _, _, err := t.Route(ctx, path)
 	if errors.Is(err, mounts.ErrNoMount) {

@@ -59,6 +59,11 @@ func ParseMechanism(s string) (Mechanism, error) {
 // (SoftHSM2 reports CK_EFFECTIVELY_INFINITE) and Config.MaxSessions is 0.
 const DefaultMaxSessions = 16
 
+// DefaultNamedKeyCache is the number of named-key handles an HSM caches
+// when Config.NamedKeyCache is 0: room for one key per tenant of a large
+// installation, so that IndexNamedKeys can hold them all.
+const DefaultNamedKeyCache = 100000
+
 // RetryInterval is how long, after a recovery failed because the token is
 // unavailable, Wrap, Unwrap and Ping return that same error without
 // probing the token again.
@@ -90,6 +95,10 @@ type Config struct {
 	// is extra). 0 derives it from the token's ulMaxSessionCount, capped at
 	// DefaultMaxSessions.
 	MaxSessions int
+	// NamedKeyCache bounds the number of named-key handles cached (see
+	// HSM.IndexNamedKeys), least recently used out first; an entry takes
+	// about 200 bytes. 0 means DefaultNamedKeyCache.
+	NamedKeyCache int
 }
 
 // redacted stands in for a set PIN in every rendering of a Config.
@@ -118,6 +127,8 @@ func (c Config) String() string {
 	b.WriteString(strconv.FormatBool(c.GenerateKey))
 	b.WriteString(" MaxSessions:")
 	b.WriteString(strconv.Itoa(c.MaxSessions))
+	b.WriteString(" NamedKeyCache:")
+	b.WriteString(strconv.Itoa(c.NamedKeyCache))
 	b.WriteString("}")
 	return b.String()
 }
@@ -135,6 +146,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("mechanism", c.Mechanism.String()),
 		slog.Bool("generate_key", c.GenerateKey),
 		slog.Int("max_sessions", c.MaxSessions),
+		slog.Int("named_key_cache", c.NamedKeyCache),
 	}
 	if c.Slot != nil {
 		attrs = append(attrs, slog.Uint64("slot", uint64(*c.Slot)))
@@ -162,6 +174,11 @@ func (c Config) validate() (Config, error) {
 		return c, fmt.Errorf("%w: Config.KeyLabel is required", ErrInvalid)
 	case c.MaxSessions < 0:
 		return c, fmt.Errorf("%w: Config.MaxSessions is negative", ErrInvalid)
+	case c.NamedKeyCache < 0:
+		return c, fmt.Errorf("%w: Config.NamedKeyCache is negative", ErrInvalid)
+	}
+	if c.NamedKeyCache == 0 {
+		c.NamedKeyCache = DefaultNamedKeyCache
 	}
 	switch c.Mechanism {
 	case MechanismDefault:

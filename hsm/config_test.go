@@ -31,7 +31,7 @@ func TestConfigNeverShowsPIN(t *testing.T) {
 			t.Fatalf("rendering lost the other fields: %q", s)
 		}
 	}
-	if !strings.Contains(cfg.String(), "Slot:7") || !strings.Contains(cfg.String(), redacted) {
+	if !strings.Contains(cfg.String(), "Slot:7") || !strings.Contains(cfg.String(), "NamedKeyCache:0") || !strings.Contains(cfg.String(), redacted) {
 		t.Fatalf("String() = %q", cfg.String())
 	}
 }
@@ -40,16 +40,21 @@ func TestConfigValidate(t *testing.T) {
 	slot := uint(0)
 	good := Config{Lib: "/x.so", Slot: &slot, PIN: "1234", KeyLabel: "mk"}
 	c, err := good.validate()
-	if err != nil || c.Mechanism != MechanismAESGCM {
-		t.Fatalf("validate(good) = %v, %v; want AES-GCM default", c.Mechanism, err)
+	if err != nil || c.Mechanism != MechanismAESGCM || c.NamedKeyCache != DefaultNamedKeyCache {
+		t.Fatalf("validate(good) = %v, cache %d, %v; want AES-GCM and DefaultNamedKeyCache defaults", c.Mechanism, c.NamedKeyCache, err)
+	}
+	good.NamedKeyCache = 7
+	if c, err := good.validate(); err != nil || c.NamedKeyCache != 7 {
+		t.Fatalf("validate kept NamedKeyCache %d, %v; want 7", c.NamedKeyCache, err)
 	}
 	for name, mut := range map[string]func(*Config){
-		"no lib":       func(c *Config) { c.Lib = "" },
-		"no token":     func(c *Config) { c.Slot = nil },
-		"no pin":       func(c *Config) { c.PIN = "" },
-		"no key label": func(c *Config) { c.KeyLabel = "" },
-		"negative max": func(c *Config) { c.MaxSessions = -1 },
-		"mechanism 9":  func(c *Config) { c.Mechanism = 9 },
+		"no lib":         func(c *Config) { c.Lib = "" },
+		"no token":       func(c *Config) { c.Slot = nil },
+		"no pin":         func(c *Config) { c.PIN = "" },
+		"no key label":   func(c *Config) { c.KeyLabel = "" },
+		"negative max":   func(c *Config) { c.MaxSessions = -1 },
+		"negative cache": func(c *Config) { c.NamedKeyCache = -1 },
+		"mechanism 9":    func(c *Config) { c.Mechanism = 9 },
 	} {
 		c := good
 		c.PIN = canaryPIN

@@ -25,11 +25,15 @@ var (
 
 	// ErrKeyNotFound means no secret key with the configured label is on the
 	// token. The package never creates one unless EnsureKey is called with
-	// generate=true and Config.GenerateKey is set.
+	// generate=true and Config.GenerateKey is set. From WrapNamed and
+	// UnwrapNamed, it means that no secret key carries the named key's label
+	// (never that the master key is missing: see [HSM.WrapNamed]).
 	ErrKeyNotFound = errors.New("hsm: master key not found")
 
 	// ErrDuplicateKey means more than one secret key carries the configured
-	// label, so the master key is ambiguous.
+	// label, so the master key is ambiguous. From the named-key operations,
+	// it means that a secret key with the named key's label already exists
+	// (GenerateNamedKey) or that several do (WrapNamed, UnwrapNamed).
 	ErrDuplicateKey = errors.New("hsm: more than one key with the master key label")
 
 	// ErrKeyUnsuitable means the object found under the label is not an
@@ -111,14 +115,17 @@ const (
 	ckrSessionHandleInvalid   = 0x0B3
 	ckrTokenNotPresent        = 0x0E0
 	ckrTokenNotRecognized     = 0x0E1
+	ckrUnwrappingKeyHandleInv = 0x0F0
 	ckrUserAlreadyLoggedIn    = 0x100
 	ckrUserNotLoggedIn        = 0x101
 	ckrWrappedKeyInvalid      = 0x110
 	ckrWrappedKeyLenRange     = 0x112
+	ckrWrappingKeyHandleInv   = 0x113
 	ckrCryptokiNotInitialized = 0x190
 	ckrCryptokiAlreadyInitd   = 0x191
 	ckrFunctionFailed         = 0x006
 	ckrSlotIDInvalid          = 0x003
+	ckrAttributeTypeInvalid   = 0x012
 )
 
 // faultLevel says how a failed call affects the sessions and handles that the

@@ -14,10 +14,11 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// HSM is an open PKCS#11 token holding the master key. It is safe for
-// concurrent use. Wrap, Unwrap and Ping take a session from a bounded pool,
-// so at most Stats().PoolSize of them run in the token at once; the others
-// wait, as long as their context allows.
+// HSM is an open PKCS#11 token holding the master key, and perhaps named
+// keys. It is safe for concurrent use. Wrap, Unwrap, WrapNamed, UnwrapNamed
+// and Ping take a session from a bounded pool, so at most Stats().PoolSize
+// of them run in the token at once; the others wait, as long as their
+// context allows.
 type HSM struct {
 	cfg    Config
 	mod    *module
@@ -28,6 +29,8 @@ type HSM struct {
 	// state is the current snapshot of handles; see state.
 	state  atomic.Pointer[state]
 	closed atomic.Bool
+	// names caches the handles of named keys of the current state.
+	names namedCache
 
 	// lock serialises everything that changes state: recovery, key lookup
 	// and generation, and Close. It is a channel so that waiting for it
@@ -68,6 +71,7 @@ func Open(ctx context.Context, cfg Config) (*HSM, error) {
 		return nil, fmt.Errorf("hsm: %s: %w", op, err)
 	}
 	h := &HSM{cfg: cfg, random: rand.Reader, lock: make(chan struct{}, 1), retryInterval: RetryInterval}
+	h.names.limit = cfg.NamedKeyCache
 	h.mod, err = acquireModule(&h.stats, op, cfg.Lib)
 	if err != nil {
 		return nil, err
@@ -112,6 +116,7 @@ func (h *HSM) Close() error {
 		return nil
 	}
 	h.drain(op)
+	h.names.reset()
 	if st := h.state.Load(); st != nil {
 		h.closeLogin(op, st)
 	}
@@ -137,7 +142,20 @@ func (h *HSM) Stats() Stats {
 // ErrInvalid, ErrKeyNotFound, ErrUnavailable, ErrClosed, a context error,
 // or are a *CallError.
 func (h *HSM) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
-	const op = "wrap"
+	return h.wrap(ctx, "wrap", withMaster, plaintext, aad)
+}
+
+// withKey runs f with the handle of the key that an operation uses, in
+// session s of state st. withMaster and HSM.withNamed are the two kinds.
+type withKey func(s pkcs11.SessionHandle, st *state, f func(key pkcs11.ObjectHandle) error) error
+
+// withMaster runs f with the master key.
+func withMaster(_ pkcs11.SessionHandle, st *state, f func(pkcs11.ObjectHandle) error) error {
+	return f(st.key)
+}
+
+// wrap is Wrap under the key that use picks.
+func (h *HSM) wrap(ctx context.Context, op string, use withKey, plaintext, aad []byte) ([]byte, error) {
 	if !validKeyLen(len(plaintext)) {
 		return nil, fmt.Errorf("hsm: %s: plaintext is %d bytes, want 16 or 32: %w", op, len(plaintext), ErrInvalid)
 	}
@@ -146,13 +164,15 @@ func (h *HSM) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("hsm: %s: CKM_AES_KEY_WRAP_PAD cannot bind associated data: %w", op, ErrInvalid)
 	}
 	var out []byte
-	err := h.do(ctx, op, func(s pkcs11.SessionHandle, st *state) (err error) {
-		if mech == MechanismKWP {
-			out, err = h.wrapKWP(op, s, st, plaintext)
-		} else {
-			out, err = h.wrapGCM(op, s, st, plaintext, aad)
-		}
-		return err
+	err := h.do(ctx, op, func(s pkcs11.SessionHandle, st *state) error {
+		return use(s, st, func(key pkcs11.ObjectHandle) (err error) {
+			if mech == MechanismKWP {
+				out, err = h.wrapKWP(op, s, st.gen, key, plaintext)
+			} else {
+				out, err = h.wrapGCM(op, s, st.gen, key, plaintext, aad)
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -172,7 +192,11 @@ func (h *HSM) Wrap(ctx context.Context, plaintext, aad []byte) ([]byte, error) {
 // and it matches neither ErrUnwrap nor ErrUnavailable. Other errors as for
 // Wrap.
 func (h *HSM) Unwrap(ctx context.Context, blob, aad []byte) ([]byte, error) {
-	const op = "unwrap"
+	return h.unwrap(ctx, "unwrap", withMaster, blob, aad)
+}
+
+// unwrap is Unwrap under the key that use picks.
+func (h *HSM) unwrap(ctx context.Context, op string, use withKey, blob, aad []byte) ([]byte, error) {
 	b, err := parseBlob(blob)
 	if err != nil {
 		return nil, fmt.Errorf("hsm: %s: %w", op, err)
@@ -181,13 +205,15 @@ func (h *HSM) Unwrap(ctx context.Context, blob, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("hsm: %s: an AES-KWP blob binds no associated data, but aad was given: %w", op, ErrInvalid)
 	}
 	var out []byte
-	err = h.do(ctx, op, func(s pkcs11.SessionHandle, st *state) (err error) {
-		if b.mech == MechanismKWP {
-			out, err = h.unwrapKWP(op, s, st, b)
-		} else {
-			out, err = h.unwrapGCM(op, s, st, b, aad)
-		}
-		return err
+	err = h.do(ctx, op, func(s pkcs11.SessionHandle, st *state) error {
+		return use(s, st, func(key pkcs11.ObjectHandle) (err error) {
+			if b.mech == MechanismKWP {
+				out, err = h.unwrapKWP(op, s, st.gen, key, b)
+			} else {
+				out, err = h.unwrapGCM(op, s, st.gen, key, b, aad)
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -268,22 +294,30 @@ func (h *HSM) EnsureKey(ctx context.Context, generate bool) error {
 // error says both what failed and why recovery did, and matches
 // ErrUnavailable.
 func (h *HSM) do(ctx context.Context, op string, body func(pkcs11.SessionHandle, *state) error) error {
+	return h.run(ctx, op, false, body)
+}
+
+// doLogin is do with the read-write login session instead of a pooled one,
+// for changes to the token's objects. body runs with h.lock held, so
+// doLogin calls are serialised with each other and with recovery, but not
+// with operations on pooled sessions.
+func (h *HSM) doLogin(ctx context.Context, op string, body func(pkcs11.SessionHandle, *state) error) error {
+	return h.run(ctx, op, true, body)
+}
+
+// run is do, or doLogin if login is true.
+func (h *HSM) run(ctx context.Context, op string, login bool, body func(pkcs11.SessionHandle, *state) error) error {
 	var first error
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("hsm: %s: %w", op, err)
 		}
-		st, err := h.ready(ctx, op)
-		if err != nil {
+		st, ran, err := h.runOnce(ctx, op, login, body)
+		if !ran {
 			if first != nil {
 				return &faultError{op: first, recovery: err}
 			}
 			return err
-		}
-		s, err := h.acquire(ctx, op, st)
-		if err == nil {
-			err = body(s.h, st)
-			h.release(s, err == nil)
 		}
 		if err == nil {
 			return nil
@@ -298,6 +332,33 @@ func (h *HSM) do(ctx context.Context, op string, body func(pkcs11.SessionHandle,
 		}
 		first = err
 	}
+}
+
+// runOnce gets a usable state (recovering if needed) and runs body once, on
+// a pooled session or, if login is true, on the login session with h.lock
+// held. ran is false if no usable state could be had; err is then the
+// error of the recovery.
+func (h *HSM) runOnce(ctx context.Context, op string, login bool, body func(pkcs11.SessionHandle, *state) error) (st *state, ran bool, err error) {
+	if login {
+		if err := h.lockCtx(ctx, op); err != nil {
+			return nil, false, err
+		}
+		defer h.unlock()
+		if st, err = h.readyLocked(op); err != nil {
+			return nil, false, err
+		}
+		return st, true, body(st.login, st)
+	}
+	if st, err = h.ready(ctx, op); err != nil {
+		return nil, false, err
+	}
+	s, err := h.acquire(ctx, op, st)
+	if err != nil {
+		return st, true, err
+	}
+	err = body(s.h, st)
+	h.release(s, err == nil)
+	return st, true, err
 }
 
 // faultLevelOf returns the fault level of a *CallError in err.

@@ -25,3 +25,16 @@ func (*HSM) FindKey(context.Context) error                          { return err
 func (*HSM) EnsureKey(context.Context, bool) error                  { return errNoPKCS11 }
 func (*HSM) Stats() Stats                                           { return Stats{} }
 func (*HSM) Close() error                                           { return nil }
+
+func (*HSM) GenerateNamedKey(context.Context, string) error      { return errNoPKCS11 }
+func (*HSM) CreateNamedKey(context.Context, string) error        { return errNoPKCS11 }
+func (*HSM) DestroyNamedKey(context.Context, string) error       { return errNoPKCS11 }
+func (*HSM) IndexNamedKeys(context.Context, string) (int, error) { return 0, errNoPKCS11 }
+
+func (*HSM) WrapNamed(context.Context, string, []byte, []byte) ([]byte, error) {
+	return nil, errNoPKCS11
+}
+
+func (*HSM) UnwrapNamed(context.Context, string, []byte, []byte) ([]byte, error) {
+	return nil, errNoPKCS11
+}

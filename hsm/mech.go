@@ -10,9 +10,9 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// masterKeyTemplate is the template of a generated master key. Every usage
-// attribute is explicit, because SoftHSM2 (and others) default unset ones
-// to true.
+// masterKeyTemplate is the template of a generated master key, and of a
+// named key (see GenerateNamedKey). Every usage attribute is explicit,
+// because SoftHSM2 (and others) default unset ones to true.
 func masterKeyTemplate(label string, id []byte) []*pkcs11.Attribute {
 	return []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
@@ -74,12 +74,13 @@ func attrUint(a *pkcs11.Attribute) uint {
 	return pkcs11.CK_UNAVAILABLE_INFORMATION
 }
 
-// wrapGCM encrypts plaintext with CKM_AES_GCM: C_EncryptInit + C_Encrypt.
+// wrapGCM encrypts plaintext under key, a handle of generation gen, with
+// CKM_AES_GCM: C_EncryptInit + C_Encrypt.
 // SoftHSM2 never generates a GCM IV (given none, it silently uses an empty
 // one, and every ciphertext of the same plaintext repeats), so the IV is
 // drawn here. A module that writes its own IV back into the parameters
 // (some network HSMs do) is honoured: the IV stored is the one read back.
-func (h *HSM) wrapGCM(op string, s pkcs11.SessionHandle, st *state, plaintext, aad []byte) ([]byte, error) {
+func (h *HSM) wrapGCM(op string, s pkcs11.SessionHandle, gen uint64, key pkcs11.ObjectHandle, plaintext, aad []byte) ([]byte, error) {
 	iv := make([]byte, gcmIVLen)
 	if _, err := io.ReadFull(h.random, iv); err != nil {
 		return nil, fmt.Errorf("hsm: %s: random IV: %w", op, err)
@@ -87,13 +88,13 @@ func (h *HSM) wrapGCM(op string, s pkcs11.SessionHandle, st *state, plaintext, a
 	params := pkcs11.NewGCMParams(iv, gcmAAD(aad), gcmTagBits)
 	defer params.Free()
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}
-	if err := h.mod.call(&h.stats, op, fnEncryptInit, st.gen, func() error {
-		return h.mod.ctx.EncryptInit(s, mech, st.key)
+	if err := h.mod.call(&h.stats, op, fnEncryptInit, gen, func() error {
+		return h.mod.ctx.EncryptInit(s, mech, key)
 	}); err != nil {
 		return nil, err
 	}
 	var ct []byte
-	if err := h.mod.call(&h.stats, op, fnEncrypt, st.gen, func() (err error) {
+	if err := h.mod.call(&h.stats, op, fnEncrypt, gen, func() (err error) {
 		ct, err = h.mod.ctx.Encrypt(s, plaintext)
 		return err
 	}); err != nil {
@@ -111,18 +112,18 @@ func (h *HSM) wrapGCM(op string, s pkcs11.SessionHandle, st *state, plaintext, a
 	return append(out, ct...), nil
 }
 
-// unwrapGCM decrypts b with CKM_AES_GCM: C_DecryptInit + C_Decrypt.
-func (h *HSM) unwrapGCM(op string, s pkcs11.SessionHandle, st *state, b blob, aad []byte) ([]byte, error) {
+// unwrapGCM decrypts b under key with CKM_AES_GCM: C_DecryptInit + C_Decrypt.
+func (h *HSM) unwrapGCM(op string, s pkcs11.SessionHandle, gen uint64, key pkcs11.ObjectHandle, b blob, aad []byte) ([]byte, error) {
 	params := pkcs11.NewGCMParams(b.iv, gcmAAD(aad), gcmTagBits)
 	defer params.Free()
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}
-	if err := h.mod.call(&h.stats, op, fnDecryptInit, st.gen, func() error {
-		return h.mod.ctx.DecryptInit(s, mech, st.key)
+	if err := h.mod.call(&h.stats, op, fnDecryptInit, gen, func() error {
+		return h.mod.ctx.DecryptInit(s, mech, key)
 	}); err != nil {
 		return nil, err
 	}
 	var pt []byte
-	if err := h.mod.call(&h.stats, op, fnDecrypt, st.gen, func() (err error) {
+	if err := h.mod.call(&h.stats, op, fnDecrypt, gen, func() (err error) {
 		pt, err = h.mod.ctx.Decrypt(s, b.body)
 		return err
 	}); err != nil {
@@ -135,15 +136,15 @@ func (h *HSM) unwrapGCM(op string, s pkcs11.SessionHandle, st *state, b blob, aa
 	return pt, nil
 }
 
-// wrapKWP wraps plaintext with CKM_AES_KEY_WRAP_PAD. SoftHSM2 offers that
+// wrapKWP wraps plaintext under key with CKM_AES_KEY_WRAP_PAD. SoftHSM2 offers that
 // mechanism for C_WrapKey only (C_EncryptInit answers
 // CKR_MECHANISM_INVALID), so the plaintext becomes a transient session
 // object (C_CreateObject), is wrapped (C_WrapKey) and destroyed
 // (C_DestroyObject). If anything fails the session is discarded, which
 // destroys the object too.
-func (h *HSM) wrapKWP(op string, s pkcs11.SessionHandle, st *state, plaintext []byte) ([]byte, error) {
+func (h *HSM) wrapKWP(op string, s pkcs11.SessionHandle, gen uint64, key pkcs11.ObjectHandle, plaintext []byte) ([]byte, error) {
 	var obj pkcs11.ObjectHandle
-	if err := h.mod.call(&h.stats, op, fnCreateObject, st.gen, func() (err error) {
+	if err := h.mod.call(&h.stats, op, fnCreateObject, gen, func() (err error) {
 		obj, err = h.mod.ctx.CreateObject(s, transientKeyTemplate(plaintext))
 		return err
 	}); err != nil {
@@ -151,11 +152,11 @@ func (h *HSM) wrapKWP(op string, s pkcs11.SessionHandle, st *state, plaintext []
 	}
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil)}
 	var wrapped []byte
-	wrapErr := h.mod.call(&h.stats, op, fnWrapKey, st.gen, func() (err error) {
-		wrapped, err = h.mod.ctx.WrapKey(s, mech, st.key, obj)
+	wrapErr := h.mod.call(&h.stats, op, fnWrapKey, gen, func() (err error) {
+		wrapped, err = h.mod.ctx.WrapKey(s, mech, key, obj)
 		return err
 	})
-	if err := h.destroy(op, s, st.gen, obj); err != nil && wrapErr == nil {
+	if err := h.destroy(op, s, gen, obj); err != nil && wrapErr == nil {
 		wrapErr = err
 	}
 	if wrapErr != nil {
@@ -169,24 +170,24 @@ func (h *HSM) wrapKWP(op string, s pkcs11.SessionHandle, st *state, plaintext []
 	return append(out, wrapped...), nil
 }
 
-// unwrapKWP unwraps b with CKM_AES_KEY_WRAP_PAD into a transient session
+// unwrapKWP unwraps b under key with CKM_AES_KEY_WRAP_PAD into a transient session
 // object (C_UnwrapKey), reads its value (C_GetAttributeValue) and destroys
 // it (C_DestroyObject).
-func (h *HSM) unwrapKWP(op string, s pkcs11.SessionHandle, st *state, b blob) ([]byte, error) {
+func (h *HSM) unwrapKWP(op string, s pkcs11.SessionHandle, gen uint64, key pkcs11.ObjectHandle, b blob) ([]byte, error) {
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil)}
 	var obj pkcs11.ObjectHandle
-	if err := h.mod.call(&h.stats, op, fnUnwrapKey, st.gen, func() (err error) {
-		obj, err = h.mod.ctx.UnwrapKey(s, mech, st.key, b.body, transientKeyTemplate(nil))
+	if err := h.mod.call(&h.stats, op, fnUnwrapKey, gen, func() (err error) {
+		obj, err = h.mod.ctx.UnwrapKey(s, mech, key, b.body, transientKeyTemplate(nil))
 		return err
 	}); err != nil {
 		return nil, err
 	}
 	var attrs []*pkcs11.Attribute
-	readErr := h.mod.call(&h.stats, op, fnGetAttributeValue, st.gen, func() (err error) {
+	readErr := h.mod.call(&h.stats, op, fnGetAttributeValue, gen, func() (err error) {
 		attrs, err = h.mod.ctx.GetAttributeValue(s, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
 		return err
 	})
-	if err := h.destroy(op, s, st.gen, obj); err != nil && readErr == nil {
+	if err := h.destroy(op, s, gen, obj); err != nil && readErr == nil {
 		readErr = err
 	}
 	if readErr != nil {
@@ -203,7 +204,7 @@ func (h *HSM) unwrapKWP(op string, s pkcs11.SessionHandle, st *state, b blob) ([
 	return pt, nil
 }
 
-// destroy destroys a transient session object.
+// destroy destroys an object: a transient session object, or a named key.
 func (h *HSM) destroy(op string, s pkcs11.SessionHandle, gen uint64, obj pkcs11.ObjectHandle) error {
 	return h.mod.call(&h.stats, op, fnDestroyObject, gen, func() error {
 		return h.mod.ctx.DestroyObject(s, obj)

@@ -37,6 +37,15 @@ type module struct {
 	initialized atomic.Bool   // written with mu held for writing
 	gen         atomic.Uint64 // written with mu held for writing
 
+	// objects keeps searches (held for reading from C_FindObjectsInit to
+	// C_FindObjectsFinal) and the creation of token objects (C_GenerateKey,
+	// held for writing) apart. SoftHSM2 up to 2.6.1 creates the object's
+	// file before it records it, so a search running meanwhile in another
+	// thread indexes the empty file as a second object, and C_GenerateKey
+	// then fails with CKR_GENERAL_ERROR (upstream issue #573, fixed after
+	// 2.6.1 and unreleased). It is taken before mu, never inside a call.
+	objects sync.RWMutex
+
 	refs int // guarded by registry.mu
 }
 

@@ -44,6 +44,11 @@ func (h *HSM) ready(ctx context.Context, op string) (*state, error) {
 		return nil, err
 	}
 	defer h.unlock()
+	return h.readyLocked(op)
+}
+
+// readyLocked is ready with h.lock held.
+func (h *HSM) readyLocked(op string) (*state, error) {
 	if st := h.state.Load(); !h.closed.Load() && h.usable(st) {
 		return st, nil
 	}
@@ -331,29 +336,10 @@ func (h *HSM) resolveSlot(op string, gen uint64) (uint, pkcs11.TokenInfo, error)
 // findKey searches the secret keys labelled Config.KeyLabel on the login
 // session of st and checks that the only match is an AES-256 key.
 func (h *HSM) findKey(op string, st *state) (pkcs11.ObjectHandle, error) {
-	template := []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_LABEL, h.cfg.KeyLabel),
-	}
-	m := h.mod
-	if err := m.call(&h.stats, op, fnFindObjectsInit, st.gen, func() error {
-		return m.ctx.FindObjectsInit(st.login, template)
-	}); err != nil {
-		return 0, err
-	}
-	var objs []pkcs11.ObjectHandle
-	findErr := m.call(&h.stats, op, fnFindObjects, st.gen, func() (err error) {
-		objs, _, err = m.ctx.FindObjects(st.login, 2)
-		return err
-	})
-	finalErr := m.call(&h.stats, op, fnFindObjectsFinal, st.gen, func() error {
-		return m.ctx.FindObjectsFinal(st.login)
-	})
+	objs, err := h.findObjects(op, st.login, st.gen, secretKeyTemplate(h.cfg.KeyLabel), 2)
 	switch {
-	case findErr != nil:
-		return 0, findErr
-	case finalErr != nil:
-		return 0, finalErr
+	case err != nil:
+		return 0, err
 	case len(objs) == 0:
 		return 0, fmt.Errorf("hsm: %s: no secret key labelled %q: %w", op, h.cfg.KeyLabel, ErrKeyNotFound)
 	case len(objs) > 1:
@@ -369,6 +355,69 @@ func (h *HSM) findKey(op string, st *state) (pkcs11.ObjectHandle, error) {
 	}
 	h.hadKey = true
 	return objs[0], nil
+}
+
+// secretKeyTemplate matches the secret keys labelled label.
+func secretKeyTemplate(label string) []*pkcs11.Attribute {
+	return []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+	}
+}
+
+// findBatch is how many handles findObjects asks C_FindObjects for at a
+// time when it wants them all.
+const findBatch = 64
+
+// findObjects returns the objects of session s that match template: at
+// most limit of them, with one C_FindObjects call, if limit > 0; all of
+// them, with as many calls as it takes, if limit is 0. The search is
+// always finalized (C_FindObjectsFinal), so s can search again. It holds
+// the module's objects lock for reading (see module.objects).
+func (h *HSM) findObjects(op string, s pkcs11.SessionHandle, gen uint64, template []*pkcs11.Attribute, limit int) ([]pkcs11.ObjectHandle, error) {
+	return h.findObjectsBatch(op, s, gen, template, limit, findBatch)
+}
+
+// findObjectsBatch is findObjects asking for batch handles per
+// C_FindObjects call when limit is 0.
+func (h *HSM) findObjectsBatch(op string, s pkcs11.SessionHandle, gen uint64, template []*pkcs11.Attribute, limit, batch int) ([]pkcs11.ObjectHandle, error) {
+	m := h.mod
+	m.objects.RLock()
+	defer m.objects.RUnlock()
+	if err := m.call(&h.stats, op, fnFindObjectsInit, gen, func() error {
+		return m.ctx.FindObjectsInit(s, template)
+	}); err != nil {
+		return nil, err
+	}
+	var (
+		objs    []pkcs11.ObjectHandle
+		findErr error
+	)
+	for {
+		n := limit
+		if n <= 0 {
+			n = batch
+		}
+		var got []pkcs11.ObjectHandle
+		findErr = m.call(&h.stats, op, fnFindObjects, gen, func() (err error) {
+			got, _, err = m.ctx.FindObjects(s, n)
+			return err
+		})
+		objs = append(objs, got...)
+		if findErr != nil || limit > 0 || len(got) == 0 {
+			break
+		}
+	}
+	finalErr := m.call(&h.stats, op, fnFindObjectsFinal, gen, func() error {
+		return m.ctx.FindObjectsFinal(s)
+	})
+	switch {
+	case findErr != nil:
+		return nil, findErr
+	case finalErr != nil:
+		return nil, finalErr
+	}
+	return objs, nil
 }
 
 type keyType struct{ typ, len uint }
@@ -387,6 +436,23 @@ func (h *HSM) keyType(op string, s pkcs11.SessionHandle, gen uint64, key pkcs11.
 		return keyType{}, err
 	}
 	return keyType{typ: attrUint(attrs[0]), len: attrUint(attrs[1])}, nil
+}
+
+// generateKey generates an AES-256 token key with the master key's
+// template on session s (read-write), with the module's objects lock held
+// for writing (see module.objects).
+func (h *HSM) generateKey(op string, s pkcs11.SessionHandle, gen uint64, label string, id []byte) (pkcs11.ObjectHandle, error) {
+	m := h.mod
+	m.objects.Lock()
+	defer m.objects.Unlock()
+	var key pkcs11.ObjectHandle
+	err := m.call(&h.stats, op, fnGenerateKey, gen, func() (err error) {
+		key, err = m.ctx.GenerateKey(s,
+			[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)},
+			masterKeyTemplate(label, id))
+		return err
+	})
+	return key, err
 }
 
 // generateLocked creates the master key, with h.lock held, after a lookup
@@ -411,13 +477,7 @@ func (h *HSM) generateLocked(op string, st *state) error {
 	if _, err := h.random.Read(id); err != nil {
 		return fmt.Errorf("hsm: %s: random key id: %w", op, err)
 	}
-	err := h.mod.call(&h.stats, op, fnGenerateKey, st.gen, func() (err error) {
-		_, err = h.mod.ctx.GenerateKey(st.login,
-			[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)},
-			masterKeyTemplate(h.cfg.KeyLabel, id))
-		return err
-	})
-	if err != nil {
+	if _, err := h.generateKey(op, st.login, st.gen, h.cfg.KeyLabel, id); err != nil {
 		return err
 	}
 	// Search again rather than trust the returned handle: this also proves

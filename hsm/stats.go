@@ -11,8 +11,9 @@ import (
 // Calls counts each PKCS#11 function the package invoked, keyed by its name
 // ("C_Decrypt"); Errors counts those that returned other than CKR_OK (an
 // accepted CKR_USER_ALREADY_LOGGED_IN counts as an error of C_Login).
-// miekg/pkcs11 issues C_Encrypt, C_Decrypt and C_WrapKey twice under the
-// hood (a length query, then the call); they count once here. Functions
+// miekg/pkcs11 issues C_Encrypt, C_Decrypt, C_WrapKey and
+// C_GetAttributeValue twice under the hood (a length query, then the
+// call); they count once here. Functions
 // never called are absent from the maps.
 type Stats struct {
 	Calls    map[string]uint64

@@ -26,7 +26,7 @@ var errAudit = errors.New("internal error: no audit device succeeded in logging 
 
 // auditable reports whether the request goes to the audit devices.
 func (s *Server) auditable(r *request) bool {
-	return s.opts.Audits != nil && !notAudited[r.path] && !s.opts.Sys.Barrier.Sealed()
+	return r.t.Audits != nil && !notAudited[r.path] && !r.t.Sys.Barrier.Sealed()
 }
 
 // recorder holds a response until it is audited: a response that cannot
@@ -55,11 +55,11 @@ func (w *recorder) Write(b []byte) (int, error) {
 // request fails with 500 and the response is withheld (fail closed).
 func (s *Server) serveAudited(c echo.Context, r *request) error {
 	ctx := c.Request().Context()
-	if err := s.opts.Audits.Load(ctx); err != nil {
+	if err := r.t.Audits.Load(ctx); err != nil {
 		s.opts.Logger.Error("audit table unavailable", "request_id", r.id, "error", err.Error())
 		return errAudit
 	}
-	if !s.opts.Audits.Enabled() {
+	if !r.t.Audits.Enabled() {
 		return s.serve(c, r)
 	}
 	if err := s.readBody(c, r); err != nil {
@@ -73,12 +73,12 @@ func (s *Server) serveAudited(c echo.Context, r *request) error {
 	}
 	areq := &audit.Request{
 		ID: r.id, Operation: auditOperation(c), Path: r.path, ClientToken: r.token,
-		Data: bodyParams(r.body), RemoteAddr: c.Request().RemoteAddr, Namespace: "root",
+		Data: bodyParams(r.body), RemoteAddr: c.Request().RemoteAddr, Namespace: r.namespace(),
 	}
 	if auth != nil {
 		areq.ClientTokenAccessor = auth.Accessor
 	}
-	if err := s.opts.Audits.Broker.LogRequest(ctx, auth, areq, nil); err != nil {
+	if err := r.t.Audits.Broker.LogRequest(ctx, auth, areq, nil); err != nil {
 		s.opts.Logger.Error("audit failed", "request_id", r.id, "error", err.Error())
 		s.opts.Metrics.AuditFailure()
 		return errAudit
@@ -92,7 +92,7 @@ func (s *Server) serveAudited(c echo.Context, r *request) error {
 		if err != nil {
 			status, _ = statusOf(err)
 		}
-		if lerr := s.opts.Audits.Broker.LogResponse(ctx, auth, areq, &audit.Response{Status: status}, err); lerr != nil {
+		if lerr := r.t.Audits.Broker.LogResponse(ctx, auth, areq, &audit.Response{Status: status}, err); lerr != nil {
 			s.opts.Logger.Error("audit failed after a streamed response", "request_id", r.id, "error", lerr.Error())
 		}
 		return err
@@ -106,7 +106,7 @@ func (s *Server) serveAudited(c echo.Context, r *request) error {
 	c.Response().Writer = orig
 
 	aresp, respErr := auditResponse(rec)
-	if err := s.opts.Audits.Broker.LogResponse(ctx, auth, areq, aresp, respErr); err != nil {
+	if err := r.t.Audits.Broker.LogResponse(ctx, auth, areq, aresp, respErr); err != nil {
 		s.opts.Logger.Error("audit failed", "request_id", r.id, "error", err.Error())
 		s.opts.Metrics.AuditFailure()
 		c.Response().Committed = false
@@ -183,11 +183,11 @@ func auditResponse(rec *recorder) (*audit.Response, error) {
 // The sys/audit endpoints (Vault's handleAuditTable, handleEnableAudit,
 // handleDisableAudit, handleAuditHash).
 
-func (s *Server) audits() (*sys.Audits, error) {
-	if s.opts.Audits == nil {
+func (s *Server) audits(r *request) (*sys.Audits, error) {
+	if r.t.Audits == nil {
 		return nil, engine.ErrUnsupportedPath
 	}
-	return s.opts.Audits, nil
+	return r.t.Audits, nil
 }
 
 // GET sys/audit
@@ -195,7 +195,7 @@ func (s *Server) auditList(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	a, err := s.audits()
+	a, err := s.audits(r)
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (s *Server) auditPath(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	a, err := s.audits()
+	a, err := s.audits(r)
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (s *Server) auditHash(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	a, err := s.audits()
+	a, err := s.audits(r)
 	if err != nil {
 		return err
 	}

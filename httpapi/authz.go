@@ -44,10 +44,10 @@ func (s *Server) authorize(ctx context.Context, e *token.Entry, r *request, op e
 	if e.IsRoot() {
 		return true, nil
 	}
-	if s.opts.Policies == nil {
+	if r.t.Policies == nil {
 		return false, engine.ErrPermissionDenied
 	}
-	acl, err := s.opts.Policies.ACL(ctx, e.Policies)
+	acl, err := r.t.Policies.ACL(ctx, e.Policies)
 	if err != nil {
 		return false, err
 	}

@@ -18,13 +18,13 @@ import (
 	"github.com/strongroom/strongroom/engine/approle"
 	"github.com/strongroom/strongroom/engine/kv"
 	"github.com/strongroom/strongroom/engine/mounts"
-	"github.com/strongroom/strongroom/engine/policy"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/engine/transit"
 	"github.com/strongroom/strongroom/metrics"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage/bolt"
+	"github.com/strongroom/strongroom/tenant"
 )
 
 // The API compatibility table, docs/api-compatibility.md, is checked
@@ -269,7 +269,7 @@ type compatEnv struct {
 	root string
 }
 
-func newCompatEnv(t *testing.T) *compatEnv {
+func newCompatEnv(t testing.TB) *compatEnv {
 	t.Helper()
 	ctx := context.Background()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
@@ -277,8 +277,13 @@ func newCompatEnv(t *testing.T) *compatEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	b := seal.New(st, []byte("root"), seal.Options{})
-	sy := &sys.Sys{Barrier: b, StorageType: "bolt", Version: "test"}
+	parts := tenant.Parts{
+		Engines:     map[string]mounts.Factory{"kv": kv.Factory, "transit": transit.Factory},
+		AuthMethods: map[string]mounts.Factory{"approle": approle.Factory},
+		StorageType: "bolt", Version: "test", TokenCacheSize: 100, TokenCacheAge: time.Second,
+	}
+	rt := tenant.New(st, []byte("root"), "", seal.Options{}, parts)
+	sy := rt.Sys
 	res, err := sy.Init(ctx, sys.InitRequest{SecretShares: 1, SecretThreshold: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -286,23 +291,20 @@ func newCompatEnv(t *testing.T) *compatEnv {
 	if _, err := sy.Unseal(ctx, sys.UnsealRequest{Key: res.Keys[0]}); err != nil {
 		t.Fatal(err)
 	}
-	tbl := mounts.New(b, map[string]mounts.Factory{"kv": kv.Factory, "transit": transit.Factory})
-	auths := mounts.NewAuth(b, map[string]mounts.Factory{"approle": approle.Factory})
 	for path, typ := range map[string]string{"secret": "kv-v2", "kv": "kv", "transit": "transit"} {
-		if err := tbl.Mount(ctx, path, mounts.MountInput{Type: typ}); err != nil {
+		if err := rt.Mounts.Mount(ctx, path, mounts.MountInput{Type: typ}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := auths.Mount(ctx, "approle", mounts.MountInput{Type: "approle"}); err != nil {
+	if err := rt.Auths.Mount(ctx, "approle", mounts.MountInput{Type: "approle"}); err != nil {
 		t.Fatal(err)
 	}
-	tokens := token.NewCache(100, time.Second)
-	policies := &policy.Store{Barrier: b}
-	audits := &sys.Audits{Barrier: b}
-	sy.OnSeal = []func(){tbl.Reset, auths.Reset, tokens.Clear, policies.Invalidate, audits.Reset}
+	mctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
 	srv := New(Options{
-		Sys: sy, Mounts: tbl, Auths: auths, Policies: policies, Audits: audits, Store: st,
-		TokenStore: &token.Backend{Barrier: b, Cache: tokens}, Tokens: tokens, Metrics: metrics.New(),
+		Sys: sy, Mounts: rt.Mounts, Auths: rt.Auths, Policies: rt.Policies, Audits: rt.Audits, Store: st,
+		TokenStore: rt.TokenStore, Tokens: rt.Tokens, Metrics: metrics.New(),
+		Tenants: tenant.NewManager(mctx, tenant.Config{Store: st, Root: rt, Parts: parts}),
 	})
 	return &compatEnv{srv: srv, sys: sy, key: res.Keys[0], root: res.RootToken}
 }

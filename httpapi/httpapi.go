@@ -27,6 +27,7 @@ import (
 	"github.com/strongroom/strongroom/metrics"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage"
+	"github.com/strongroom/strongroom/tenant"
 )
 
 // Defaults of the listener limits, as Vault's (max_request_size and
@@ -56,7 +57,11 @@ type Options struct {
 	// Audits is the audit table; nil disables auditing.
 	Audits *sys.Audits
 	// TokenStore serves auth/token/*.
-	TokenStore         *token.Backend
+	TokenStore *token.Backend
+	// Tenants, if set, serves the namespaces other than the root one
+	// (X-Vault-Namespace or a path prefix) and sys/namespaces. The fields
+	// above are the root namespace's.
+	Tenants            *tenant.Manager
 	MaxRequestSize     int64         // bytes; 0 means DefaultMaxRequestSize
 	MaxRequestDuration time.Duration // 0 means DefaultMaxRequestDuration
 	Logger             *slog.Logger
@@ -66,6 +71,7 @@ type Options struct {
 // Server is the HTTP handler of one node.
 type Server struct {
 	opts     Options
+	root     *tenant.Tenant // the root namespace's parts
 	echo     *echo.Echo
 	routes   map[string]*route
 	prefixes []prefixRoute // routes that take the rest of the path, longest first
@@ -86,12 +92,17 @@ type route struct {
 	// sealedOK routes answer while the node is sealed; every other path
 	// answers 503 "Vault is sealed".
 	sealedOK bool
+	// rootOnly routes concern the whole node (its store, its metrics): in
+	// a namespace they do not exist.
+	rootOnly bool
 }
 
 // request is what the front door knows of a request before an engine sees it.
 type request struct {
 	id    string
-	path  string // below /v1/, without leading slash
+	path  string // below /v1/ and the namespace prefix, without leading slash
+	t     *tenant.Tenant
+	ns    string // the namespace's name; "" for the root namespace
 	token string
 	body  []byte
 
@@ -115,7 +126,9 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, echo: echo.New()}
+	s := &Server{opts: opts, echo: echo.New(), root: &tenant.Tenant{ID: []byte("root"),
+		Sys: opts.Sys, Mounts: opts.Mounts, Auths: opts.Auths, Tokens: opts.Tokens,
+		TokenStore: opts.TokenStore, Policies: opts.Policies, Audits: opts.Audits}}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleEchoError
@@ -135,7 +148,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 func (s *Server) table() map[string]*route {
 	rekeyInit, rekeyUpdate := s.rekeyRoutes(false)
 	recoveryInit, recoveryUpdate := s.rekeyRoutes(true)
+	nsList, _ := s.namespaceRoutes()
 	return map[string]*route{
+		"sys/namespaces":                nsList,
 		"sys/rekey/init":                rekeyInit,
 		"sys/rekey/update":              rekeyUpdate,
 		"sys/rekey-recovery-key/init":   recoveryInit,
@@ -148,8 +163,8 @@ func (s *Server) table() map[string]*route {
 		"sys/mounts":                {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
 		"sys/auth":                  {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
 		"sys/audit":                 {methods: map[string]handlerFunc{http.MethodGet: s.auditList}},
-		"sys/storage/snapshot":      {methods: map[string]handlerFunc{http.MethodGet: s.snapshot}},
-		"sys/metrics":               {methods: map[string]handlerFunc{http.MethodGet: s.metricsEndpoint}},
+		"sys/storage/snapshot":      {rootOnly: true, methods: map[string]handlerFunc{http.MethodGet: s.snapshot}},
+		"sys/metrics":               {rootOnly: true, methods: map[string]handlerFunc{http.MethodGet: s.metricsEndpoint}},
 		"sys/policy":                s.policyRouteAll(),
 		"sys/policies/acl":          s.policyRouteAll(),
 		"sys/capabilities":          {methods: map[string]handlerFunc{http.MethodPost: s.capabilities, http.MethodPut: s.capabilities}},
@@ -180,11 +195,13 @@ func (s *Server) dispatch(c echo.Context) error {
 	// Vault's default custom response header.
 	h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
-	r := &request{id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other"}
-	var err error
-	if s.auditable(r) {
+	r := &request{id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root}
+	err := s.resolveNamespace(c, r)
+	switch {
+	case err != nil: // written below
+	case s.auditable(r):
 		err = s.serveAudited(c, r)
-	} else {
+	default:
 		err = s.serve(c, r)
 	}
 	if err != nil {
@@ -200,9 +217,6 @@ func (s *Server) dispatch(c echo.Context) error {
 
 func (s *Server) serve(c echo.Context, r *request) error {
 	req := c.Request()
-	if ns := req.Header.Get("X-Vault-Namespace"); ns != "" && strings.Trim(ns, "/") != "root" {
-		return engine.Errorf(engine.ErrUnsupportedPath, "namespace %q not found", strings.Trim(ns, "/"))
-	}
 	if err := s.readBody(c, r); err != nil {
 		return err
 	}
@@ -217,7 +231,7 @@ func (s *Server) serve(c echo.Context, r *request) error {
 			r.family = prefix
 		}
 	}
-	if !(known && rt.sealedOK) && s.opts.Sys.Barrier.Sealed() {
+	if !(known && rt.sealedOK) && r.t.Sys.Barrier.Sealed() {
 		return seal.ErrSealed
 	}
 	method := req.Method
@@ -228,7 +242,7 @@ func (s *Server) serve(c echo.Context, r *request) error {
 			r.path += "/"
 		}
 	}
-	if !known {
+	if !known || (rt.rootOnly && r.ns != "") {
 		if strings.HasPrefix(r.path, "sys/") {
 			if _, err := s.authenticate(c.Request().Context(), r); err != nil {
 				return err
@@ -288,13 +302,13 @@ func (s *Server) authenticate(ctx context.Context, r *request) (*token.Entry, er
 		return nil, engine.ErrPermissionDenied
 	}
 	now := s.opts.Now()
-	if s.opts.Tokens != nil {
-		if e, ok := s.opts.Tokens.Get(r.token, now); ok {
+	if r.t.Tokens != nil {
+		if e, ok := r.t.Tokens.Get(r.token, now); ok {
 			return e, nil
 		}
 	}
 	var e *token.Entry
-	err := s.opts.Sys.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+	err := r.t.Sys.Barrier.View(ctx, func(tx *seal.ReadTx) error {
 		var err error
 		e, err = token.Lookup(tx, r.token, now)
 		return err
@@ -306,8 +320,8 @@ func (s *Server) authenticate(ctx context.Context, r *request) (*token.Entry, er
 		return nil, engine.ErrPermissionDenied
 	}
 	// Tokens with a use limit are never cached: each use is counted.
-	if err == nil && s.opts.Tokens != nil && e.NumUses == 0 {
-		s.opts.Tokens.Put(r.token, e, now)
+	if err == nil && r.t.Tokens != nil && e.NumUses == 0 {
+		r.t.Tokens.Put(r.token, e, now)
 	}
 	return e, err
 }
@@ -321,7 +335,7 @@ func (s *Server) useToken(ctx context.Context, r *request, e *token.Entry) (func
 		return func() {}, nil
 	}
 	var last bool
-	err := s.opts.Sys.Barrier.Update(ctx, func(tx *seal.Tx) error {
+	err := r.t.Sys.Barrier.Update(ctx, func(tx *seal.Tx) error {
 		th, err := token.Hash(&tx.ReadTx, r.token)
 		if err != nil {
 			return err
@@ -336,7 +350,7 @@ func (s *Server) useToken(ctx context.Context, r *request, e *token.Entry) (func
 		return func() {}, err
 	}
 	return func() {
-		_ = s.opts.Sys.Barrier.Update(context.WithoutCancel(ctx), func(tx *seal.Tx) error {
+		_ = r.t.Sys.Barrier.Update(context.WithoutCancel(ctx), func(tx *seal.Tx) error {
 			th, err := token.Hash(&tx.ReadTx, r.token)
 			if err != nil {
 				return err

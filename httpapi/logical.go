@@ -31,7 +31,7 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 			return engine.Errorf(errUnsupportedMediaType, "PATCH requires Content-Type of %s, provided %s", mergePatchType, ct)
 		}
 	}
-	mountPath, backend, rest, err := s.route(ctx, r.path)
+	mountPath, backend, rest, err := s.route(ctx, r, r.path)
 	if err == nil {
 		r.family = mountPath
 	}
@@ -83,13 +83,13 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 
 // route finds the engine serving path: the token store at auth/token/, or
 // a secrets engine mount.
-func (s *Server) route(ctx context.Context, path string) (string, engine.Backend, string, error) {
+func (s *Server) route(ctx context.Context, r *request, path string) (string, engine.Backend, string, error) {
 	const tokenMount = "auth/token/"
-	if strings.HasPrefix(path, tokenMount) && s.opts.TokenStore != nil {
-		return tokenMount, s.opts.TokenStore, strings.TrimPrefix(path, tokenMount), nil
+	if strings.HasPrefix(path, tokenMount) && r.t.TokenStore != nil {
+		return tokenMount, r.t.TokenStore, strings.TrimPrefix(path, tokenMount), nil
 	}
-	if strings.HasPrefix(path, "auth/") && s.opts.Auths != nil {
-		entry, backend, rest, err := s.opts.Auths.Route(ctx, strings.TrimPrefix(path, "auth/"))
+	if strings.HasPrefix(path, "auth/") && r.t.Auths != nil {
+		entry, backend, rest, err := r.t.Auths.Route(ctx, strings.TrimPrefix(path, "auth/"))
 		if err == nil {
 			return "auth/" + entry.Path, backend, rest, nil
 		}
@@ -98,10 +98,10 @@ func (s *Server) route(ctx context.Context, path string) (string, engine.Backend
 		}
 		return "", nil, "", engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", path)
 	}
-	if s.opts.Mounts == nil {
+	if r.t.Mounts == nil {
 		return "", nil, "", engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", path)
 	}
-	entry, backend, rest, err := s.opts.Mounts.Route(ctx, path)
+	entry, backend, rest, err := r.t.Mounts.Route(ctx, path)
 	if errors.Is(err, mounts.ErrNoMount) {
 		return "", nil, "", engine.Errorf(engine.ErrUnsupportedPath, "no handler for route %q. route entry not found.", path)
 	}
@@ -130,7 +130,9 @@ func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
 
 // prefixTable lists the sys/ routes that take a path argument.
 func (s *Server) prefixTable() []prefixRoute {
+	_, nsItem := s.namespaceRoutes()
 	return []prefixRoute{
+		{"sys/namespaces/", nsItem},
 		{"sys/internal/ui/mounts/", &route{methods: map[string]handlerFunc{http.MethodGet: s.uiMount}}},
 		{"sys/audit/", &route{methods: map[string]handlerFunc{
 			http.MethodPut: s.auditPath, http.MethodPost: s.auditPath, http.MethodDelete: s.auditPath}}},

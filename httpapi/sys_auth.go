@@ -21,8 +21,8 @@ func (s *Server) authList(c echo.Context, r *request) error {
 	data := map[string]any{"token/": (&mounts.Entry{
 		Path: "token/", Type: "token", Description: "token based credentials", Accessor: "auth_token",
 	}).Info()}
-	if s.opts.Auths != nil {
-		list, err := s.opts.Auths.List(c.Request().Context())
+	if r.t.Auths != nil {
+		list, err := r.t.Auths.List(c.Request().Context())
 		if err != nil {
 			return err
 		}
@@ -38,7 +38,7 @@ func (s *Server) authEnable(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	if s.opts.Auths == nil {
+	if r.t.Auths == nil {
 		return engine.ErrUnsupportedPath
 	}
 	path := strings.TrimPrefix(r.path, "sys/auth/")
@@ -49,7 +49,7 @@ func (s *Server) authEnable(c echo.Context, r *request) error {
 	if err := decodeJSON(r.body, &in); err != nil {
 		return err
 	}
-	if err := s.opts.Auths.Mount(c.Request().Context(), path, in); err != nil {
+	if err := r.t.Auths.Mount(c.Request().Context(), path, in); err != nil {
 		return mountError(err)
 	}
 	return respondRaw(c, 0, nil)
@@ -60,10 +60,10 @@ func (s *Server) authDisable(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	if s.opts.Auths == nil {
+	if r.t.Auths == nil {
 		return engine.ErrUnsupportedPath
 	}
-	if err := s.opts.Auths.Unmount(c.Request().Context(), strings.TrimPrefix(r.path, "sys/auth/")); err != nil {
+	if err := r.t.Auths.Unmount(c.Request().Context(), strings.TrimPrefix(r.path, "sys/auth/")); err != nil {
 		return mountError(err)
 	}
 	return respondRaw(c, 0, nil)

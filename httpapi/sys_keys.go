@@ -13,8 +13,8 @@ import (
 // in Vault: a quorum of key holders is their authorisation.
 
 func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
-	status := func(c echo.Context, _ *request) error {
-		st, err := s.opts.Sys.RekeyStatus(c.Request().Context(), recovery)
+	status := func(c echo.Context, r *request) error {
+		st, err := r.t.Sys.RekeyStatus(c.Request().Context(), recovery)
 		if err != nil {
 			return err
 		}
@@ -25,14 +25,14 @@ func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
 		if err := decodeJSON(r.body, &req); err != nil {
 			return err
 		}
-		st, err := s.opts.Sys.RekeyInit(c.Request().Context(), recovery, req)
+		st, err := r.t.Sys.RekeyInit(c.Request().Context(), recovery, req)
 		if err != nil {
 			return err
 		}
 		return respondRaw(c, http.StatusOK, st)
 	}
-	cancel := func(c echo.Context, _ *request) error {
-		s.opts.Sys.RekeyCancel(recovery)
+	cancel := func(c echo.Context, r *request) error {
+		r.t.Sys.RekeyCancel(recovery)
 		return respondRaw(c, 0, nil)
 	}
 	upd := func(c echo.Context, r *request) error {
@@ -40,7 +40,7 @@ func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
 		if err := decodeJSON(r.body, &req); err != nil {
 			return err
 		}
-		done, st, err := s.opts.Sys.RekeyUpdate(c.Request().Context(), recovery, req)
+		done, st, err := r.t.Sys.RekeyUpdate(c.Request().Context(), recovery, req)
 		if err != nil {
 			return err
 		}
@@ -54,8 +54,8 @@ func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
 }
 
 func (s *Server) generateRootAttempt() *route {
-	status := func(c echo.Context, _ *request) error {
-		st, err := s.opts.Sys.GenerateRootStatus(c.Request().Context())
+	status := func(c echo.Context, r *request) error {
+		st, err := r.t.Sys.GenerateRootStatus(c.Request().Context())
 		if err != nil {
 			return err
 		}
@@ -66,14 +66,14 @@ func (s *Server) generateRootAttempt() *route {
 		if err := decodeJSON(r.body, &req); err != nil {
 			return err
 		}
-		st, err := s.opts.Sys.GenerateRootInit(c.Request().Context(), req)
+		st, err := r.t.Sys.GenerateRootInit(c.Request().Context(), req)
 		if err != nil {
 			return err
 		}
 		return respondRaw(c, http.StatusOK, st)
 	}
-	cancel := func(c echo.Context, _ *request) error {
-		s.opts.Sys.GenerateRootCancel()
+	cancel := func(c echo.Context, r *request) error {
+		r.t.Sys.GenerateRootCancel()
 		return respondRaw(c, 0, nil)
 	}
 	return &route{methods: map[string]handlerFunc{http.MethodGet: status, http.MethodPut: start, http.MethodPost: start, http.MethodDelete: cancel}}
@@ -84,7 +84,7 @@ func (s *Server) generateRootUpdate(c echo.Context, r *request) error {
 	if err := decodeJSON(r.body, &req); err != nil {
 		return err
 	}
-	st, err := s.opts.Sys.GenerateRootUpdate(c.Request().Context(), req)
+	st, err := r.t.Sys.GenerateRootUpdate(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (s *Server) rotate(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	if err := s.opts.Sys.Rotate(c.Request().Context()); err != nil {
+	if err := r.t.Sys.Rotate(c.Request().Context()); err != nil {
 		return err
 	}
 	return respondRaw(c, 0, nil)
@@ -118,7 +118,7 @@ func (s *Server) keyStatus(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	data, err := s.opts.Sys.KeyStatus()
+	data, err := r.t.Sys.KeyStatus()
 	if err != nil {
 		return err
 	}

@@ -20,10 +20,10 @@ func (s *Server) checkedMounts(c echo.Context, r *request) (*mounts.Table, error
 	if err := s.check(c, r); err != nil {
 		return nil, err
 	}
-	if s.opts.Mounts == nil {
+	if r.t.Mounts == nil {
 		return nil, engine.ErrUnsupportedPath
 	}
-	return s.opts.Mounts, nil
+	return r.t.Mounts, nil
 }
 
 // GET sys/mounts
@@ -158,7 +158,7 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 	if path == "" {
 		return engine.Errorf(engine.ErrBadRequest, "path not set")
 	}
-	t := s.opts.Mounts
+	t := r.t.Mounts
 	if t == nil {
 		return engine.ErrUnsupportedPath
 	}
@@ -171,7 +171,7 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 	}
 	// Vault's rule: the token must have some access under the mount.
 	if !te.IsRoot() {
-		st, err := s.policyStore()
+		st, err := s.policyStore(r)
 		if err != nil {
 			return err
 		}

@@ -16,11 +16,11 @@ import (
 // The policy endpoints (Vault's sys/policy and sys/policies/acl, and
 // sys/capabilities, capabilities-self, capabilities-accessor).
 
-func (s *Server) policyStore() (*policy.Store, error) {
-	if s.opts.Policies == nil {
+func (s *Server) policyStore(r *request) (*policy.Store, error) {
+	if r.t.Policies == nil {
 		return nil, engine.ErrUnsupportedPath
 	}
-	return s.opts.Policies, nil
+	return r.t.Policies, nil
 }
 
 // policyRoute serves sys/policy[/<name>] and sys/policies/acl[/<name>].
@@ -28,7 +28,7 @@ func (s *Server) policyRoute(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	st, err := s.policyStore()
+	st, err := s.policyStore(r)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (s *Server) capabilities(c echo.Context, r *request) error {
 			return engine.Errorf(engine.ErrBadRequest, "invalid token")
 		}
 	case "sys/capabilities-accessor":
-		err = s.opts.Sys.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		err = r.t.Sys.Barrier.View(ctx, func(tx *seal.ReadTx) error {
 			th, err := token.LookupAccessor(tx, in.Accessor)
 			if err != nil {
 				return err
@@ -160,7 +160,7 @@ func (s *Server) capabilities(c echo.Context, r *request) error {
 	for _, p := range paths {
 		caps := []string{"root"}
 		if !e.IsRoot() {
-			st, err := s.policyStore()
+			st, err := s.policyStore(r)
 			if err != nil {
 				return err
 			}

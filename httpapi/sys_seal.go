@@ -9,8 +9,8 @@ import (
 )
 
 // GET sys/init
-func (s *Server) initStatus(c echo.Context, _ *request) error {
-	st, err := s.opts.Sys.InitStatus(c.Request().Context())
+func (s *Server) initStatus(c echo.Context, r *request) error {
+	st, err := r.t.Sys.InitStatus(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -23,7 +23,7 @@ func (s *Server) initialize(c echo.Context, r *request) error {
 	if err := decodeJSON(r.body, &req); err != nil {
 		return err
 	}
-	resp, err := s.opts.Sys.Init(c.Request().Context(), req)
+	resp, err := r.t.Sys.Init(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}
@@ -31,8 +31,8 @@ func (s *Server) initialize(c echo.Context, r *request) error {
 }
 
 // GET sys/seal-status
-func (s *Server) sealStatus(c echo.Context, _ *request) error {
-	st, err := s.opts.Sys.SealStatus(c.Request().Context())
+func (s *Server) sealStatus(c echo.Context, r *request) error {
+	st, err := r.t.Sys.SealStatus(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (s *Server) unseal(c echo.Context, r *request) error {
 	if err := decodeJSON(r.body, &req); err != nil {
 		return err
 	}
-	st, err := s.opts.Sys.Unseal(c.Request().Context(), req)
+	st, err := r.t.Sys.Unseal(c.Request().Context(), req)
 	clear([]byte(req.Key)) // best effort: req.Key is an immutable string copy
 	if err != nil {
 		return err
@@ -56,24 +56,24 @@ func (s *Server) unseal(c echo.Context, r *request) error {
 // PUT sys/seal. Sealing needs update and sudo on sys/seal; sealing a
 // sealed node answers 204, as Vault does.
 func (s *Server) sealNode(c echo.Context, r *request) error {
-	if s.opts.Sys.Barrier.Sealed() {
+	if r.t.Sys.Barrier.Sealed() {
 		return respondRaw(c, 0, nil)
 	}
 	// Vault demands update and sudo on sys/seal.
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	s.opts.Sys.Seal()
+	r.t.Sys.Seal()
 	return respondRaw(c, 0, nil)
 }
 
 // GET and HEAD sys/health
-func (s *Server) health(c echo.Context, _ *request) error {
+func (s *Server) health(c echo.Context, r *request) error {
 	q, err := sys.ParseHealthQuery(c.QueryParams())
 	if err != nil {
 		return err
 	}
-	code, body, err := s.opts.Sys.Health(c.Request().Context(), q)
+	code, body, err := r.t.Sys.Health(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
@@ -85,6 +85,6 @@ func (s *Server) health(c echo.Context, _ *request) error {
 }
 
 // GET sys/leader
-func (s *Server) leader(c echo.Context, _ *request) error {
-	return respondRaw(c, http.StatusOK, s.opts.Sys.Leader())
+func (s *Server) leader(c echo.Context, r *request) error {
+	return respondRaw(c, http.StatusOK, r.t.Sys.Leader())
 }

@@ -50,6 +50,10 @@ type Config struct {
 // InitRequest asks for a tenant's first keys. Unseal key shares apply to
 // ModeShamir and ModeDual, recovery key shares to ModeAuto.
 type InitRequest struct {
+	// Mode, if set, is the mode to initialise the tenant in instead of the
+	// configured one (Options.Mode), which it replaces: a tenant chooses
+	// its seal at init. The HSM modes need Options.HSM.
+	Mode              Mode
 	SecretShares      int
 	SecretThreshold   int
 	RecoveryShares    int
@@ -128,6 +132,9 @@ type Barrier struct {
 	prefix []byte // every key of the tenant starts with it
 	opts   Options
 	now    func() time.Time
+	// mode is the configured Mode; Init may set it for a tenant that
+	// chooses its seal (InitRequest.Mode).
+	mode atomic.Int32
 
 	// keys is the unsealed key material, nil while sealed. It is an
 	// immutable snapshot swapped atomically; readers take it without locks.
@@ -147,7 +154,9 @@ func New(store storage.Store, tenantID []byte, opts Options) *Barrier {
 		opts.Mode = ModeShamir
 	}
 	id := bytes.Clone(tenantID)
-	return &Barrier{store: store, tenant: id, prefix: TenantPrefix(id), opts: opts, now: time.Now}
+	b := &Barrier{store: store, tenant: id, prefix: TenantPrefix(id), opts: opts, now: time.Now}
+	b.mode.Store(int32(opts.Mode))
+	return b
 }
 
 // TenantPrefix is the storage prefix under which every key of a tenant lives.
@@ -181,7 +190,7 @@ func (b *Barrier) TenantID() []byte { return bytes.Clone(b.tenant) }
 func (b *Barrier) Sealed() bool { return b.keys.Load() == nil }
 
 // Mode returns the configured seal mode.
-func (b *Barrier) Mode() Mode { return b.opts.Mode }
+func (b *Barrier) Mode() Mode { return Mode(b.mode.Load()) }
 
 // Config returns the stored seal configuration, nil before Init.
 func (b *Barrier) Config(ctx context.Context) (*Config, error) {
@@ -229,14 +238,15 @@ func (b *Barrier) Status(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	progress, nonce := b.unseal.Progress()
-	st := Status{Type: b.opts.Mode.String(), Sealed: b.Sealed(), Progress: progress, Nonce: nonce,
-		RecoverySeal: b.opts.Mode == ModeAuto}
+	mode := b.Mode()
+	st := Status{Type: mode.String(), Sealed: b.Sealed(), Progress: progress, Nonce: nonce,
+		RecoverySeal: mode == ModeAuto}
 	if cfg != nil {
 		st.Initialized = true
 		st.Type = cfg.mode().String()
 		st.RecoverySeal = cfg.mode() == ModeAuto
 		st.Shares, st.Threshold = cfg.quorum()
-		st.Migration = cfg.mode() != b.opts.Mode
+		st.Migration = cfg.mode() != mode
 	}
 	return st, nil
 }
@@ -249,7 +259,10 @@ func (b *Barrier) Status(ctx context.Context) (Status, error) {
 // Returns ErrAlreadyInitialized, an error wrapping ErrInvalidConfig, or the
 // HSM's error (nothing is written then).
 func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) error) (*InitResult, error) {
-	mode := b.opts.Mode
+	mode := b.Mode()
+	if req.Mode != ModeUnknown {
+		mode = req.Mode
+	}
 	if err := req.Validate(mode); err != nil {
 		return nil, err
 	}
@@ -326,6 +339,7 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 		return nil, err
 	}
 	b.cfgCache = &cfg
+	b.mode.Store(int32(mode))
 	if mode == ModeAuto {
 		b.keys.Store(kr)
 		installed = true

@@ -23,6 +23,9 @@ const (
 	EpochMounts   = "mounts"   // the mount and auth tables
 	EpochTransit  = "transit"  // transit keys: create, rotate, config, delete, trim, restore
 	EpochAudit    = "audit"    // the audit table
+	// EpochNamespaces moves when the cluster's tenant registry changes
+	// (create, rename, delete); only the root tenant bumps it.
+	EpochNamespaces = "namespaces"
 )
 
 // EpochKinds are every kind, in the order WatchEpochs watches them.
@@ -125,11 +128,16 @@ const epochRetry = 250 * time.Millisecond
 // without one. changed runs on the watching goroutine of its kind; it
 // must not block for long.
 func (b *Barrier) WatchEpochs(ctx context.Context, changed func(kind string)) {
+	b.WatchEpochKinds(ctx, EpochKinds, changed)
+}
+
+// WatchEpochKinds is WatchEpochs for the given kinds.
+func (b *Barrier) WatchEpochKinds(ctx context.Context, kinds []string, changed func(kind string)) {
 	w, ok := b.store.(storage.Watcher)
 	if !ok {
 		return
 	}
-	for _, kind := range EpochKinds {
+	for _, kind := range kinds {
 		go b.watchEpoch(ctx, w, kind, changed)
 	}
 }

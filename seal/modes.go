@@ -73,6 +73,10 @@ type Options struct {
 // under the HSM.
 func (c *Config) UsesHSM() bool { return c.mode().usesHSM() }
 
+// Mode returns the mode a stored configuration describes (ModeUnknown for
+// a configuration this version does not know).
+func (c *Config) Mode() Mode { return c.mode() }
+
 // mode returns the mode a stored configuration describes.
 func (c *Config) mode() Mode {
 	switch {

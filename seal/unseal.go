@@ -51,7 +51,7 @@ func (b *Barrier) unsealShare(ctx context.Context, share []byte, migrate bool) e
 	if cfg == nil {
 		return ErrNotInitialized
 	}
-	pending := cfg.mode() != b.opts.Mode
+	pending := cfg.mode() != b.Mode()
 	switch {
 	case pending && !migrate:
 		return ErrMigrationRequired
@@ -98,7 +98,7 @@ func (b *Barrier) AutoUnseal(ctx context.Context) (bool, error) {
 	if err != nil || cfg == nil || b.keys.Load() != nil {
 		return false, err
 	}
-	if cfg.mode() != ModeAuto || b.opts.Mode != ModeAuto {
+	if cfg.mode() != ModeAuto || b.Mode() != ModeAuto {
 		return false, nil
 	}
 	kr, a, err := b.openKeys(ctx, cfg, nil)
@@ -207,7 +207,7 @@ func (b *Barrier) openKeys(ctx context.Context, cfg *Config, x *memguard.LockedB
 // over with its share counts (unseal keys become recovery keys or back). The
 // HSM seal key a is reused when the old mode had one.
 func (b *Barrier) migrate(ctx context.Context, old *Config, x, a *memguard.LockedBuffer, kr *keyring) error {
-	to := b.opts.Mode
+	to := b.Mode()
 	if !old.mode().usesHSM() {
 		if err := b.prepareHSM(ctx, to); err != nil {
 			return err

@@ -27,6 +27,7 @@ import (
 //	api_addr  = "https://..."
 //	log_level = "info"
 //	telemetry { metrics_address }
+//	tenants   { max_loaded idle_timeout }
 //
 // Unknown blocks and arguments are refused, with the file, the line and the
 // reason, as are values that do not make sense.
@@ -38,6 +39,7 @@ type Config struct {
 	LogLevel  string      `hcl:"log_level,optional"`
 	LogFormat string      `hcl:"log_format,optional"`
 	Telemetry *Telemetry  `hcl:"telemetry,block"`
+	Tenants   *Tenants    `hcl:"tenants,block"`
 	Body      hcl.Body    `hcl:",body"`
 
 	path string // the file it was read from, for SIGHUP reloads
@@ -75,6 +77,19 @@ type Telemetry struct {
 	// not. It serves nothing else; bind it to a private interface.
 	MetricsAddress string   `hcl:"metrics_address,optional"`
 	Body           hcl.Body `hcl:",body"`
+}
+
+// Tenants bounds the memory namespaces take on this node.
+type Tenants struct {
+	// MaxLoaded is how many namespaces stay loaded at most (default
+	// 1000); past it the least recently used reloadable one is unloaded.
+	MaxLoaded int `hcl:"max_loaded,optional"`
+	// IdleTimeout unloads a reloadable namespace unused this long
+	// (default "10m").
+	IdleTimeout string   `hcl:"idle_timeout,optional"`
+	Body        hcl.Body `hcl:",body"`
+
+	idle time.Duration
 }
 
 // Storage is the storage block; its arguments depend on its type.
@@ -177,6 +192,18 @@ func (c *Config) check() hcl.Diagnostics {
 	if c.Telemetry != nil && c.Telemetry.MetricsAddress != "" {
 		if _, _, err := net.SplitHostPort(c.Telemetry.MetricsAddress); err != nil {
 			diags = append(diags, attrDiag(c.Telemetry.Body, "metrics_address", "Invalid metrics_address", "must be HOST:PORT"))
+		}
+	}
+	if t := c.Tenants; t != nil {
+		if t.MaxLoaded < 0 {
+			diags = append(diags, attrDiag(t.Body, "max_loaded", "Invalid max_loaded", "must be a positive number"))
+		}
+		if t.IdleTimeout != "" {
+			d, err := time.ParseDuration(t.IdleTimeout)
+			if err != nil || d <= 0 {
+				diags = append(diags, attrDiag(t.Body, "idle_timeout", "Invalid idle_timeout", "must be a positive duration such as \"10m\""))
+			}
+			t.idle = d
 		}
 	}
 	if c.APIAddr != "" && !strings.HasPrefix(c.APIAddr, "http://") && !strings.HasPrefix(c.APIAddr, "https://") {

@@ -34,9 +34,16 @@ storage "bolt" { path = "/var/lib/strongroom/strongroom.db" }
 seal "shamir" {}
 api_addr  = "https://kms.example.com:8200"
 log_level = "warn"
+tenants {
+  max_loaded   = 500
+  idle_timeout = "90s"
+}
 `))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Tenants.MaxLoaded != 500 || cfg.Tenants.idle != 90*time.Second {
+		t.Fatalf("tenants = %+v", cfg.Tenants)
 	}
 	l := cfg.Listeners[0]
 	if l.minTLS != tls.VersionTLS13 || l.maxRequestSize() != 1<<20 || l.duration != 30*time.Second || l.TLSDisable {
@@ -78,6 +85,9 @@ func TestParseConfigRefusals(t *testing.T) {
 		{"bad size", "listener \"tcp\" {\n  tls_disable = true\n  max_request_size = -1\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", "positive number"},
 		{"wrong type", "listener \"tcp\" {\n  tls_disable = true\n  max_request_size = \"big\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", "number is required"},
 		{"bad log level", head + "log_level = \"loud\"\n", "bad.hcl:7", "must be one of"},
+		{"bad tenants idle", head + "tenants {\n  idle_timeout = \"never\"\n}\n", "bad.hcl:8", "positive duration"},
+		{"bad tenants max", head + "tenants {\n  max_loaded = -3\n}\n", "bad.hcl:8", "positive number"},
+		{"unknown tenants key", head + "tenants {\n  limit = 3\n}\n", "bad.hcl:8", `"limit" is not expected`},
 		{"bad log format", head + "log_format = \"xml\"\n", "bad.hcl:7", "must be standard or json"},
 		{"bad api_addr", head + "api_addr = \"kms:8200\"\n", "bad.hcl:7", "http:// or https://"},
 		{"no tls files", "listener \"tcp\" {\n  address = \"127.0.0.1:8200\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:1", "tls_cert_file and tls_key_file are required"},

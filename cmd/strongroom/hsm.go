@@ -35,6 +35,37 @@ func (s *hsmSlot) Unwrap(ctx context.Context, blob, aad []byte) ([]byte, error) 
 	return nil, errHSMNotOpen
 }
 
+// The tenants' keys (tenant.NamedHSM): one key per namespace on the token.
+
+// CreateNamedKey creates the key labelled label, a label never used before.
+func (s *hsmSlot) CreateNamedKey(ctx context.Context, label string) error {
+	if h := s.h.Load(); h != nil {
+		return h.CreateNamedKey(ctx, label)
+	}
+	return errHSMNotOpen
+}
+
+func (s *hsmSlot) WrapNamed(ctx context.Context, label string, pt, aad []byte) ([]byte, error) {
+	if h := s.h.Load(); h != nil {
+		return h.WrapNamed(ctx, label, pt, aad)
+	}
+	return nil, errHSMNotOpen
+}
+
+func (s *hsmSlot) UnwrapNamed(ctx context.Context, label string, blob, aad []byte) ([]byte, error) {
+	if h := s.h.Load(); h != nil {
+		return h.UnwrapNamed(ctx, label, blob, aad)
+	}
+	return nil, errHSMNotOpen
+}
+
+func (s *hsmSlot) DestroyNamedKey(ctx context.Context, label string) error {
+	if h := s.h.Load(); h != nil {
+		return h.DestroyNamedKey(ctx, label)
+	}
+	return errHSMNotOpen
+}
+
 // ensureKey finds the master key, generating it if permitted. The seal
 // calls it (Options.PrepareHSM) before it first puts a root key under the
 // HSM: at init, or at a migration onto the HSM.

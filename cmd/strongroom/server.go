@@ -30,6 +30,7 @@ import (
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage"
 	"github.com/strongroom/strongroom/storage/bolt"
+	"github.com/strongroom/strongroom/tenant"
 )
 
 // rootTenantID is the storage id of the root namespace, the cluster's own
@@ -88,6 +89,8 @@ type node struct {
 	audits      *sys.Audits
 	tokens      *token.Cache
 	tokenStore  *token.Backend
+	root        *tenant.Tenant
+	tenants     *tenant.Manager
 }
 
 // The token lookup cache: entries are trusted for tokenCacheAge at most, so
@@ -212,8 +215,10 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	n := &node{store: store, ownsStore: st.owned, logger: logger, level: level}
 	mode, pkcs11Cfg := cfg.sealMode()
 	opts := seal.Options{Mode: mode}
+	var keyLabel string
 	if pkcs11Cfg != nil {
 		hc, err := pkcs11Cfg.hsmConfig()
+		keyLabel = hc.KeyLabel
 		if err != nil {
 			n.close(context.Background())
 			return nil, err
@@ -228,14 +233,25 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 		}
 		n.hsm.h.Store(h)
 		logger.Info("HSM ready", "hsm", hc)
+		// The tenants' keys: one pass over the token now, so that no
+		// tenant's first request after a restart searches the token.
+		t0 := time.Now()
+		if k, err := h.IndexNamedKeys(ctx, tenant.TenantKeysPrefix(keyLabel)); err != nil {
+			logger.Warn("indexing the tenants' HSM keys failed; each tenant's key is looked up on its first use", "error", err.Error())
+		} else if k > 0 {
+			logger.Info("tenants' HSM keys indexed", "keys", k, "duration", time.Since(t0).String())
+		}
 	}
-	barrier := seal.New(store, rootTenantID, opts)
-	n.mounts = mounts.New(barrier, engineFactories)
-	n.auths = mounts.NewAuth(barrier, authFactories)
-	n.tokens = token.NewCache(tokenCacheSize, tokenCacheAge)
-	n.tokenStore = &token.Backend{Barrier: barrier, Cache: n.tokens}
-	n.policies = &policy.Store{Barrier: barrier}
-	n.audits = &sys.Audits{Barrier: barrier}
+	parts := tenant.Parts{
+		Engines: engineFactories, AuthMethods: authFactories,
+		StorageType: storageType, Version: version, BuildDate: buildDate, Probe: n.probe,
+		TokenCacheSize: tokenCacheSize, TokenCacheAge: tokenCacheAge, Logger: logger,
+	}
+	root := tenant.New(store, rootTenantID, "", opts, parts)
+	barrier := root.Barrier
+	n.root = root
+	n.mounts, n.auths, n.tokens, n.tokenStore = root.Mounts, root.Auths, root.Tokens, root.TokenStore
+	n.policies, n.audits, n.sys = root.Policies, root.Audits, root.Sys
 	n.metrics = metrics.New()
 	n.metrics.Register(metrics.SealGauge("root", barrier.Sealed))
 	if boltDB != nil {
@@ -248,13 +264,17 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	if n.hsm != nil {
 		n.metrics.Register(metrics.HSMCollector(n.hsm.h.Load))
 	}
-	n.sys = &sys.Sys{
-		Barrier: barrier, StorageType: storageType, Version: version, BuildDate: buildDate,
-		Probe:  n.probe,
-		OnSeal: []func(){n.mounts.Reset, n.auths.Reset, n.tokens.Clear, n.policies.Invalidate, n.audits.Reset},
+	tcfg := tenant.Config{Store: store, Root: root, Parts: parts, Logger: logger}
+	if cfg.Tenants != nil {
+		tcfg.MaxLoaded, tcfg.IdleTimeout = cfg.Tenants.MaxLoaded, cfg.Tenants.idle
 	}
+	if n.hsm != nil {
+		tcfg.HSM, tcfg.HSMLabelPrefix = n.hsm, keyLabel
+	}
+	n.tenants = tenant.NewManager(ctx, tcfg)
+	go n.tenants.Run(ctx)
 	go tidyTokens(ctx, n, logger)
-	barrier.WatchEpochs(ctx, func(kind string) { n.invalidate(ctx, kind) })
+	root.Watch(ctx, logger)
 	if mode == seal.ModeAuto {
 		start := time.Now()
 		if ok, err := n.sys.Barrier.AutoUnseal(ctx); err != nil {
@@ -266,7 +286,7 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	}
 	for _, l := range cfg.Listeners {
 		h := httpapi.New(httpapi.Options{
-			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, Policies: n.policies, Audits: n.audits, Store: n.store, Metrics: n.metrics,
+			Sys: n.sys, Mounts: n.mounts, Tokens: n.tokens, TokenStore: n.tokenStore, Auths: n.auths, Policies: n.policies, Audits: n.audits, Store: n.store, Metrics: n.metrics, Tenants: n.tenants,
 			UnauthenticatedMetrics: l.Telemetry != nil && l.Telemetry.UnauthenticatedMetricsAccess, MaxRequestSize: l.maxRequestSize(), MaxRequestDuration: l.duration, Logger: logger,
 		})
 		ln, err := net.Listen("tcp", l.Address)
@@ -341,36 +361,6 @@ func (n *node) serveMetrics(addr string, logger *slog.Logger) error {
 		}
 	}()
 	return nil
-}
-
-// invalidate drops what this node caches of kind after the tenant's epoch
-// of kind moved (a change made through any node, this one included): the
-// token lookups, the compiled policies, the mount and auth tables, the
-// transit keys, or the audit devices.
-func (n *node) invalidate(ctx context.Context, kind string) {
-	switch kind {
-	case seal.EpochTokens:
-		n.tokens.Clear()
-	case seal.EpochPolicies:
-		n.policies.Invalidate()
-	case seal.EpochMounts:
-		for _, t := range []*mounts.Table{n.mounts, n.auths} {
-			if err := t.Reload(ctx); err != nil && ctx.Err() == nil {
-				// Forget the table: the next request loads it again.
-				n.logger.Error("mount table reload failed; the table will load on next use", "error", err.Error())
-				t.Reset()
-			}
-		}
-	case seal.EpochTransit:
-		n.mounts.Invalidate()
-	case seal.EpochAudit:
-		if err := n.audits.Reload(ctx); err != nil && ctx.Err() == nil {
-			// Audited requests fail closed until the table opens.
-			n.logger.Error("audit table reload failed; the table will load on next use", "error", err.Error())
-			n.audits.Reset()
-		}
-	}
-	n.logger.Debug("cache invalidated", "kind", kind)
 }
 
 // close drains requests in flight, seals (wiping keys) and closes the store.

@@ -25,6 +25,10 @@ import (
 type Audits struct {
 	Barrier *seal.Barrier
 	Broker  audit.Broker
+	// StreamsOnly confines the table to devices that write to the
+	// process's standard output or nowhere (file_path "stdout" or
+	// "discard"): a tenant's operator must not make the node write files.
+	StreamsOnly bool
 
 	mu      sync.Mutex
 	loaded  bool
@@ -229,6 +233,15 @@ func (a *Audits) Enable(ctx context.Context, path string, in AuditInput) error {
 	p, err := normalizeAuditPath(path)
 	if err != nil {
 		return err
+	}
+	if a.StreamsOnly {
+		fp, ok := in.Options["file_path"]
+		if !ok {
+			fp = in.Options["path"]
+		}
+		if fp != audit.Stdout && fp != audit.Discard {
+			return engine.Errorf(engine.ErrBadRequest, "audit devices in a namespace write to %q or %q only; files are enabled in the root namespace", audit.Stdout, audit.Discard)
+		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -38,6 +38,10 @@ type Sys struct {
 	// OnSeal runs after the tenant is sealed, to drop what was loaded
 	// through the barrier (the mount table and its engines).
 	OnSeal []func()
+	// ModeFor, if set, maps sys/init's seal_type to the seal the tenant is
+	// initialised with (a namespace chooses its seal at init); nil refuses
+	// seal_type (the cluster's seal is configured, not chosen).
+	ModeFor func(sealType string) (seal.Mode, error)
 
 	clusterCache         atomic.Pointer[clusterInfo] // immutable once initialised
 	rekey, recoveryRekey Rekey
@@ -73,6 +77,8 @@ type InitRequest struct {
 	RecoveryPGPKeys   []string `json:"recovery_pgp_keys"`
 	RootTokenPGPKey   string   `json:"root_token_pgp_key"`
 	StoredShares      int      `json:"stored_shares"`
+	// SealType chooses a namespace's seal: "shamir" or "auto" (Strongroom).
+	SealType string `json:"seal_type"`
 }
 
 // InitResponse is the answer of PUT sys/init.
@@ -89,11 +95,22 @@ type InitResponse struct {
 // the reason) for parameters Vault refuses or that this seal does not
 // support, seal.ErrAlreadyInitialized.
 func (s *Sys) Init(ctx context.Context, req InitRequest) (*InitResponse, error) {
+	mode := s.Barrier.Mode()
+	if req.SealType != "" {
+		if s.ModeFor == nil {
+			return nil, engine.Errorf(engine.ErrBadRequest, "seal_type applies to namespaces only: the cluster's seal is set in its configuration")
+		}
+		m, err := s.ModeFor(req.SealType)
+		if err != nil {
+			return nil, err
+		}
+		mode = m
+	}
 	switch {
 	case len(req.PGPKeys) != 0 || len(req.RecoveryPGPKeys) != 0 || req.RootTokenPGPKey != "":
 		return nil, engine.Errorf(engine.ErrBadRequest, "PGP-encrypted keys are not supported")
-	case req.StoredShares != 0 && s.Barrier.Mode() != seal.ModeAuto:
-		return nil, engine.Errorf(engine.ErrBadRequest, "stored_shares is not applicable to seal type %s", s.Barrier.Mode())
+	case req.StoredShares != 0 && mode != seal.ModeAuto:
+		return nil, engine.Errorf(engine.ErrBadRequest, "stored_shares is not applicable to seal type %s", mode)
 	}
 	now := s.now()
 	var rootToken string
@@ -103,6 +120,7 @@ func (s *Sys) Init(ctx context.Context, req InitRequest) (*InitResponse, error) 
 	}
 	infoJSON, _ := json.Marshal(info)
 	res, err := s.Barrier.Init(ctx, seal.InitRequest{
+		Mode:         mode,
 		SecretShares: req.SecretShares, SecretThreshold: req.SecretThreshold,
 		RecoveryShares: req.RecoveryShares, RecoveryThreshold: req.RecoveryThreshold,
 	},

@@ -1,0 +1,791 @@
+package tenant
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/storage"
+)
+
+// NamedHSM is the HSM as tenants use it: one key per tenant, found by
+// label, inside the token. Deleting a tenant destroys its key, so its root
+// key cannot be unwrapped from any copy of the store, backups included.
+type NamedHSM interface {
+	// CreateNamedKey creates a key labelled label, a label never used before.
+	CreateNamedKey(ctx context.Context, label string) error
+	WrapNamed(ctx context.Context, label string, plaintext, aad []byte) ([]byte, error)
+	UnwrapNamed(ctx context.Context, label string, blob, aad []byte) ([]byte, error)
+	// DestroyNamedKey destroys the key; nil when there is none.
+	DestroyNamedKey(ctx context.Context, label string) error
+}
+
+// Defaults of Config.
+const (
+	DefaultIdleTimeout   = 10 * time.Minute
+	DefaultMaxLoaded     = 1000
+	DefaultSweepInterval = 10 * time.Second
+	DefaultPurgeBatch    = 1000
+	// tenantTokenCache bounds each tenant's token lookup cache; the
+	// cluster's own is larger (see cmd/strongroom).
+	tenantTokenCache = 1000
+)
+
+// Config configures a Manager.
+type Config struct {
+	Store storage.Store
+	// Root is the cluster's own tenant; its barrier holds the registry.
+	Root *Tenant
+	// Parts builds each tenant (ModeFor and StreamsOnly are set by the
+	// manager).
+	Parts Parts
+	// HSM, if set, holds a key per tenant labelled
+	// "<HSMLabelPrefix>/tenant/<id>". Without it tenants are shamir only,
+	// and a deleted tenant is unreadable in the live store but not in
+	// copies made before the delete (whoever holds its shares).
+	HSM            NamedHSM
+	HSMLabelPrefix string
+	// IdleTimeout: a tenant whose keys can be reloaded without its
+	// operators (sealed, uninitialised, or auto-unsealed) is unloaded from
+	// memory after this long without a request.
+	IdleTimeout time.Duration
+	// MaxLoaded bounds the tenants held in memory; past it, the least
+	// recently used unloadable tenant is unloaded. Unsealed shamir tenants
+	// are never unloaded (their keys would need the shares again), so
+	// they can exceed it.
+	MaxLoaded     int
+	SweepInterval time.Duration
+	PurgeBatch    int
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Manager is the registry of namespaces and the tenants this node has
+// loaded. It is safe for concurrent use.
+type Manager struct {
+	cfg  Config
+	life context.Context // the node's lifetime: watchers and purges
+
+	mu     sync.Mutex
+	loaded map[string]*Tenant // by name
+	// held are the tenants (by id hex) an operator sealed on this node:
+	// they are not auto-unsealed again until unsealed with recovery keys
+	// or the node restarts.
+	held map[string]bool
+
+	idxMu     sync.RWMutex
+	idx       map[string]*Entry // every namespace by name, once loaded
+	idxLoaded bool
+
+	purgeMu sync.Mutex
+	purging map[string]bool
+}
+
+// NewManager returns the manager; Run does its background work.
+func NewManager(ctx context.Context, cfg Config) *Manager {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxLoaded <= 0 {
+		cfg.MaxLoaded = DefaultMaxLoaded
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.PurgeBatch <= 0 {
+		cfg.PurgeBatch = DefaultPurgeBatch
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Manager{cfg: cfg, life: ctx, loaded: map[string]*Tenant{}, held: map[string]bool{}, purging: map[string]bool{}}
+	cfg.Root.Sys.OnSeal = append(cfg.Root.Sys.OnSeal, m.unloadAll)
+	cfg.Root.Barrier.WatchEpochKinds(ctx, []string{seal.EpochNamespaces}, func(string) { m.refresh(ctx) })
+	return m
+}
+
+// Root returns the cluster's own tenant.
+func (m *Manager) Root() *Tenant { return m.cfg.Root }
+
+// HasHSM reports whether tenants get HSM keys (and can be auto-unsealed).
+func (m *Manager) HasHSM() bool { return m.cfg.HSM != nil }
+
+// modeFor maps a seal type to the seal mode of a tenant on this node.
+func (m *Manager) modeFor(sealType string) (seal.Mode, error) {
+	st, err := ParseSealType(sealType)
+	if err != nil {
+		return seal.ModeUnknown, err
+	}
+	switch {
+	case st == SealAuto && m.cfg.HSM == nil:
+		return seal.ModeUnknown, engine.Errorf(engine.ErrBadRequest, "seal_type %q needs the cluster's pkcs11 seal (an HSM)", SealAuto)
+	case st == SealAuto:
+		return seal.ModeAuto, nil
+	case m.cfg.HSM != nil:
+		return seal.ModeDual, nil
+	}
+	return seal.ModeShamir, nil
+}
+
+// entries returns the index of namespaces, loading it from the registry
+// if needed. The cluster must be unsealed (seal.ErrSealed otherwise).
+func (m *Manager) entries(ctx context.Context) (map[string]*Entry, error) {
+	m.idxMu.RLock()
+	if m.idxLoaded {
+		defer m.idxMu.RUnlock()
+		return m.idx, nil
+	}
+	m.idxMu.RUnlock()
+	m.idxMu.Lock()
+	defer m.idxMu.Unlock()
+	if m.idxLoaded {
+		return m.idx, nil
+	}
+	idx, err := m.readIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.idx, m.idxLoaded = idx, true
+	return idx, nil
+}
+
+func (m *Manager) readIndex(ctx context.Context) (map[string]*Entry, error) {
+	idx := map[string]*Entry{}
+	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		names, err := tx.ListNames(entryPrefix())
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			e, err := seal.GetJSON[Entry](tx, entryKey(n))
+			if err != nil {
+				return err
+			}
+			if e != nil {
+				idx[n] = e
+			}
+		}
+		return nil
+	})
+	return idx, err
+}
+
+// Has reports whether name is a namespace, without loading it. The front
+// door asks it of a path's first segment (path-prefix namespaces); it is
+// false while the cluster is sealed.
+func (m *Manager) Has(ctx context.Context, name string) bool {
+	if m.cfg.Root.Barrier.Sealed() {
+		return false
+	}
+	idx, err := m.entries(ctx)
+	if err != nil {
+		return false
+	}
+	m.idxMu.RLock()
+	defer m.idxMu.RUnlock()
+	_, ok := idx[name]
+	return ok
+}
+
+// Lookup returns the tenant of namespace name, loading it if needed and
+// auto-unsealing it on first use if its seal allows (an auto tenant that
+// an operator sealed on this node stays sealed). Errors: ErrNotFound,
+// seal.ErrSealed while the cluster is sealed, storage errors.
+func (m *Manager) Lookup(ctx context.Context, name string) (*Tenant, error) {
+	now := m.cfg.Now()
+	m.mu.Lock()
+	t := m.loaded[name]
+	m.mu.Unlock()
+	if t == nil {
+		idx, err := m.entries(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m.idxMu.RLock()
+		e := idx[name]
+		m.idxMu.RUnlock()
+		if e == nil {
+			return nil, ErrNotFound
+		}
+		nt, err := m.build(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		if !m.stillNamed(name, e) {
+			// Deleted or renamed while it was being built.
+			m.mu.Unlock()
+			return nil, ErrNotFound
+		}
+		if t = m.loaded[name]; t == nil {
+			t = nt
+			t.Watch(m.life, m.cfg.Logger)
+			m.loaded[name] = t
+			t.touch(now)
+			m.shrinkLocked()
+		}
+		m.mu.Unlock()
+	}
+	t.touch(now)
+	m.mu.Lock()
+	held := m.held[hex.EncodeToString(t.ID)]
+	m.mu.Unlock()
+	if !held && t.Barrier.Sealed() && t.Barrier.Mode() == seal.ModeAuto {
+		start := time.Now()
+		if ok, err := t.Barrier.AutoUnseal(ctx); err != nil {
+			m.cfg.Logger.Warn("namespace auto-unseal failed", "namespace", name, "error", err.Error())
+		} else if ok {
+			m.cfg.Logger.Debug("namespace unsealed through the HSM", "namespace", name, "duration", time.Since(start).String())
+		}
+	}
+	return t, nil
+}
+
+// stillNamed reports whether the index still maps name to e's tenant.
+func (m *Manager) stillNamed(name string, e *Entry) bool {
+	m.idxMu.RLock()
+	defer m.idxMu.RUnlock()
+	cur := m.idx[name]
+	return m.idxLoaded && cur != nil && cur.TenantID == e.TenantID
+}
+
+// build makes the parts of a namespace, in the mode its stored seal says
+// (or the namespace's default seal type before init).
+func (m *Manager) build(ctx context.Context, e *Entry) (*Tenant, error) {
+	id := e.id()
+	if id == nil {
+		return nil, seal.ErrCorrupt
+	}
+	stored, err := seal.New(m.cfg.Store, id, seal.Options{}).Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mode := seal.ModeShamir
+	if stored != nil {
+		mode = stored.Mode()
+	} else if md, err := m.modeFor(e.SealType); err == nil {
+		mode = md
+	}
+	opts := seal.Options{Mode: mode}
+	if m.cfg.HSM != nil {
+		w := &keyWrapper{h: m.cfg.HSM, prefix: tenantKeyPrefix(m.cfg.HSMLabelPrefix, e.TenantID)}
+		opts.HSM, opts.PrepareHSM = w, w.prepare
+	}
+	p := m.cfg.Parts
+	p.StreamsOnly, p.ModeFor = true, m.modeFor
+	p.TokenCacheSize = tenantTokenCache
+	t := New(m.cfg.Store, id, e.Name, opts, p)
+	idHex := e.TenantID
+	t.Sys.OnSeal = append(t.Sys.OnSeal, func() {
+		m.mu.Lock()
+		m.held[idHex] = true
+		m.mu.Unlock()
+	})
+	return t, nil
+}
+
+// shrinkLocked unloads the least recently used unloadable tenants while
+// more than MaxLoaded are loaded.
+func (m *Manager) shrinkLocked() {
+	for len(m.loaded) > m.cfg.MaxLoaded {
+		var victim *Tenant
+		for _, t := range m.loaded {
+			if unloadable(t) && (victim == nil || t.lastUse.Load() < victim.lastUse.Load()) {
+				victim = t
+			}
+		}
+		if victim == nil {
+			return
+		}
+		m.unloadLocked(victim)
+	}
+}
+
+// unloadable reports whether t's keys can come back without its
+// operators: it is sealed, uninitialised or auto-unsealed.
+func unloadable(t *Tenant) bool { return t.Barrier.Sealed() || t.Barrier.Mode() == seal.ModeAuto }
+
+func (m *Manager) unloadLocked(t *Tenant) {
+	for name, lt := range m.loaded {
+		if lt == t {
+			delete(m.loaded, name)
+		}
+	}
+	t.Stop()
+}
+
+// unloadAll unloads every tenant (the cluster was sealed) and forgets the
+// index, which the cluster keyring encrypts.
+func (m *Manager) unloadAll() {
+	m.mu.Lock()
+	for _, t := range m.loaded {
+		m.unloadLocked(t)
+	}
+	m.mu.Unlock()
+	m.idxMu.Lock()
+	m.idx, m.idxLoaded = nil, false
+	m.idxMu.Unlock()
+}
+
+// Loaded returns how many tenants this node holds in memory.
+func (m *Manager) Loaded() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.loaded)
+}
+
+// refresh re-reads the index after another node changed the registry,
+// and unloads the tenants whose name no longer names the same tenant.
+func (m *Manager) refresh(ctx context.Context) {
+	if m.cfg.Root.Barrier.Sealed() {
+		return
+	}
+	idx, err := m.readIndex(ctx)
+	m.idxMu.Lock()
+	if err != nil {
+		m.idx, m.idxLoaded = nil, false // read again on next use
+	} else {
+		m.idx, m.idxLoaded = idx, true
+	}
+	m.idxMu.Unlock()
+	byID := map[string]string{}
+	for name, e := range idx {
+		byID[e.TenantID] = name
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, t := range m.loaded {
+		if e := idx[name]; err == nil && e != nil && bytes.Equal(e.id(), t.ID) {
+			continue
+		}
+		// Renamed: the same tenant under its new name, keys kept.
+		if to, ok := byID[hex.EncodeToString(t.ID)]; ok && err == nil && m.loaded[to] == nil {
+			delete(m.loaded, name)
+			m.loaded[to] = t
+			continue
+		}
+		m.unloadLocked(t)
+	}
+}
+
+// CreateInput is the body of PUT sys/namespaces/<name>.
+type CreateInput struct {
+	// SealType is the seal sys/init uses by default in the namespace.
+	SealType string
+	// CustomMetadata replaces the namespace's metadata when HasMetadata.
+	CustomMetadata map[string]string
+	HasMetadata    bool
+}
+
+// Create creates namespace name, or updates the custom metadata of an
+// existing one (Vault's PUT sys/namespaces/<path>). An existing
+// namespace's seal type cannot change. Errors wrap engine.ErrBadRequest
+// for bad input; seal.ErrSealed while the cluster is sealed.
+func (m *Manager) Create(ctx context.Context, name string, in CreateInput) (*Entry, error) {
+	name, err := ParseName(name)
+	if err != nil {
+		return nil, err
+	}
+	st := ""
+	if in.SealType != "" {
+		if st, err = ParseSealType(in.SealType); err != nil {
+			return nil, err
+		}
+		if _, err := m.modeFor(st); err != nil {
+			return nil, err
+		}
+	}
+	for k := range in.CustomMetadata {
+		if k == "" {
+			return nil, engine.Errorf(engine.ErrBadRequest, "custom_metadata keys must not be empty")
+		}
+	}
+	var out *Entry
+	err = m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		e, err := seal.GetJSON[Entry](&tx.ReadTx, entryKey(name))
+		if err != nil {
+			return err
+		}
+		if e != nil {
+			if st != "" && st != e.SealType {
+				return engine.Errorf(engine.ErrBadRequest, "the seal_type of an existing namespace cannot change")
+			}
+		} else {
+			if st == "" {
+				st = SealShamir
+			}
+			if e, err = newEntry(name, st, nil, m.cfg.Now()); err != nil {
+				return err
+			}
+		}
+		if in.HasMetadata {
+			e.CustomMetadata = in.CustomMetadata
+		}
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := tx.Set(entryKey(name), raw); err != nil {
+			return err
+		}
+		out = e
+		return tx.BumpEpoch(seal.EpochNamespaces)
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.setIndex(name, out)
+	return out, nil
+}
+
+// setIndex records e under name in a loaded index (nil e removes name).
+func (m *Manager) setIndex(name string, e *Entry) {
+	m.idxMu.Lock()
+	defer m.idxMu.Unlock()
+	if !m.idxLoaded {
+		return
+	}
+	if e == nil {
+		delete(m.idx, name)
+	} else {
+		m.idx[name] = e
+	}
+}
+
+// Get returns namespace name: nil, nil when there is none.
+func (m *Manager) Get(ctx context.Context, name string) (*Entry, error) {
+	idx, err := m.entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.idxMu.RLock()
+	defer m.idxMu.RUnlock()
+	e := idx[name]
+	if e == nil {
+		return nil, nil
+	}
+	c := *e
+	return &c, nil
+}
+
+// List returns every namespace, sorted by name.
+func (m *Manager) List(ctx context.Context) ([]Entry, error) {
+	idx, err := m.entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.idxMu.RLock()
+	out := make([]Entry, 0, len(idx))
+	for _, e := range idx {
+		out = append(out, *e)
+	}
+	m.idxMu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Rename gives namespace from the name to. The tenant's id, and so its
+// data, tokens and keys, do not change. Errors: ErrNotFound, ErrExists,
+// engine.ErrBadRequest for a bad name.
+func (m *Manager) Rename(ctx context.Context, from, to string) (*Entry, error) {
+	from, err := ParseName(from)
+	if err != nil {
+		return nil, err
+	}
+	if to, err = ParseName(to); err != nil {
+		return nil, err
+	}
+	var out *Entry
+	err = m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		e, err := seal.GetJSON[Entry](&tx.ReadTx, entryKey(from))
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return ErrNotFound
+		}
+		if taken, err := seal.GetJSON[Entry](&tx.ReadTx, entryKey(to)); err != nil {
+			return err
+		} else if taken != nil {
+			return ErrExists
+		}
+		e.Name = to
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := tx.Delete(entryKey(from)); err != nil {
+			return err
+		}
+		if err := tx.Set(entryKey(to), raw); err != nil {
+			return err
+		}
+		out = e
+		return tx.BumpEpoch(seal.EpochNamespaces)
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.setIndex(from, nil)
+	m.setIndex(to, out)
+	// The loaded tenant keeps its keys under its new name.
+	m.mu.Lock()
+	if t := m.loaded[from]; t != nil {
+		delete(m.loaded, from)
+		if m.loaded[to] == nil {
+			m.loaded[to] = t
+		} else {
+			t.Stop()
+		}
+	}
+	m.mu.Unlock()
+	return out, nil
+}
+
+// DeleteStatus is how far a Delete went.
+type DeleteStatus string
+
+// Delete outcomes.
+const (
+	DeleteNone       DeleteStatus = ""            // no such namespace
+	DeleteDone       DeleteStatus = "deleted"     // shredded and every record cleared
+	DeleteInProgress DeleteStatus = "in-progress" // shredded; records are being cleared
+)
+
+// purgeInline is how long Delete clears records before leaving the rest
+// to the background.
+const purgeInline = 2 * time.Second
+
+// Delete deletes namespace name. In one transaction it removes the
+// registry entry and the tenant's wrapped root key and keyring, so the
+// tenant's records are unreadable once it commits; it then destroys the
+// tenant's HSM key, so they stay unreadable in copies of the store made
+// before, and clears the records in bounded transactions: for up to two
+// seconds before it returns, then in the background (Purging lists what
+// is left).
+func (m *Manager) Delete(ctx context.Context, name string) (DeleteStatus, error) {
+	name, err := ParseName(name)
+	if err != nil {
+		return DeleteNone, err
+	}
+	var e *Entry
+	err = m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		var err error
+		if e, err = seal.GetJSON[Entry](&tx.ReadTx, entryKey(name)); err != nil || e == nil {
+			return err
+		}
+		id := e.id()
+		if id == nil {
+			return seal.ErrCorrupt
+		}
+		if err := tx.Delete(entryKey(name)); err != nil {
+			return err
+		}
+		blob, err := tx.ShredTenant(id)
+		if err != nil {
+			return err
+		}
+		p := purgeRecord{TenantID: e.TenantID, HSMDestroyed: blob == nil}
+		if blob != nil {
+			if p.HSMKeyLabel, err = tenantKeyLabel(m.cfg.HSMLabelPrefix, e.TenantID, blob); err != nil {
+				return err
+			}
+		}
+		rec, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		if err := tx.Set(purgeKey(e.TenantID), rec); err != nil {
+			return err
+		}
+		return tx.BumpEpoch(seal.EpochNamespaces)
+	})
+	if err != nil || e == nil {
+		return DeleteNone, err
+	}
+	m.setIndex(name, nil)
+	m.mu.Lock()
+	if t := m.loaded[name]; t != nil && bytes.Equal(t.ID, e.id()) {
+		m.unloadLocked(t)
+	}
+	delete(m.held, e.TenantID)
+	m.mu.Unlock()
+	// The HSM key now, so that a copy of the store is unreadable once the
+	// request returns; a failure is retried with the purge.
+	if err := m.destroyKey(ctx, e.TenantID); err != nil {
+		m.cfg.Logger.Warn("namespace HSM key not destroyed yet; retrying in the background", "namespace", name, "error", err.Error())
+		m.startPurge(e.TenantID)
+		return DeleteInProgress, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, purgeInline)
+	defer cancel()
+	if err := m.purge(pctx, e.TenantID); err != nil {
+		m.startPurge(e.TenantID)
+		return DeleteInProgress, nil
+	}
+	return DeleteDone, nil
+}
+
+// destroyKey destroys the tenant's HSM key named in its purge record and
+// records that it is gone.
+func (m *Manager) destroyKey(ctx context.Context, idHex string) error {
+	var p *purgeRecord
+	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		p, err = seal.GetJSON[purgeRecord](tx, purgeKey(idHex))
+		return err
+	})
+	if err != nil || p == nil || p.HSMDestroyed {
+		return err
+	}
+	if m.cfg.HSM == nil {
+		return errors.New("tenant: the tenant's key is on an HSM, and no HSM is configured")
+	}
+	if err := m.cfg.HSM.DestroyNamedKey(ctx, p.HSMKeyLabel); err != nil {
+		return err
+	}
+	return m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		p, err := seal.GetJSON[purgeRecord](&tx.ReadTx, purgeKey(idHex))
+		if err != nil || p == nil {
+			return err
+		}
+		p.HSMDestroyed = true
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		return tx.Set(purgeKey(idHex), raw)
+	})
+}
+
+// startPurge clears a deleted tenant's records in the background, once.
+func (m *Manager) startPurge(idHex string) {
+	m.purgeMu.Lock()
+	if m.purging[idHex] {
+		m.purgeMu.Unlock()
+		return
+	}
+	m.purging[idHex] = true
+	m.purgeMu.Unlock()
+	go func() {
+		defer func() {
+			m.purgeMu.Lock()
+			delete(m.purging, idHex)
+			m.purgeMu.Unlock()
+		}()
+		if err := m.purge(m.life, idHex); err != nil && m.life.Err() == nil {
+			m.cfg.Logger.Warn("namespace purge interrupted; it resumes later", "tenant_id", idHex, "error", err.Error())
+		}
+	}()
+}
+
+// purge finishes the deletion of a tenant: its HSM key if still there,
+// then its records, batch by batch, then the purge record.
+func (m *Manager) purge(ctx context.Context, idHex string) error {
+	var p *purgeRecord
+	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		p, err = seal.GetJSON[purgeRecord](tx, purgeKey(idHex))
+		return err
+	})
+	if err != nil || p == nil {
+		return err
+	}
+	if !p.HSMDestroyed {
+		if err := m.destroyKey(ctx, idHex); err != nil {
+			return err
+		}
+	}
+	id, err := hex.DecodeString(idHex)
+	if err != nil {
+		return seal.ErrCorrupt
+	}
+	for {
+		n, err := seal.PurgeTenant(ctx, m.cfg.Store, id, m.cfg.PurgeBatch)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error { return tx.Delete(purgeKey(idHex)) })
+}
+
+// Purging returns the ids (hex) of deleted tenants whose records are not
+// all cleared yet.
+func (m *Manager) Purging(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		ids, err = tx.ListNames(purgePrefix())
+		return err
+	})
+	return ids, err
+}
+
+// Run does the background work until ctx ends: every SweepInterval it
+// revokes expired tokens of the loaded tenants (and runs their engines'
+// periodic work every minute), unloads tenants idle for IdleTimeout, and
+// resumes purges left by a restart.
+func (m *Manager) Run(ctx context.Context) {
+	t := time.NewTicker(m.cfg.SweepInterval)
+	defer t.Stop()
+	var lastPeriodic time.Time
+	purgesResumed := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if m.cfg.Root.Barrier.Sealed() {
+			continue
+		}
+		if !purgesResumed {
+			if ids, err := m.Purging(ctx); err == nil {
+				purgesResumed = true
+				for _, id := range ids {
+					m.startPurge(id)
+				}
+			}
+		}
+		now := m.cfg.Now()
+		periodic := now.Sub(lastPeriodic) >= time.Minute
+		if periodic {
+			lastPeriodic = now
+		}
+		m.sweep(ctx, now, periodic)
+	}
+}
+
+// sweep unloads idle tenants and housekeeps the others.
+func (m *Manager) sweep(ctx context.Context, now time.Time, periodic bool) {
+	m.mu.Lock()
+	var live []*Tenant
+	for _, t := range m.loaded {
+		if now.Sub(time.Unix(0, t.lastUse.Load())) >= m.cfg.IdleTimeout && unloadable(t) {
+			m.unloadLocked(t)
+			continue
+		}
+		live = append(live, t)
+	}
+	m.mu.Unlock()
+	for _, t := range live {
+		t.Housekeep(ctx, now, periodic, m.cfg.Logger)
+	}
+}
+
+// ErrIsNotFound reports whether err means the namespace does not exist.
+func ErrIsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

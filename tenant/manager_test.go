@@ -1,0 +1,325 @@
+package tenant
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strongroom/strongroom/engine/kv"
+	"github.com/strongroom/strongroom/engine/mounts"
+	"github.com/strongroom/strongroom/engine/sys"
+	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/storage"
+	"github.com/strongroom/strongroom/storage/bolt"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// newNode is one node's manager over store, its cluster initialised (by
+// the first node) and unsealed with key.
+func newNode(t *testing.T, st storage.Store, clk *clock, key *string, cfg Config) *Manager {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	parts := Parts{Engines: map[string]mounts.Factory{"kv": kv.Factory}, StorageType: "bolt", TokenCacheSize: 10, TokenCacheAge: time.Second}
+	root := New(st, []byte("root"), "", seal.Options{}, parts)
+	if *key == "" {
+		res, err := root.Sys.Init(ctx, sys.InitRequest{SecretShares: 1, SecretThreshold: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*key = res.Keys[0]
+	}
+	if _, err := root.Sys.Unseal(ctx, sys.UnsealRequest{Key: *key}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store, cfg.Root, cfg.Parts, cfg.Now = st, root, parts, clk.Now
+	return NewManager(ctx, cfg)
+}
+
+func openStore(t *testing.T) storage.Store {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// initShamir initialises namespace name with one unseal key and unseals it.
+func initShamir(t *testing.T, m *Manager, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	tn, err := m.Lookup(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tn.Sys.Init(ctx, sys.InitRequest{SecretShares: 1, SecretThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.Sys.Unseal(ctx, sys.UnsealRequest{Key: res.Keys[0]}); err != nil {
+		t.Fatal(err)
+	}
+	return res.Keys[0]
+}
+
+func TestParseName(t *testing.T) {
+	for in, want := range map[string]string{"acme": "acme", "acme/": "acme", "/a.b_c-1/": "a.b_c-1"} {
+		if got, err := ParseName(in); err != nil || got != want {
+			t.Errorf("ParseName(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "/", "a/b", "root", "SYS", "auth", "identity", "-a", "a b", "ü"} {
+		if _, err := ParseName(bad); err == nil {
+			t.Errorf("ParseName(%q) accepted", bad)
+		}
+	}
+}
+
+// TestLifecycle: create, look up, reuse after delete with a fresh id,
+// rename keeping the id and the keys.
+func TestLifecycle(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	m := newNode(t, st, clk, &key, Config{})
+	if _, err := m.Lookup(ctx, "acme"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("lookup before create: %v", err)
+	}
+	e, err := m.Create(ctx, "acme", CreateInput{})
+	if err != nil || e.SealType != SealShamir || len(e.TenantID) != 32 {
+		t.Fatalf("create: %+v %v", e, err)
+	}
+	if !m.Has(ctx, "acme") || m.Has(ctx, "other") {
+		t.Fatal("Has")
+	}
+	if _, err := m.Create(ctx, "acme", CreateInput{SealType: SealAuto}); err == nil {
+		t.Fatal("auto without an HSM, and a seal type change, accepted")
+	}
+	initShamir(t, m, "acme")
+	tn, _ := m.Lookup(ctx, "acme")
+	if tn.Barrier.Sealed() || !bytes.Equal(tn.ID, e.id()) {
+		t.Fatal("tenant not unsealed, or another id")
+	}
+	// Rename: same tenant object, still unsealed, under the new name.
+	if _, err := m.Rename(ctx, "acme", "acme2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Lookup(ctx, "acme"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("old name after rename: %v", err)
+	}
+	tn2, err := m.Lookup(ctx, "acme2")
+	if err != nil || tn2 != tn || tn2.Barrier.Sealed() {
+		t.Fatalf("renamed tenant: %v", err)
+	}
+	if _, err := m.Create(ctx, "other", CreateInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Rename(ctx, "acme2", "other"); !errors.Is(err, ErrExists) {
+		t.Fatalf("rename onto a taken name: %v", err)
+	}
+	// Delete: the tenant is sealed at once; the name comes back fresh.
+	if s, err := m.Delete(ctx, "acme2"); err != nil || s != DeleteDone {
+		t.Fatalf("delete: %q %v", s, err)
+	}
+	if !tn.Barrier.Sealed() {
+		t.Fatal("a deleted tenant is still unsealed")
+	}
+	if s, err := m.Delete(ctx, "acme2"); err != nil || s != DeleteNone {
+		t.Fatalf("second delete: %q %v", s, err)
+	}
+	e2, err := m.Create(ctx, "acme2", CreateInput{})
+	if err != nil || e2.TenantID == e.TenantID {
+		t.Fatalf("reused name: %+v %v", e2, err)
+	}
+	list, err := m.List(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "acme2" || list[1].Name != "other" {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+}
+
+// TestDeleteClearsInBoundedBatches: the records of a deleted tenant are
+// cleared batch by batch, and nothing of it is left; another tenant is
+// untouched.
+func TestDeleteClearsInBoundedBatches(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	m := newNode(t, st, clk, &key, Config{PurgeBatch: 7})
+	for _, n := range []string{"gone", "kept"} {
+		if _, err := m.Create(ctx, n, CreateInput{}); err != nil {
+			t.Fatal(err)
+		}
+		initShamir(t, m, n)
+		tn, _ := m.Lookup(ctx, n)
+		err := tn.Barrier.Update(ctx, func(tx *seal.Tx) error {
+			for i := range 100 {
+				if err := tx.Set([]byte(fmt.Sprintf("r%03d", i)), []byte("v")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone, _ := m.Lookup(ctx, "gone")
+	kept, _ := m.Lookup(ctx, "kept")
+	goneID := gone.ID
+	count := func(id []byte) int {
+		n := 0
+		st.View(ctx, func(tx storage.ReadTx) error {
+			r := storage.PrefixRange(seal.TenantPrefix(id))
+			r.KeysOnly = true
+			kvs, err := tx.GetRange(r)
+			n = len(kvs)
+			return err
+		})
+		return n
+	}
+	if count(goneID) < 100 {
+		t.Fatal("setup")
+	}
+	before := count(kept.ID)
+	// One batch at a time, as the purge does.
+	if n, err := seal.PurgeTenant(ctx, st, kept.ID, 7); err != nil || n != 7 {
+		t.Fatalf("one batch: %d %v", n, err)
+	}
+	if count(kept.ID) != before-7 {
+		t.Fatal("a batch cleared more or less than its size")
+	}
+	if s, err := m.Delete(ctx, "gone"); err != nil || s != DeleteDone {
+		t.Fatalf("delete: %q %v", s, err)
+	}
+	if n := count(goneID); n != 0 {
+		t.Fatalf("%d records of the deleted tenant remain", n)
+	}
+	if ids, err := m.Purging(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("purge records left: %v %v", ids, err)
+	}
+}
+
+// TestShredTenantUnreadable: once the seal records are shredded, the
+// tenant's own shares no longer open it, and its records are refused.
+func TestShredTenantUnreadable(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	m := newNode(t, st, clk, &key, Config{})
+	if _, err := m.Create(ctx, "x", CreateInput{}); err != nil {
+		t.Fatal(err)
+	}
+	tkey := initShamir(t, m, "x")
+	tn, _ := m.Lookup(ctx, "x")
+	err := m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error { _, err := tx.ShredTenant(tn.ID); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.Sys.Seal()
+	if _, err := tn.Sys.Unseal(ctx, sys.UnsealRequest{Key: tkey}); err == nil {
+		t.Fatal("a shredded tenant unsealed")
+	}
+	// A tenant cannot shred itself.
+	if err := tn.Barrier.Update(ctx, func(tx *seal.Tx) error { _, err := tx.ShredTenant(tn.ID); return err }); err == nil {
+		t.Fatal("self-shred accepted")
+	}
+}
+
+// TestIdleUnloadAndBound: sealed tenants past IdleTimeout are unloaded by
+// the sweep; an unsealed shamir tenant is never unloaded (its keys would
+// need its shares); MaxLoaded bounds the rest.
+func TestIdleUnloadAndBound(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	m := newNode(t, st, clk, &key, Config{IdleTimeout: time.Minute, MaxLoaded: 3})
+	for i := range 5 {
+		if _, err := m.Create(ctx, fmt.Sprintf("n%d", i), CreateInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	initShamir(t, m, "n0") // unsealed: pinned
+	for i := 1; i < 5; i++ {
+		clk.add(time.Second)
+		if _, err := m.Lookup(ctx, fmt.Sprintf("n%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := m.Loaded(); got != 3 {
+		t.Fatalf("%d loaded, MaxLoaded 3", got)
+	}
+	m.mu.Lock()
+	_, pinned := m.loaded["n0"]
+	_, oldest := m.loaded["n1"]
+	m.mu.Unlock()
+	if !pinned || oldest {
+		t.Fatalf("unloaded the wrong tenants: n0 loaded %v, n1 loaded %v", pinned, oldest)
+	}
+	clk.add(2 * time.Minute)
+	m.sweep(ctx, clk.Now(), false)
+	if got := m.Loaded(); got != 1 {
+		t.Fatalf("%d loaded after the idle sweep, want the unsealed shamir tenant only", got)
+	}
+	n0, _ := m.Lookup(ctx, "n0")
+	if n0.Barrier.Sealed() {
+		t.Fatal("the sweep sealed an unsealed shamir tenant")
+	}
+}
+
+// TestTwoNodesSeeRegistryChanges: a delete or rename through one node
+// reaches the other within the coherence window (the registry epoch).
+func TestTwoNodesSeeRegistryChanges(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	a := newNode(t, st, clk, &key, Config{})
+	b := newNode(t, st, clk, &key, Config{})
+	if _, err := a.Create(ctx, "shared", CreateInput{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return b.Has(ctx, "shared") })
+	tkey := initShamir(t, a, "shared")
+	tb, err := b.Lookup(ctx, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.Sys.Unseal(ctx, sys.UnsealRequest{Key: tkey}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Rename(ctx, "shared", "moved"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return b.Has(ctx, "moved") && !b.Has(ctx, "shared") })
+	if tm, err := b.Lookup(ctx, "moved"); err != nil || tm != tb || tm.Barrier.Sealed() {
+		t.Fatalf("node b after the rename: %v", err)
+	}
+	if _, err := a.Delete(ctx, "moved"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return tb.Barrier.Sealed() && !b.Has(ctx, "moved") })
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("not within the 1 s coherence window")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

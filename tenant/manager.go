@@ -223,7 +223,7 @@ func (m *Manager) Lookup(ctx context.Context, name string) (*Tenant, error) {
 			return nil, err
 		}
 		m.mu.Lock()
-		if !m.stillNamed(name, e) {
+		if !m.stillNamed(ctx, name, e) {
 			// Deleted or renamed while it was being built.
 			m.mu.Unlock()
 			return nil, ErrNotFound
@@ -253,11 +253,15 @@ func (m *Manager) Lookup(ctx context.Context, name string) (*Tenant, error) {
 }
 
 // stillNamed reports whether the index still maps name to e's tenant.
-func (m *Manager) stillNamed(name string, e *Entry) bool {
+func (m *Manager) stillNamed(ctx context.Context, name string, e *Entry) bool {
+	idx, err := m.entries(ctx)
+	if err != nil {
+		return false
+	}
 	m.idxMu.RLock()
 	defer m.idxMu.RUnlock()
-	cur := m.idx[name]
-	return m.idxLoaded && cur != nil && cur.TenantID == e.TenantID
+	cur := idx[name]
+	return cur != nil && cur.TenantID == e.TenantID
 }
 
 // build makes the parts of a namespace, in the mode its stored seal says
@@ -345,20 +349,22 @@ func (m *Manager) Loaded() int {
 	return len(m.loaded)
 }
 
-// refresh re-reads the index after another node changed the registry,
-// and unloads the tenants whose name no longer names the same tenant.
+// refresh runs after the registry changed through another node (or
+// through several changes at once): it forgets the index, which the next
+// use reads again, and re-keys or unloads the loaded tenants whose name
+// no longer names them. It never installs the index it read: a change
+// this node commits meanwhile would be lost from it.
 func (m *Manager) refresh(ctx context.Context) {
 	if m.cfg.Root.Barrier.Sealed() {
 		return
 	}
-	idx, err := m.readIndex(ctx)
 	m.idxMu.Lock()
-	if err != nil {
-		m.idx, m.idxLoaded = nil, false // read again on next use
-	} else {
-		m.idx, m.idxLoaded = idx, true
-	}
+	m.idx, m.idxLoaded = nil, false
 	m.idxMu.Unlock()
+	idx, err := m.readIndex(ctx)
+	if err != nil {
+		return // the loaded tenants are checked at the next change
+	}
 	byID := map[string]string{}
 	for name, e := range idx {
 		byID[e.TenantID] = name
@@ -366,11 +372,11 @@ func (m *Manager) refresh(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for name, t := range m.loaded {
-		if e := idx[name]; err == nil && e != nil && bytes.Equal(e.id(), t.ID) {
+		if e := idx[name]; e != nil && bytes.Equal(e.id(), t.ID) {
 			continue
 		}
 		// Renamed: the same tenant under its new name, keys kept.
-		if to, ok := byID[hex.EncodeToString(t.ID)]; ok && err == nil && m.loaded[to] == nil {
+		if to, ok := byID[hex.EncodeToString(t.ID)]; ok && m.loaded[to] == nil {
 			delete(m.loaded, name)
 			m.loaded[to] = t
 			continue

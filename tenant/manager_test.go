@@ -323,3 +323,36 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestConcurrentCreatesAllVisible: namespaces created at once through one
+// node are all found afterwards, though the registry epoch moved by
+// several steps at a time (which makes the node forget and re-read its
+// index while others are being added).
+func TestConcurrentCreatesAllVisible(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	m := newNode(t, st, clk, &key, Config{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				name := fmt.Sprintf("w%d-%d", w, i)
+				if _, err := m.Create(ctx, name, CreateInput{}); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := m.Lookup(ctx, name); err != nil {
+					t.Errorf("lookup right after create of %s: %v", name, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for w := range 8 {
+		for i := range 25 {
+			if name := fmt.Sprintf("w%d-%d", w, i); !m.Has(ctx, name) {
+				t.Fatalf("%s is missing", name)
+			}
+		}
+	}
+}

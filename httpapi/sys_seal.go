@@ -63,7 +63,9 @@ func (s *Server) sealNode(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	r.t.Sys.Seal()
+	if err := r.t.Sys.SealRequest(c.Request().Context()); err != nil {
+		return err
+	}
 	return respondRaw(c, 0, nil)
 }
 

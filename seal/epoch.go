@@ -26,6 +26,10 @@ const (
 	// EpochNamespaces moves when the cluster's tenant registry changes
 	// (create, rename, delete); only the root tenant bumps it.
 	EpochNamespaces = "namespaces"
+	// EpochSeal moves when a namespace's operator seals it: every node
+	// seals it too (a namespace is sealed everywhere at once; the
+	// cluster's own seal stays per node, as Vault's).
+	EpochSeal = "seal"
 )
 
 // EpochKinds are every kind, in the order WatchEpochs watches them.
@@ -192,4 +196,33 @@ func (b *Barrier) watchEpoch(ctx context.Context, w storage.Watcher, kind string
 			}
 		}
 	}
+}
+
+// holdKey marks a tenant its operator sealed: beside the seal records,
+// plaintext (it is read while the tenant is sealed), holding no secret.
+func (b *Barrier) holdKey() []byte { return append(bytes.Clone(b.prefix), tuple.Pack("hold")...) }
+
+// HoldSealed records, in this transaction, that the tenant's operator
+// sealed it: Held reports it on every node until ReleaseHold, so nothing
+// unseals the tenant without its operator (an auto-unseal tenant is not
+// auto-unsealed while held).
+func (t *Tx) HoldSealed() error { return t.raw.Set(t.b.holdKey(), []byte{1}) }
+
+// Held reports whether the tenant is held sealed (see HoldSealed).
+func (b *Barrier) Held(ctx context.Context) (bool, error) {
+	var held bool
+	err := b.store.View(ctx, func(tx storage.ReadTx) error {
+		_, err := tx.Get(b.holdKey())
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		held = err == nil
+		return err
+	})
+	return held, err
+}
+
+// ReleaseHold clears the hold once the tenant's operator unsealed it.
+func (b *Barrier) ReleaseHold(ctx context.Context) error {
+	return b.store.Update(ctx, func(tx storage.Tx) error { return tx.Delete(b.holdKey()) })
 }

@@ -76,10 +76,6 @@ type Manager struct {
 
 	mu     sync.Mutex
 	loaded map[string]*Tenant // by name
-	// held are the tenants (by id hex) an operator sealed on this node:
-	// they are not auto-unsealed again until unsealed with recovery keys
-	// or the node restarts.
-	held map[string]bool
 
 	idxMu     sync.RWMutex
 	idx       map[string]*Entry // every namespace by name, once loaded
@@ -109,7 +105,7 @@ func NewManager(ctx context.Context, cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Manager{cfg: cfg, life: ctx, loaded: map[string]*Tenant{}, held: map[string]bool{}, purging: map[string]bool{}}
+	m := &Manager{cfg: cfg, life: ctx, loaded: map[string]*Tenant{}, purging: map[string]bool{}}
 	cfg.Root.Sys.OnSeal = append(cfg.Root.Sys.OnSeal, m.unloadAll)
 	cfg.Root.Barrier.WatchEpochKinds(ctx, []string{seal.EpochNamespaces}, func(string) { m.refresh(ctx) })
 	return m
@@ -200,7 +196,8 @@ func (m *Manager) Has(ctx context.Context, name string) bool {
 
 // Lookup returns the tenant of namespace name, loading it if needed and
 // auto-unsealing it on first use if its seal allows (an auto tenant that
-// an operator sealed on this node stays sealed). Errors: ErrNotFound,
+// its operator sealed stays sealed until unsealed with its recovery keys:
+// seal.Barrier.Held). Errors: ErrNotFound,
 // seal.ErrSealed while the cluster is sealed, storage errors.
 func (m *Manager) Lookup(ctx context.Context, name string) (*Tenant, error) {
 	now := m.cfg.Now()
@@ -238,10 +235,10 @@ func (m *Manager) Lookup(ctx context.Context, name string) (*Tenant, error) {
 		m.mu.Unlock()
 	}
 	t.touch(now)
-	m.mu.Lock()
-	held := m.held[hex.EncodeToString(t.ID)]
-	m.mu.Unlock()
-	if !held && t.Barrier.Sealed() && t.Barrier.Mode() == seal.ModeAuto {
+	if t.Barrier.Sealed() && t.Barrier.Mode() == seal.ModeAuto {
+		if held, err := t.Barrier.Held(ctx); err != nil || held {
+			return t, err
+		}
 		start := time.Now()
 		if ok, err := t.Barrier.AutoUnseal(ctx); err != nil {
 			m.cfg.Logger.Warn("namespace auto-unseal failed", "namespace", name, "error", err.Error())
@@ -290,12 +287,8 @@ func (m *Manager) build(ctx context.Context, e *Entry) (*Tenant, error) {
 	p.StreamsOnly, p.ModeFor = true, m.modeFor
 	p.TokenCacheSize = tenantTokenCache
 	t := New(m.cfg.Store, id, e.Name, opts, p)
-	idHex := e.TenantID
-	t.Sys.OnSeal = append(t.Sys.OnSeal, func() {
-		m.mu.Lock()
-		m.held[idHex] = true
-		m.mu.Unlock()
-	})
+	t.Sys.SealEverywhere = true
+	t.watch = append(append([]string(nil), seal.EpochKinds...), seal.EpochSeal)
 	return t, nil
 }
 
@@ -625,7 +618,6 @@ func (m *Manager) Delete(ctx context.Context, name string) (DeleteStatus, error)
 	if t := m.loaded[name]; t != nil && bytes.Equal(t.ID, e.id()) {
 		m.unloadLocked(t)
 	}
-	delete(m.held, e.TenantID)
 	m.mu.Unlock()
 	// The HSM key now, so that a copy of the store is unreadable once the
 	// request returns; a failure is retried with the purge.

@@ -39,6 +39,8 @@ type Tenant struct {
 	Policies   *policy.Store
 	Audits     *sys.Audits
 
+	// watch are the epoch kinds Watch follows.
+	watch   []string
 	lastUse atomic.Int64 // unix nanoseconds of the last Lookup
 	cancel  context.CancelFunc
 	resets  []func() // drop what was loaded through the barrier
@@ -66,7 +68,7 @@ type Parts struct {
 // New builds the parts of tenant id, named name, on store, sealed.
 func New(store storage.Store, id []byte, name string, opts seal.Options, p Parts) *Tenant {
 	b := seal.New(store, id, opts)
-	t := &Tenant{ID: b.TenantID(), Name: name, Barrier: b}
+	t := &Tenant{ID: b.TenantID(), Name: name, Barrier: b, watch: seal.EpochKinds}
 	t.Mounts = mounts.New(b, p.Engines)
 	t.Auths = mounts.NewAuth(b, p.AuthMethods)
 	t.Tokens = token.NewCache(p.TokenCacheSize, p.TokenCacheAge)
@@ -100,6 +102,12 @@ func (t *Tenant) Invalidate(ctx context.Context, kind string, logger *slog.Logge
 		}
 	case seal.EpochTransit:
 		t.Mounts.Invalidate()
+	case seal.EpochSeal:
+		// Sealed by its operator through another node.
+		if !t.Barrier.Sealed() {
+			t.Sys.Seal()
+			logger.Info("namespace sealed through another node", "namespace", t.display())
+		}
 	case seal.EpochAudit:
 		if err := t.Audits.Reload(ctx); err != nil && ctx.Err() == nil {
 			// Audited requests fail closed until the table opens.
@@ -114,7 +122,7 @@ func (t *Tenant) Invalidate(ctx context.Context, kind string, logger *slog.Logge
 // nodes until ctx ends or Stop is called.
 func (t *Tenant) Watch(ctx context.Context, logger *slog.Logger) {
 	ctx, t.cancel = context.WithCancel(ctx)
-	t.Barrier.WatchEpochs(ctx, func(kind string) { t.Invalidate(ctx, kind, logger) })
+	t.Barrier.WatchEpochKinds(ctx, t.watch, func(kind string) { t.Invalidate(ctx, kind, logger) })
 }
 
 // Stop ends the watchers and seals the tenant on this node, wiping its

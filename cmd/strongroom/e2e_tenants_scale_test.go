@@ -90,13 +90,14 @@ func TestManyTenants(t *testing.T) {
 	work := make(chan int)
 	for range 16 {
 		wg.Go(func() {
+			tc := newClient(t, nd.addrs[0]) // one connection per worker
 			for i := range work {
 				name := fmt.Sprintf("t%05d", i)
 				if _, err := c.Logical().Write("sys/namespaces/"+name, map[string]any{"seal_type": "auto"}); err != nil {
 					errs <- err
 					return
 				}
-				tc := nsClient(t, nd.addrs[0], name, "")
+				tc.SetNamespace(name)
 				ir, err := tc.Sys().Init(&vault.InitRequest{RecoveryShares: 1, RecoveryThreshold: 1})
 				if err != nil {
 					errs <- err
@@ -145,8 +146,10 @@ func TestManyTenants(t *testing.T) {
 	order := rand.Perm(n)
 	samples := min(200, n)
 	lat := make([]time.Duration, 0, samples)
+	tc := newClient(t, nd.addrs[0])
 	for _, i := range order[:samples] {
-		tc := nsClient(t, nd.addrs[0], fmt.Sprintf("t%05d", i), roots[i])
+		tc.SetNamespace(fmt.Sprintf("t%05d", i))
+		tc.SetToken(roots[i])
 		t0 := time.Now()
 		s, err := tc.Auth().Token().LookupSelf()
 		lat = append(lat, time.Since(t0))
@@ -166,7 +169,8 @@ func TestManyTenants(t *testing.T) {
 	// Memory stays bounded: past max_loaded, the least recently used
 	// auto tenants are unloaded.
 	for _, i := range order[samples : samples+min(maxLoaded, n-samples)] {
-		tc := nsClient(t, nd.addrs[0], fmt.Sprintf("t%05d", i), roots[i])
+		tc.SetNamespace(fmt.Sprintf("t%05d", i))
+		tc.SetToken(roots[i])
 		if _, err := tc.Auth().Token().LookupSelf(); err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +180,8 @@ func TestManyTenants(t *testing.T) {
 	}
 	// An unloaded tenant comes back on its next request, unsealed again.
 	first := order[0]
-	tc := nsClient(t, nd.addrs[0], fmt.Sprintf("t%05d", first), roots[first])
+	tc.SetNamespace(fmt.Sprintf("t%05d", first))
+	tc.SetToken(roots[first])
 	if _, err := tc.Auth().Token().LookupSelf(); err != nil {
 		t.Fatalf("reloading an unloaded tenant: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	vault "github.com/hashicorp/vault/api"
 
@@ -191,8 +192,8 @@ func TestTenantCLIFlow(t *testing.T) {
 }
 
 // TestTenantAutoSeal: an auto tenant unseals through its HSM key when the
-// node restarts, on first use; an operator's seal holds on this node until
-// recovery keys unseal it.
+// node restarts, on first use; once its operator seals it, it stays sealed,
+// across restarts, until a quorum of its recovery keys unseals it.
 func TestTenantAutoSeal(t *testing.T) {
 	f, cfg, p, c, res := clusterDual(t)
 	if _, err := c.Logical().Write("sys/namespaces/auto1", map[string]any{"seal_type": "auto"}); err != nil {
@@ -232,6 +233,15 @@ func TestTenantAutoSeal(t *testing.T) {
 	if err := a.Sys().Seal(); err != nil {
 		t.Fatal(err)
 	}
+	_, err = a.Logical().Write("transit/decrypt/k", map[string]any{"ciphertext": ct})
+	wantStatus(t, err, 503, "Vault is sealed")
+	// ...across a restart too...
+	p.stop(t)
+	p = startServerEnv(t, f.env(), "-config", cfg)
+	for _, k := range res.Keys[:3] {
+		newClient(t, p.addr).Sys().Unseal(k)
+	}
+	a = nsClient(t, p.addr, "auto1", tres.RootToken)
 	_, err = a.Logical().Write("transit/decrypt/k", map[string]any{"ciphertext": ct})
 	wantStatus(t, err, 503, "Vault is sealed")
 	// ...until a quorum of its recovery keys unseals it.
@@ -447,4 +457,76 @@ func tenantRecords(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestTenantSealReachesEveryNode: two nodes on one store. A tenant is
+// unsealed on each node (seal state is per node); its operator seals it
+// through node 0, and node 1 seals it too within the coherence window,
+// while another tenant keeps serving on node 1. Namespace creation and
+// deletion through node 0 are seen by node 1 as well.
+func TestTenantSealReachesEveryNode(t *testing.T) {
+	c := startNodes(t, 2)
+	initMounted(t, c, "rootkv", "kv")
+	addr := func(i int) string { return c[i].Address() }
+	tenantKeys := map[string]*vault.InitResponse{}
+	for _, ns := range []string{"one", "two"} {
+		if _, err := c[0].Logical().Write("sys/namespaces/"+ns, nil); err != nil {
+			t.Fatal(err)
+		}
+		// Node 1 learns of the namespace within the window.
+		waitFor(t, coherenceWindow, func() bool {
+			_, err := nsClient(t, addr(1), ns, "").Sys().SealStatus()
+			return err == nil
+		})
+		res := initTenant(t, addr(0), ns)
+		tenantKeys[ns] = res
+		// Unsealing on node 0 does not unseal node 1.
+		if st, _ := nsClient(t, addr(1), ns, "").Sys().SealStatus(); !st.Sealed {
+			t.Fatalf("%s: unsealing node 0 unsealed node 1", ns)
+		}
+		for _, k := range res.Keys[:3] {
+			if _, err := nsClient(t, addr(1), ns, "").Sys().Unseal(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tc := nsClient(t, addr(0), ns, res.RootToken)
+		if err := tc.Sys().Mount("kv", &vault.MountInput{Type: "kv"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.Logical().Write("kv/x", map[string]any{"v": ns}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one1 := nsClient(t, addr(1), "one", tenantKeys["one"].RootToken)
+	waitFor(t, coherenceWindow, func() bool {
+		s, err := one1.Logical().Read("kv/x")
+		return err == nil && s != nil && s.Data["v"] == "one"
+	})
+	if err := nsClient(t, addr(0), "one", tenantKeys["one"].RootToken).Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitFor(t, coherenceWindow, func() bool {
+		_, err := one1.Logical().Read("kv/x")
+		return statusCode(err) == 503
+	})
+	t.Logf("the seal reached node 1 in %v", time.Since(start).Round(time.Millisecond))
+	if s, err := nsClient(t, addr(1), "two", tenantKeys["two"].RootToken).Logical().Read("kv/x"); err != nil || s.Data["v"] != "two" {
+		t.Fatalf("the other tenant on node 1: %v %v", s, err)
+	}
+	// Unsealed again on node 1 with its keys; deleted through node 0, it
+	// is gone from node 1 within the window.
+	for _, k := range tenantKeys["one"].Keys[:3] {
+		nsClient(t, addr(1), "one", "").Sys().Unseal(k)
+	}
+	if s, err := one1.Logical().Read("kv/x"); err != nil || s.Data["v"] != "one" {
+		t.Fatalf("after unsealing node 1 again: %v %v", s, err)
+	}
+	if _, err := c[0].Logical().Delete("sys/namespaces/one"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		_, err := one1.Logical().Read("kv/x")
+		return statusCode(err) == 403
+	})
 }

@@ -38,6 +38,10 @@ type Sys struct {
 	// OnSeal runs after the tenant is sealed, to drop what was loaded
 	// through the barrier (the mount table and its engines).
 	OnSeal []func()
+	// SealEverywhere makes SealRequest seal the tenant on every node (a
+	// namespace), not only on this one (the cluster), and hold it sealed
+	// (seal.Tx.HoldSealed) until an unseal with its keys releases it.
+	SealEverywhere bool
 	// ModeFor, if set, maps sys/init's seal_type to the seal the tenant is
 	// initialised with (a namespace chooses its seal at init); nil refuses
 	// seal_type (the cluster's seal is configured, not chosen).
@@ -243,11 +247,37 @@ func (s *Sys) Unseal(ctx context.Context, req UnsealRequest) (*SealStatusRespons
 	if err = badKey(err); err != nil {
 		return nil, err
 	}
+	if s.SealEverywhere && !s.Barrier.Sealed() {
+		// Unsealed by its operator: no longer held sealed.
+		if err := s.Barrier.ReleaseHold(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return s.SealStatus(ctx)
 }
 
-// Seal answers PUT sys/seal. The caller has checked that the token may
-// seal (sudo on sys/seal). Sealing a sealed tenant is not an error.
+// SealRequest answers an authorised PUT sys/seal: it seals the tenant on
+// this node and, with SealEverywhere, first records the seal (the tenant's
+// seal epoch) so that every other node seals it within the coherence
+// window. If that record cannot be written the tenant is still sealed
+// here, and the error is returned.
+func (s *Sys) SealRequest(ctx context.Context) error {
+	var err error
+	if s.SealEverywhere && !s.Barrier.Sealed() {
+		err = s.Barrier.Update(ctx, func(tx *seal.Tx) error {
+			if err := tx.HoldSealed(); err != nil {
+				return err
+			}
+			return tx.BumpEpoch(seal.EpochSeal)
+		})
+	}
+	s.Seal()
+	return err
+}
+
+// Seal seals the tenant on this node and runs OnSeal. The caller has
+// checked that the token may seal (sudo on sys/seal). Sealing a sealed
+// tenant is not an error.
 func (s *Sys) Seal() {
 	s.Barrier.Seal()
 	for _, f := range s.OnSeal {

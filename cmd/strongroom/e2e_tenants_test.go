@@ -304,6 +304,31 @@ func TestTenantNamespaceAPI(t *testing.T) {
 	if _, err := tc.Logical().Write("kv/a", map[string]any{"v": "1"}); err != nil {
 		t.Fatal(err)
 	}
+	// The cluster operator's policy of docs/tenants.md is enough to
+	// manage namespaces; the default policy is not.
+	if err := c.Sys().PutPolicy("cluster-operator", `
+path "sys/namespaces"   { capabilities = ["list"] }
+path "sys/namespaces/*" { capabilities = ["create", "read", "update", "patch", "delete"] }
+`); err != nil {
+		t.Fatal(err)
+	}
+	opTok, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"cluster-operator"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := nsClient(t, p.addr, "", opTok.Auth.ClientToken)
+	if _, err := op.Logical().Write("sys/namespaces/by-operator", nil); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := op.Logical().List("sys/namespaces"); err != nil || !strings.Contains(fmt.Sprint(l.Data["keys"]), "by-operator/") {
+		t.Fatalf("operator list: %v %v", l, err)
+	}
+	if _, err := op.Logical().Delete("sys/namespaces/by-operator"); err != nil {
+		t.Fatal(err)
+	}
+	dflt, _ := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"default"}})
+	_, err = nsClient(t, p.addr, "", dflt.Auth.ClientToken).Logical().Write("sys/namespaces/nope", nil)
+	wantStatus(t, err, 403, "permission denied")
 	// A namespace's token cannot manage namespaces: not in the root
 	// namespace (another namespace's token), nor in its own (one level).
 	_, err = nsClient(t, p.addr, "", tres.RootToken).Logical().List("sys/namespaces")

@@ -77,17 +77,23 @@ func (m *Metrics) Handler() http.Handler {
 // below).
 func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
 
-// SealGauge reports 1 while a tenant is sealed.
-func SealGauge(tenant string, sealed func() bool) prometheus.Collector {
-	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "strongroom_seal_sealed", Help: "1 while the tenant is sealed, 0 while unsealed.",
-		ConstLabels: prometheus.Labels{"tenant": tenant},
-	}, func() float64 {
-		if sealed() {
-			return 1
-		}
-		return 0
-	})
+// SealCollector reports, at scrape time, the seal state of the tenants
+// each yields: the root namespace ("root") and the namespaces loaded on
+// this node (by name; a namespace not loaded is not reported), and how
+// many namespaces are loaded.
+func SealCollector(each func(yield func(tenant string, sealed bool)), loaded func() int) prometheus.Collector {
+	sealedDesc := prometheus.NewDesc("strongroom_seal_sealed", "1 while the tenant is sealed on this node, 0 while unsealed.", []string{"tenant"}, nil)
+	loadedDesc := prometheus.NewDesc("strongroom_tenants_loaded", "Namespaces loaded in memory on this node.", nil, nil)
+	return &funcCollector{descs: []*prometheus.Desc{sealedDesc, loadedDesc}, collect: func(ch chan<- prometheus.Metric) {
+		each(func(tenant string, sealed bool) {
+			v := 0.0
+			if sealed {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(sealedDesc, prometheus.GaugeValue, v, tenant)
+		})
+		ch <- prometheus.MustNewConstMetric(loadedDesc, prometheus.GaugeValue, float64(loaded()))
+	}}
 }
 
 // funcCollector reports values read at scrape time.

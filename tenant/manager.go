@@ -335,6 +335,17 @@ func (m *Manager) unloadAll() {
 	m.idxMu.Unlock()
 }
 
+// EachLoaded calls fn with the current name of each tenant loaded on
+// this node, under the manager's lock: fn must be quick and must not call
+// the manager.
+func (m *Manager) EachLoaded(fn func(name string, t *Tenant)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, t := range m.loaded {
+		fn(name, t)
+	}
+}
+
 // Loaded returns how many tenants this node holds in memory.
 func (m *Manager) Loaded() int {
 	m.mu.Lock()

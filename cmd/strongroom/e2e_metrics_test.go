@@ -94,6 +94,30 @@ func TestMetrics(t *testing.T) {
 	if v := metricValue(t, text, "strongroom_seal_sealed", `{tenant="root"}`); v != 0 {
 		t.Errorf("sealed gauge: %v", v)
 	}
+	// A namespace's seal state, once it is loaded.
+	if _, err := c.Logical().Write("sys/namespaces/acme", map[string]any{"seal_type": "auto"}); err != nil {
+		t.Fatal(err)
+	}
+	acme := nsClient(t, p.addr, "acme", "")
+	ares, err := acme.Sys().Init(&vault.InitRequest{RecoveryShares: 1, RecoveryThreshold: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ = scrape(t, p.addr, res.RootToken)
+	if v := metricValue(t, text, "strongroom_seal_sealed", `{tenant="acme"}`); v != 0 {
+		t.Errorf("acme sealed gauge after init: %v", v)
+	}
+	if v := metricValue(t, text, "strongroom_tenants_loaded", ``); v != 1 {
+		t.Errorf("tenants loaded: %v", v)
+	}
+	acme.SetToken(ares.RootToken)
+	if err := acme.Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	text, _ = scrape(t, p.addr, res.RootToken)
+	if v := metricValue(t, text, "strongroom_seal_sealed", `{tenant="acme"}`); v != 1 {
+		t.Errorf("acme sealed gauge after seal: %v", v)
+	}
 	if v := metricValue(t, text, "strongroom_pkcs11_calls_total", `{function="C_Encrypt"}`); v < 1 {
 		t.Errorf("C_Encrypt calls: %v", v)
 	}

@@ -189,6 +189,20 @@ func TestTenantCLIFlow(t *testing.T) {
 	if s, err := acme.Logical().Read("secret/data/creds"); err != nil || s.Data["data"].(map[string]any)["passcode"] != "x" {
 		t.Fatalf("after tenant unseal: %v %v", s, err)
 	}
+	// No key, token or secret of the tenant or the cluster in the logs
+	// (the server logs at debug level).
+	const secret = "tenant-secret-value-7f3a9c"
+	if _, err := acme.Logical().Write("secret/data/other", map[string]any{"data": map[string]any{"v": secret}}); err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string]string{"tenant root token": tres.RootToken, "cluster root token": res.RootToken, "tenant secret": secret}
+	for i, k := range tres.Keys {
+		secrets[fmt.Sprintf("tenant unseal key %d", i)] = k
+	}
+	for i, k := range res.Keys {
+		secrets[fmt.Sprintf("cluster unseal key %d", i)] = k
+	}
+	assertLogsClean(t, p, secrets)
 }
 
 // TestTenantAutoSeal: an auto tenant unseals through its HSM key when the

@@ -253,7 +253,6 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	n.mounts, n.auths, n.tokens, n.tokenStore = root.Mounts, root.Auths, root.Tokens, root.TokenStore
 	n.policies, n.audits, n.sys = root.Policies, root.Audits, root.Sys
 	n.metrics = metrics.New()
-	n.metrics.Register(metrics.SealGauge("root", barrier.Sealed))
 	if boltDB != nil {
 		n.metrics.Register(metrics.BoltCollector(boltDB))
 	}
@@ -272,6 +271,10 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 		tcfg.HSM, tcfg.HSMLabelPrefix = n.hsm, keyLabel
 	}
 	n.tenants = tenant.NewManager(ctx, tcfg)
+	n.metrics.Register(metrics.SealCollector(func(yield func(string, bool)) {
+		yield("root", barrier.Sealed())
+		n.tenants.EachLoaded(func(name string, t *tenant.Tenant) { yield(name, t.Barrier.Sealed()) })
+	}, n.tenants.Loaded))
 	go n.tenants.Run(ctx)
 	go tidyTokens(ctx, n, logger)
 	root.Watch(ctx, logger)

@@ -451,29 +451,95 @@ func (b *Barrier) Seal() {
 }
 
 // Rotate adds a new keyring term, which encrypts every record written from
-// now on. Older terms keep decrypting.
+// now on. Older terms keep decrypting. The new term is added to the
+// keyring as stored, in one transaction, so rotations through several
+// nodes at once each add a term and none is lost; other nodes load the
+// new keyring when they meet a record of the new term (and when the
+// keyring epoch moves).
 func (b *Barrier) Rotate(ctx context.Context) (Term, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	old := b.keys.Load()
-	if old == nil {
+	cur := b.keys.Load()
+	if cur == nil {
 		return Term{}, ErrSealed
 	}
-	next, err := old.rotated(b.now())
+	var next *keyring
+	err := b.store.Update(ctx, func(tx storage.Tx) error {
+		if next != nil { // a retried attempt
+			next.destroy()
+			next = nil
+		}
+		raw, err := tx.Get(b.keyringKey())
+		if err != nil {
+			return err
+		}
+		stored, err := cur.reopen(b.ad(b.keyringKey()), raw)
+		if err != nil {
+			return err
+		}
+		n, err := stored.rotated(b.now())
+		stored.destroy()
+		if err != nil {
+			return err
+		}
+		next = n
+		sealed, err := b.sealKeyring(next)
+		if err != nil {
+			return err
+		}
+		if err := tx.Set(b.keyringKey(), sealed); err != nil {
+			return err
+		}
+		return (&Tx{ReadTx: ReadTx{raw: tx, b: b}, raw: tx}).BumpEpoch(EpochKeyring)
+	})
 	if err != nil {
-		return Term{}, err
-	}
-	sealed, err := b.sealKeyring(next)
-	if err == nil {
-		err = b.store.Update(ctx, func(tx storage.Tx) error { return tx.Set(b.keyringKey(), sealed) })
-	}
-	if err != nil {
-		next.destroy()
+		if next != nil {
+			next.destroy()
+		}
 		return Term{}, err
 	}
 	b.keys.Store(next)
-	old.destroy()
+	cur.destroy()
 	return next.terms[len(next.terms)-1], nil
+}
+
+// ReloadKeyring loads the keyring as stored, if it has more terms than the
+// one in memory (another node rotated it). It is a no-op while sealed.
+func (b *Barrier) ReloadKeyring(ctx context.Context) error {
+	var raw []byte
+	err := b.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		raw, err = tx.Get(b.keyringKey())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return b.installKeyring(raw)
+}
+
+// installKeyring installs the stored keyring record raw if it is newer
+// than the keyring in memory. It takes no lock (a transaction reading a
+// record may call it while a Rotate holding b.mu waits for the store): the
+// swap is a compare-and-swap, and a seal or a rotation in between wins.
+func (b *Barrier) installKeyring(raw []byte) error {
+	cur := b.keys.Load()
+	if cur == nil {
+		return nil
+	}
+	next, err := cur.reopen(b.ad(b.keyringKey()), raw)
+	if errors.Is(err, ErrSealed) && b.keys.Load() != cur {
+		return nil // replaced meanwhile (a rotation or a seal): the caller retries with what is there
+	}
+	if err != nil {
+		return err
+	}
+	if next.activeTerm() <= cur.activeTerm() || !b.keys.CompareAndSwap(cur, next) {
+		next.destroy()
+		return nil
+	}
+	cur.destroy()
+	return nil
 }
 
 // KeyStatus reports the keyring's terms, newest (active) last, and how

@@ -23,6 +23,7 @@ const (
 	EpochMounts   = "mounts"   // the mount and auth tables
 	EpochTransit  = "transit"  // transit keys: create, rotate, config, delete, trim, restore
 	EpochAudit    = "audit"    // the audit table
+	EpochKeyring  = "keyring"  // the barrier keyring: a rotation (sys/rotate)
 	// EpochNamespaces moves when the cluster's tenant registry changes
 	// (create, rename, delete); only the root tenant bumps it.
 	EpochNamespaces = "namespaces"
@@ -33,7 +34,7 @@ const (
 )
 
 // EpochKinds are every kind, in the order WatchEpochs watches them.
-var EpochKinds = []string{EpochTokens, EpochPolicies, EpochMounts, EpochTransit, EpochAudit}
+var EpochKinds = []string{EpochTokens, EpochPolicies, EpochMounts, EpochTransit, EpochAudit, EpochKeyring}
 
 // epochKey is where the tenant's epoch of kind is stored: beside the seal
 // records, not encrypted (it is a counter, and nodes read it while

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -143,9 +144,38 @@ func (k *keyring) decrypt(ad, rec []byte) ([]byte, error) {
 	}
 	key, ok := k.keyFor(term)
 	if !ok {
+		if term > k.activeTerm() {
+			return nil, errNewerTerm
+		}
 		return nil, ErrDecrypt
 	}
 	return openRecord(key, ad, rec)
+}
+
+// errNewerTerm: a record is encrypted under a term newer than this
+// keyring's: another node rotated the keyring. The barrier reloads the
+// keyring and tries again; it never reaches a caller.
+var errNewerTerm = errors.New("seal: record of a newer keyring term")
+
+// reopen parses a stored keyring record with k's root key into a new
+// keyring (k is left untouched).
+func (k *keyring) reopen(ad, record []byte) (*keyring, error) {
+	var next *keyring
+	err := k.withRoot(func(root []byte) error {
+		plain, err := openRecord(root, ad, record)
+		if err != nil {
+			return ErrCorrupt
+		}
+		r := memguard.NewBuffer(keySize)
+		r.Copy(root)
+		r.Freeze()
+		next, err = parseKeyring(r, plain)
+		if err != nil {
+			r.Destroy()
+		}
+		return err
+	})
+	return next, err
 }
 
 // mac returns HMAC-SHA256 of data under the tenant's hash key.

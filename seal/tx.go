@@ -64,11 +64,29 @@ func (t *ReadTx) Get(key []byte) ([]byte, error) {
 		return nil, err
 	}
 	var pt []byte
-	err = t.withKeys(func(kr *keyring) error {
-		var err error
-		pt, err = kr.decrypt(t.b.ad(sk), rec)
-		return err
-	})
+	open := func() error {
+		return t.withKeys(func(kr *keyring) error {
+			var err error
+			pt, err = kr.decrypt(t.b.ad(sk), rec)
+			return err
+		})
+	}
+	err = open()
+	if errors.Is(err, errNewerTerm) && t.kr == nil {
+		// Another node rotated the keyring: load it, through this
+		// transaction, and try once more.
+		raw, rerr := t.raw.Get(t.b.keyringKey())
+		if rerr != nil {
+			return nil, rerr
+		}
+		if rerr := t.b.installKeyring(raw); rerr != nil {
+			return nil, rerr
+		}
+		err = open()
+	}
+	if errors.Is(err, errNewerTerm) {
+		err = ErrDecrypt
+	}
 	return pt, err
 }
 

@@ -102,6 +102,11 @@ func (t *Tenant) Invalidate(ctx context.Context, kind string, logger *slog.Logge
 		}
 	case seal.EpochTransit:
 		t.Mounts.Invalidate()
+	case seal.EpochKeyring:
+		if err := t.Barrier.ReloadKeyring(ctx); err != nil && ctx.Err() == nil {
+			// Records of the new term load it when they are read.
+			logger.Error("keyring reload failed", "namespace", t.display(), "error", err.Error())
+		}
 	case seal.EpochSeal:
 		// Sealed by its operator through another node.
 		if !t.Barrier.Sealed() {

@@ -470,3 +470,29 @@ func TestNodesSeeAuditChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestNodesSeeKeyringRotation: `vault operator rotate` through node 0
+// adds a keyring term; node 1 reads what node 0 writes under it, and
+// reports the new term within the coherence window.
+func TestNodesSeeKeyringRotation(t *testing.T) {
+	c := startNodes(t, 2)
+	initMounted(t, c, "kv", "kv")
+	if _, err := c[1].Logical().Write("kv/before", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c[0].Sys().Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c[0].Logical().Write("kv/after", map[string]any{"v": "2"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"before", "after"} {
+		if s, err := c[1].Logical().Read("kv/" + k); err != nil || s == nil {
+			t.Fatalf("node 1 reading %s: %v %v", k, s, err)
+		}
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		st, err := c[1].Sys().KeyStatus()
+		return err == nil && st.Term == 2
+	})
+}

@@ -74,7 +74,7 @@ type Manager struct {
 	cfg  Config
 	life context.Context // the node's lifetime: watchers and purges
 
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	loaded map[string]*Tenant // by name
 
 	idxMu     sync.RWMutex
@@ -201,9 +201,9 @@ func (m *Manager) Has(ctx context.Context, name string) bool {
 // seal.ErrSealed while the cluster is sealed, storage errors.
 func (m *Manager) Lookup(ctx context.Context, name string) (*Tenant, error) {
 	now := m.cfg.Now()
-	m.mu.Lock()
+	m.mu.RLock()
 	t := m.loaded[name]
-	m.mu.Unlock()
+	m.mu.RUnlock()
 	if t == nil {
 		idx, err := m.entries(ctx)
 		if err != nil {
@@ -348,8 +348,8 @@ func (m *Manager) EachLoaded(fn func(name string, t *Tenant)) {
 
 // Loaded returns how many tenants this node holds in memory.
 func (m *Manager) Loaded() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	return len(m.loaded)
 }
 

@@ -3,6 +3,9 @@ module github.com/strongroom/strongroom
 go 1.26.8
 
 require (
+	// The FoundationDB 7.3.63 bindings (git tag 7.3.63). Only storage/fdb/fdb_cgo.go
+	// imports them, built with -tags fdb (cgo and libfdb_c needed).
+	github.com/apple/foundationdb/bindings/go v0.0.0-20250221231555-5140696da2df
 	github.com/awnumar/memguard v0.23.0
 	github.com/google/uuid v1.6.0
 	github.com/hashicorp/hcl/v2 v2.25.0

@@ -93,8 +93,9 @@ func (w *watchers) closeAll() {
 }
 
 // Watch implements Watcher for every wrapped store, in process: writes made
-// through this Store fire the watches of this Store. (A FoundationDB
-// backend reports other nodes' writes through its own watches.)
+// through this Store fire the watches of this Store. When the raw backend
+// is a Watcher too (FoundationDB, whose watches see every node's writes),
+// its watch of the same key fires the channel as well.
 func (s *store) Watch(ctx context.Context, key []byte) (<-chan struct{}, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
@@ -102,10 +103,23 @@ func (s *store) Watch(ctx context.Context, key []byte) (<-chan struct{}, error) 
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	var remote <-chan struct{} // nil, never ready, without a raw watcher
+	if w, ok := s.raw.(Watcher); ok {
+		r, err := w.Watch(ctx, key)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		remote = r
+	}
 	ch := s.watch.add(key)
 	go func() {
+		defer cancel() // ends the raw watch
 		select {
 		case <-ch:
+		case <-remote:
+			s.watch.remove(key, ch)
 		case <-ctx.Done():
 			s.watch.remove(key, ch)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/strongroom/strongroom/httpapi"
+	"github.com/strongroom/strongroom/storage"
+	"github.com/strongroom/strongroom/storage/fdb"
 )
 
 // Config is a server configuration file, in Vault's HCL shape:
@@ -23,6 +26,7 @@ import (
 //	listener "tcp" { address tls_cert_file tls_key_file tls_min_version tls_disable
 //	                 max_request_size max_request_duration }
 //	storage "bolt" { path }
+//	storage "foundationdb" { cluster_file api_version prefix }
 //	seal "shamir" {}
 //	api_addr  = "https://..."
 //	log_level = "info"
@@ -97,12 +101,43 @@ type Storage struct {
 	Type   string   `hcl:"type,label"`
 	Remain hcl.Body `hcl:",remain"`
 
-	Bolt *BoltStorage
+	Bolt         *BoltStorage
+	FoundationDB *FoundationDBStorage
 }
 
 // BoltStorage holds the arguments of storage "bolt".
 type BoltStorage struct {
 	Path string `hcl:"path"`
+}
+
+// FoundationDBStorage holds the arguments of storage "foundationdb", all
+// optional: FoundationDB's default cluster file, API version 730, prefix
+// "strongroom".
+type FoundationDBStorage struct {
+	ClusterFile *string `hcl:"cluster_file,optional"`
+	APIVersion  *int    `hcl:"api_version,optional"`
+	Prefix      *string `hcl:"prefix,optional"`
+}
+
+// open opens the FoundationDB store. In a binary built without the fdb
+// build tag it fails with fdb.ErrNotBuilt, which says how to rebuild.
+func (f *FoundationDBStorage) open() (storage.Store, error) {
+	return fdb.Open(f.config())
+}
+
+// config returns the backend's configuration, defaults filled in.
+func (f *FoundationDBStorage) config() fdb.Config {
+	c := fdb.Config{APIVersion: fdb.DefaultAPIVersion, Prefix: fdb.DefaultPrefix}
+	if f.ClusterFile != nil {
+		c.ClusterFile = *f.ClusterFile
+	}
+	if f.APIVersion != nil {
+		c.APIVersion = *f.APIVersion
+	}
+	if f.Prefix != nil {
+		c.Prefix = *f.Prefix
+	}
+	return c
 }
 
 // Seal is a seal block; its arguments depend on its type.
@@ -268,8 +303,27 @@ func (s *Storage) decode() hcl.Diagnostics {
 			diags = append(diags, attrDiag(s.Remain, "path", "Invalid path", "path must not be empty"))
 		}
 		return diags
+	case "foundationdb":
+		s.FoundationDB = &FoundationDBStorage{}
+		diags := gohcl.DecodeBody(s.Remain, nil, s.FoundationDB)
+		if diags.HasErrors() {
+			return diags
+		}
+		if f := s.FoundationDB.ClusterFile; f != nil && *f == "" {
+			return append(diags, attrDiag(s.Remain, "cluster_file", "Invalid cluster_file",
+				"must not be empty; leave it out for FoundationDB's default cluster file"))
+		}
+		// The backend's own checks, each naming its argument.
+		if err := s.FoundationDB.config().Validate(); err != nil {
+			var ce *fdb.ConfigError
+			if !errors.As(err, &ce) {
+				return append(diags, labelDiag(s.Remain, "Invalid storage", err.Error()))
+			}
+			diags = append(diags, attrDiag(s.Remain, ce.Field, "Invalid "+ce.Field, ce.Reason))
+		}
+		return diags
 	}
-	return hcl.Diagnostics{labelDiag(s.Remain, "Unsupported storage", fmt.Sprintf("storage type %q is not supported; use \"bolt\"", s.Type))}
+	return hcl.Diagnostics{labelDiag(s.Remain, "Unsupported storage", fmt.Sprintf("storage type %q is not supported; use \"bolt\" or \"foundationdb\"", s.Type))}
 }
 
 func (s *Seal) decode() hcl.Diagnostics {

@@ -120,6 +120,12 @@ func openStore(cfg *Storage) (storage.Store, *bolt.DB, string, error) {
 			return nil, nil, "", err
 		}
 		return storage.Wrap(db), db, "bolt", nil
+	case "foundationdb":
+		st, err := cfg.FoundationDB.open()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return st, nil, "foundationdb", nil
 	}
 	return nil, nil, "", fmt.Errorf("storage type %q is not supported", cfg.Type)
 }

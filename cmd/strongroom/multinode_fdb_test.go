@@ -196,3 +196,52 @@ func TestFDBNodesSeeTransitChanges(t *testing.T) {
 		return err == nil && strings.HasPrefix(s.Data["ciphertext"].(string), "vault:v2:")
 	})
 }
+
+// TestFDBNodesTenants: a namespace created through node 0 is seen by the
+// other nodes; initialised through node 0 and unsealed on each node, its
+// data written through node 0 is read through node 2; its operator's seal
+// through node 1 seals it on node 2 within the coherence window, while
+// the root namespace keeps serving there.
+func TestFDBNodesTenants(t *testing.T) {
+	c := startFDBNodes(t, 3)
+	initMounted(t, c, "rootkv", "kv")
+	if _, err := c[0].Logical().Write("sys/namespaces/acme", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range c[1:] {
+		waitFor(t, coherenceWindow, func() bool {
+			_, err := nsClient(t, cl.Address(), "acme", "").Sys().SealStatus()
+			return err == nil
+		})
+	}
+	res := initTenant(t, c[0].Address(), "acme")
+	for _, cl := range c[1:] {
+		for _, k := range res.Keys[:3] {
+			if _, err := nsClient(t, cl.Address(), "acme", "").Sys().Unseal(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a0 := nsClient(t, c[0].Address(), "acme", res.RootToken)
+	if err := a0.Sys().Mount("kv", &vault.MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a0.Logical().Write("kv/x", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	a2 := nsClient(t, c[2].Address(), "acme", res.RootToken)
+	waitFor(t, coherenceWindow, func() bool {
+		s, err := a2.Logical().Read("kv/x")
+		return err == nil && s != nil && s.Data["v"] == "1"
+	})
+	if err := nsClient(t, c[1].Address(), "acme", res.RootToken).Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		_, err := a2.Logical().Read("kv/x")
+		return statusCode(err) == 503
+	})
+	if _, err := c[2].Logical().Write("rootkv/y", map[string]any{"v": "2"}); err != nil {
+		t.Fatalf("the root namespace on node 2 after the tenant's seal: %v", err)
+	}
+}

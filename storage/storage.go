@@ -21,8 +21,13 @@ import (
 // The FoundationDB limits. Every backend enforces them, so that a
 // deployment can move from the embedded store to FoundationDB unchanged.
 const (
-	// MaxKeySize is the largest key, in bytes, a Tx accepts.
-	MaxKeySize = 10_000
+	// MaxKeySize is the largest key, in bytes, a Tx accepts. FoundationDB
+	// stores keys of up to 10,000 bytes; a logical key becomes a physical
+	// one with a prefix (up to 66 bytes), an area byte, tuple escaping
+	// (every 0x00 byte doubled) and a terminator, so a logical key of
+	// 4,900 bytes is the longest whose physical key always fits
+	// (66 + 1 + 2×4,900 + 1 = 9,868, with room for a chunk number).
+	MaxKeySize = 4_900
 	// MaxChunkSize is the largest value stored under one physical key.
 	// Larger values are split into chunks transparently.
 	MaxChunkSize = 100_000
@@ -52,7 +57,7 @@ var (
 	// the retry budget is spent.
 	ErrConflict = errors.New("storage: transaction conflict")
 	// ErrKeyTooLarge is returned for a key over MaxKeySize bytes.
-	ErrKeyTooLarge = errors.New("storage: key exceeds 10,000 bytes")
+	ErrKeyTooLarge = errors.New("storage: key exceeds 4,900 bytes")
 	// ErrValueTooLarge is returned for a value over MaxValueSize bytes.
 	ErrValueTooLarge = errors.New("storage: value too large")
 	// ErrTxTooLarge is returned when a transaction writes more than

@@ -40,11 +40,12 @@
 // # Limits
 //
 // FoundationDB refuses keys over 10,000 bytes and values over 100,000
-// bytes. storage.Wrap stores values in chunks of at most 100,000 bytes, but
+// bytes. storage.Wrap stores values in chunks of at most 100,000 bytes, and
 // a physical key is the prefix, one area byte and the logical key escaped
-// (each 0x00 byte doubled) and terminated, so a logical key close to
-// storage.MaxKeySize does not fit: setting it fails with an error matching
-// storage.ErrKeyTooLarge, and such a key reads as missing.
+// (each 0x00 byte doubled) and terminated: storage.MaxKeySize is chosen so
+// that this fits with the longest prefix (TestLongestKeysFitFoundationDB).
+// A physical key over the limit, which Wrap never produces, fails with an
+// error matching storage.ErrKeyTooLarge.
 package fdb
 
 import (

@@ -698,36 +698,41 @@ func TestContextTimeouts(t *testing.T) {
 	}
 }
 
-// TestKeyTooLongForFoundationDB: a logical key that storage accepts but
-// whose physical key goes over FoundationDB's 10,000 bytes is refused with
-// ErrKeyTooLarge before the commit, reads as missing, and clears as a
-// no-op. (This is why the conformance suite's KeySizeLimit test fails on
-// a real cluster; see the package doc.)
-func TestKeyTooLongForFoundationDB(t *testing.T) {
+// TestLongestKeysFitFoundationDB: with the longest prefix a
+// configuration allows, the longest logical keys, including the worst case
+// for escaping (every byte 0x00), fit FoundationDB's 10,000-byte limit;
+// the conformance suite below runs with that limit too.
+func TestLongestKeysFitFoundationDB(t *testing.T) {
+	c := newFakeCluster()
+	db := openFake(t, c, strings.Repeat("p", MaxPrefixLen), testTuning())
+	s := storage.Wrap(db)
+	for _, key := range [][]byte{bytes.Repeat([]byte{'k'}, storage.MaxKeySize), make([]byte, storage.MaxKeySize)} {
+		big := bytes.Repeat([]byte{'v'}, 3*storage.MaxChunkSize) // chunked: chunk numbers lengthen the key
+		if err := s.Update(t.Context(), func(tx storage.Tx) error { return tx.Set(key, big) }); err != nil {
+			t.Fatalf("a %d-byte key: %v", len(key), err)
+		}
+		var got []byte
+		err := s.View(t.Context(), func(tx storage.ReadTx) error {
+			var err error
+			got, err = tx.Get(key)
+			return err
+		})
+		if err != nil || !bytes.Equal(got, big) {
+			t.Fatalf("reading a %d-byte key back: %v", len(key), err)
+		}
+	}
+}
+
+// TestPhysicalKeyGuard: a physical key over FoundationDB's limit, which
+// storage.Wrap never produces, is refused by the backend itself with
+// ErrKeyTooLarge before the commit.
+func TestPhysicalKeyGuard(t *testing.T) {
 	c := newFakeCluster()
 	db := openFake(t, c, "strongroom", testTuning())
-	s := storage.Wrap(db)
-	// prefix (12 bytes) + area byte + key + terminator.
-	fits := keyLimit - len(db.prefix) - 2
-	if fits != 9986 {
-		t.Fatalf("longest key that fits: %d", fits)
-	}
-	for _, n := range []int{fits, fits + 1, storage.MaxKeySize} {
-		key := bytes.Repeat([]byte{'k'}, n)
-		err := s.Update(t.Context(), func(tx storage.Tx) error { return tx.Set(key, []byte("v")) })
-		switch {
-		case n == fits && err != nil:
-			t.Fatalf("a %d-byte key: %v", n, err)
-		case n > fits && (!errors.Is(err, storage.ErrKeyTooLarge) || !strings.Contains(err.Error(), "FoundationDB's limit is 10000")):
-			t.Fatalf("a %d-byte key: %v", n, err)
-		}
-		err = s.View(t.Context(), func(tx storage.ReadTx) error { _, err := tx.Get(key); return err })
-		if n > fits && !errors.Is(err, storage.ErrNotFound) {
-			t.Fatalf("reading a %d-byte key: %v", n, err)
-		}
-		if err := s.Update(t.Context(), func(tx storage.Tx) error { return tx.Delete(key) }); err != nil {
-			t.Fatalf("deleting a %d-byte key: %v", n, err)
-		}
+	long := bytes.Repeat([]byte{'k'}, keyLimit)
+	err := db.Update(t.Context(), func(tx storage.RawTx) error { return tx.Set(long, []byte("v")) })
+	if !errors.Is(err, storage.ErrKeyTooLarge) {
+		t.Fatalf("a physical key of %d bytes plus the prefix: %v", len(long), err)
 	}
 }
 
@@ -916,14 +921,11 @@ func TestWatch(t *testing.T) {
 }
 
 // TestConformanceFake runs the conformance suite on the fake, through the
-// whole logic of this package and storage.Wrap. The fake's key limit is
-// raised above FoundationDB's for it: with the real limit, the suite's
-// KeySizeLimit test fails (TestKeyTooLongForFoundationDB).
+// whole logic of this package and storage.Wrap, with FoundationDB's limits.
 func TestConformanceFake(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Store {
 		c := newFakeCluster()
 		tune := testTuning()
-		c.keyLimit, tune.keyLimit = 3*storage.MaxKeySize, 3*storage.MaxKeySize
 		db, err := openRaw(Config{Prefix: "conformance"}, c.connect, tune)
 		if err != nil {
 			t.Fatal(err)

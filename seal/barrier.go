@@ -130,8 +130,11 @@ type Barrier struct {
 	store  storage.Store
 	tenant []byte
 	prefix []byte // every key of the tenant starts with it
-	opts   Options
-	now    func() time.Time
+	// dataPrefix starts every data record's key; adPrefix every record's
+	// associated data (the packed tenant id). Both are computed once.
+	dataPrefix, adPrefix []byte
+	opts                 Options
+	now                  func() time.Time
 	// mode is the configured Mode; Init may set it for a tenant that
 	// chooses its seal (InitRequest.Mode).
 	mode atomic.Int32
@@ -155,6 +158,8 @@ func New(store storage.Store, tenantID []byte, opts Options) *Barrier {
 	}
 	id := bytes.Clone(tenantID)
 	b := &Barrier{store: store, tenant: id, prefix: TenantPrefix(id), opts: opts, now: time.Now}
+	b.dataPrefix = append(bytes.Clone(b.prefix), tuple.Pack("d")...)
+	b.adPrefix = tuple.Pack(id)
 	b.mode.Store(int32(opts.Mode))
 	return b
 }
@@ -167,13 +172,17 @@ func TenantPrefix(tenantID []byte) []byte { return tuple.Pack("t", tenantID) }
 func (b *Barrier) sealKey(name string) []byte {
 	return append(bytes.Clone(b.prefix), tuple.Pack("seal", name)...)
 }
-func (b *Barrier) configKey() []byte   { return b.sealKey("config") }
-func (b *Barrier) rootKeyKey() []byte  { return b.sealKey("root") }
-func (b *Barrier) keyringKey() []byte  { return b.sealKey("keyring") }
-func (b *Barrier) hsmKey() []byte      { return b.sealKey("hsm") }
-func (b *Barrier) recoveryKey() []byte { return b.sealKey("recovery") }
-func (b *Barrier) dataKey(key []byte) []byte {
-	return append(append(bytes.Clone(b.prefix), tuple.Pack("d")...), key...)
+func (b *Barrier) configKey() []byte         { return b.sealKey("config") }
+func (b *Barrier) rootKeyKey() []byte        { return b.sealKey("root") }
+func (b *Barrier) keyringKey() []byte        { return b.sealKey("keyring") }
+func (b *Barrier) hsmKey() []byte            { return b.sealKey("hsm") }
+func (b *Barrier) recoveryKey() []byte       { return b.sealKey("recovery") }
+func (b *Barrier) dataKey(key []byte) []byte { return b.dataKey2(nil, key) }
+
+// dataKey2 is dataKey of sub ‖ key, in one allocation.
+func (b *Barrier) dataKey2(sub, key []byte) []byte {
+	k := make([]byte, 0, len(b.dataPrefix)+len(sub)+len(key))
+	return append(append(append(k, b.dataPrefix...), sub...), key...)
 }
 
 // recoveryCheck is what the recovery record encrypts: opening it proves a
@@ -181,7 +190,11 @@ func (b *Barrier) dataKey(key []byte) []byte {
 var recoveryCheck = []byte("strongroom recovery key check v1")
 
 // ad is the associated data of a record: the tenant id and the full storage key.
-func (b *Barrier) ad(storageKey []byte) []byte { return tuple.Pack(b.tenant, storageKey) }
+func (b *Barrier) ad(storageKey []byte) []byte {
+	// tuple.Pack(b.tenant, storageKey), grown once.
+	ad := make([]byte, 0, len(b.adPrefix)+len(storageKey)+len(storageKey)/8+2)
+	return tuple.AppendElem(append(ad, b.adPrefix...), storageKey)
+}
 
 // TenantID returns the tenant's storage id.
 func (b *Barrier) TenantID() []byte { return bytes.Clone(b.tenant) }

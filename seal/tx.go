@@ -55,7 +55,7 @@ func (t *ReadTx) withKeys(fn func(*keyring) error) error {
 // Get returns the decrypted record at key, or ErrNotFound. A record that
 // fails authentication returns ErrDecrypt.
 func (t *ReadTx) Get(key []byte) ([]byte, error) {
-	sk := t.b.dataKey(t.key(key))
+	sk := t.b.dataKey2(t.prefix, key)
 	rec, err := t.raw.Get(sk)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ErrNotFound
@@ -126,7 +126,7 @@ func (t *ReadTx) MAC(data []byte) ([]byte, error) {
 
 // Set encrypts value and stores it at key.
 func (t *Tx) Set(key, value []byte) error {
-	sk := t.b.dataKey(t.key(key))
+	sk := t.b.dataKey2(t.prefix, key)
 	var rec []byte
 	err := t.withKeys(func(kr *keyring) error {
 		var err error

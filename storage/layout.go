@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/strongroom/strongroom/storage/tuple"
 )
 
 // Physical layout. Wrap stores every logical key K in these areas of the
@@ -57,15 +59,7 @@ type blobID [blobIDLen]byte
 // prefix of enc(b) only when b extends a with a 0x00 byte; enc(b) then goes
 // on with 0xFF, so enc(a) followed by any suffix that starts below 0xFF still
 // sorts before enc(b).
-func appendEncodedKey(dst, key []byte) []byte {
-	for _, c := range key {
-		dst = append(dst, c)
-		if c == 0x00 {
-			dst = append(dst, 0xff)
-		}
-	}
-	return append(dst, 0x00)
-}
+func appendEncodedKey(dst, key []byte) []byte { return tuple.AppendEscaped(dst, key) }
 
 // decodeKey reverses appendEncodedKey. enc must be exactly one encoded
 // key: a missing terminator, a 0x00 followed by anything but 0xFF, or bytes

@@ -10,9 +10,11 @@
 package tuple
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Type codes, as in the FoundationDB tuple layer specification.
@@ -55,15 +57,24 @@ func AppendElem(dst []byte, e any) []byte {
 	}
 }
 
-func appendEscaped(dst, b []byte) []byte {
-	for _, c := range b {
-		dst = append(dst, c)
-		if c == 0x00 {
-			dst = append(dst, 0xff)
-		}
+func appendEscaped(dst, b []byte) []byte { return AppendEscaped(dst, b) }
+
+// AppendEscaped appends b with every 0x00 byte followed by 0xFF, then a
+// 0x00 terminator: the body of a bytes or string element. It grows dst
+// once, so building a key costs one allocation at most.
+func AppendEscaped(dst, b []byte) []byte {
+	zeros := bytes.Count(b, zeroByte)
+	dst = slices.Grow(dst, len(b)+zeros+1)
+	for zeros > 0 {
+		i := bytes.IndexByte(b, 0x00)
+		dst = append(append(dst, b[:i+1]...), 0xff)
+		b = b[i+1:]
+		zeros--
 	}
-	return append(dst, 0x00)
+	return append(append(dst, b...), 0x00)
 }
+
+var zeroByte = []byte{0x00}
 
 func appendInt(dst []byte, v int64) []byte {
 	if v == 0 {

@@ -85,3 +85,24 @@ func FuzzUnpack(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendEscaped: the one-allocation escaping equals the byte-by-byte
+// definition, appended after any existing bytes.
+func FuzzAppendEscaped(f *testing.F) {
+	for _, s := range []string{"", "a", "\x00", "a\x00b\x00\x00", "\xff\x00"} {
+		f.Add([]byte("pre"), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, dst, b []byte) {
+		want := append([]byte(nil), dst...)
+		for _, c := range b {
+			want = append(want, c)
+			if c == 0x00 {
+				want = append(want, 0xff)
+			}
+		}
+		want = append(want, 0x00)
+		if got := AppendEscaped(append([]byte(nil), dst...), b); !bytes.Equal(got, want) {
+			t.Fatalf("AppendEscaped(%x, %x) = %x, want %x", dst, b, got, want)
+		}
+	})
+}

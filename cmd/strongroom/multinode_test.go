@@ -150,7 +150,15 @@ func TestNodesKeepTheirOwnSealState(t *testing.T) {
 func TestNodesConcurrentCASWritesAreNotLost(t *testing.T) {
 	c := startNodes(t, 3)
 	initMounted(t, c, "secret", "kv-v2")
-	const perNode, each = 3, 15
+	concurrentCASWrites(t, c, 15)
+}
+
+// concurrentCASWrites runs 3 goroutines per node, each incrementing the
+// KV v2 counter at secret/counter each times with check-and-set (retrying
+// on a CAS refusal), and checks that every node reads every increment.
+func concurrentCASWrites(t *testing.T, c []*vault.Client, each int) {
+	t.Helper()
+	const perNode = 3
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(c)*perNode)

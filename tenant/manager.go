@@ -795,6 +795,3 @@ func (m *Manager) sweep(ctx context.Context, now time.Time, periodic bool) {
 		t.Housekeep(ctx, now, periodic, m.cfg.Logger)
 	}
 }
-
-// ErrIsNotFound reports whether err means the namespace does not exist.
-func ErrIsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -290,6 +290,15 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 	if err := b.prepareHSM(ctx, mode); err != nil {
 		return nil, err
 	}
+	// If Init fails for sure (before its transaction, or because another
+	// init won), what PrepareHSM made is abandoned; after any other
+	// transaction error the write may have committed, so it is kept.
+	abandon := mode.usesHSM() && b.opts.AbandonHSM != nil
+	defer func() {
+		if abandon {
+			b.opts.AbandonHSM(context.WithoutCancel(ctx))
+		}
+	}()
 	cfg := Config{Type: mode.String(), DualControl: mode == ModeDual}
 	shares, threshold := req.SecretShares, req.SecretThreshold
 	if mode == ModeAuto {
@@ -349,8 +358,10 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 	})
 	if err != nil {
 		res.Wipe()
+		abandon = abandon && errors.Is(err, ErrAlreadyInitialized)
 		return nil, err
 	}
+	abandon = false
 	b.cfgCache = &cfg
 	b.mode.Store(int32(mode))
 	if mode == ModeAuto {

@@ -67,6 +67,12 @@ type Options struct {
 	// or generate the HSM master key, so a key is generated then and never
 	// because a label went missing on a store that depends on it.
 	PrepareHSM func(ctx context.Context) error
+	// AbandonHSM, if set, runs when an Init or a migration that ran
+	// PrepareHSM fails for sure (nothing was written), so that what
+	// PrepareHSM made can be removed. It is not run when the failure may
+	// have committed (an error from the storage transaction other than
+	// ErrAlreadyInitialized).
+	AbandonHSM func(ctx context.Context)
 }
 
 // UsesHSM reports whether a stored configuration's root key is wrapped

@@ -208,10 +208,17 @@ func (b *Barrier) openKeys(ctx context.Context, cfg *Config, x *memguard.LockedB
 // HSM seal key a is reused when the old mode had one.
 func (b *Barrier) migrate(ctx context.Context, old *Config, x, a *memguard.LockedBuffer, kr *keyring) error {
 	to := b.Mode()
+	abandon := false // see Init
 	if !old.mode().usesHSM() {
 		if err := b.prepareHSM(ctx, to); err != nil {
 			return err
 		}
+		abandon = to.usesHSM() && b.opts.AbandonHSM != nil
+		defer func() {
+			if abandon {
+				b.opts.AbandonHSM(context.WithoutCancel(ctx))
+			}
+		}()
 	}
 	shares, threshold := old.quorum()
 	cfg := Config{Type: to.String(), DualControl: to == ModeDual}
@@ -229,6 +236,7 @@ func (b *Barrier) migrate(ctx context.Context, old *Config, x, a *memguard.Locke
 	if err != nil {
 		return err
 	}
+	abandon = false // from here the write may commit
 	if err := b.store.Update(ctx, func(tx storage.Tx) error { return writeRecords(tx, records) }); err != nil {
 		return err
 	}

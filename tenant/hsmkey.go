@@ -33,6 +33,9 @@ type keyWrapper struct {
 
 	mu    sync.Mutex
 	nonce string // of the key in use: set by prepare or by Unwrap
+	// prev and fresh are the key in use before the last prepare and the
+	// key it made, until abandon.
+	prev, fresh string
 }
 
 // prepare makes a new key for the tenant (seal.Options.PrepareHSM).
@@ -46,9 +49,26 @@ func (w *keyWrapper) prepare(ctx context.Context) error {
 		return err
 	}
 	w.mu.Lock()
-	w.nonce = nonce
+	w.prev, w.nonce, w.fresh = w.nonce, nonce, nonce
 	w.mu.Unlock()
 	return nil
+}
+
+// abandon destroys the key the last prepare made, after the init or
+// migration that needed it failed with nothing written
+// (seal.Options.AbandonHSM). A failure to destroy it leaves an unused key
+// on the token.
+func (w *keyWrapper) abandon(ctx context.Context) {
+	w.mu.Lock()
+	fresh := w.fresh
+	if fresh != "" && w.nonce == fresh {
+		w.nonce = w.prev
+	}
+	w.fresh = ""
+	w.mu.Unlock()
+	if fresh != "" {
+		_ = w.h.DestroyNamedKey(ctx, w.prefix+"/"+fresh)
+	}
 }
 
 // Wrap wraps under the tenant's current key and prefixes the nonce.

@@ -281,7 +281,7 @@ func (m *Manager) build(ctx context.Context, e *Entry) (*Tenant, error) {
 	opts := seal.Options{Mode: mode}
 	if m.cfg.HSM != nil {
 		w := &keyWrapper{h: m.cfg.HSM, prefix: tenantKeyPrefix(m.cfg.HSMLabelPrefix, e.TenantID)}
-		opts.HSM, opts.PrepareHSM = w, w.prepare
+		opts.HSM, opts.PrepareHSM, opts.AbandonHSM = w, w.prepare, w.abandon
 	}
 	p := m.cfg.Parts
 	p.StreamsOnly, p.ModeFor = true, m.modeFor

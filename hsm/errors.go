@@ -140,14 +140,17 @@ const (
 
 // faultOf classifies a return value. The "soft" codes include
 // CKR_OBJECT_HANDLE_INVALID because that is what SoftHSM2 returns for a
-// cached key handle once its token directory has vanished.
+// cached key handle once its token directory has vanished, and the
+// (UN)WRAPPING_KEY_HANDLE_INVALID codes, its answer in the same case to
+// C_WrapKey and C_UnwrapKey (AES-KWP).
 func faultOf(code uint) faultLevel {
 	switch code {
 	case ckrDeviceError, ckrDeviceRemoved, ckrTokenNotPresent, ckrTokenNotRecognized,
 		ckrCryptokiNotInitialized:
 		return faultHard
 	case ckrSessionHandleInvalid, ckrSessionClosed, ckrUserNotLoggedIn,
-		ckrObjectHandleInvalid, ckrKeyHandleInvalid:
+		ckrObjectHandleInvalid, ckrKeyHandleInvalid,
+		ckrWrappingKeyHandleInv, ckrUnwrappingKeyHandleInv:
 		return faultSoft
 	}
 	return faultNone

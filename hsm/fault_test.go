@@ -657,3 +657,50 @@ func TestTokenSubdirectoryVanishes(t *testing.T) {
 		t.Fatalf("%d keys, want 1", n)
 	}
 }
+
+// TestTokenDirectoryVanishesKWP: with AES-KWP, the token's answers for a
+// vanished token (SoftHSM2: CKR_WRAPPING_KEY_HANDLE_INVALID and
+// CKR_UNWRAPPING_KEY_HANDLE_INVALID for the cached master key handle) are
+// faults: the operation fails with ErrUnavailable, and service resumes
+// once the token is back.
+func TestTokenDirectoryVanishesKWP(t *testing.T) {
+	tok := softhsmtest.New(t)
+	ctx := context.Background()
+	h := openTest(t, tok, func(c *Config) { c.Mechanism = MechanismKWP })
+	if err := h.EnsureKey(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	blob, err := h.Wrap(ctx, make([]byte, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := filepath.Join(tok.Dir, "tokens")
+	away := tokens + ".away"
+	if err := os.Rename(tokens, away); err != nil {
+		t.Fatal(err)
+	}
+	moved := true
+	t.Cleanup(func() {
+		if moved {
+			_ = os.Rename(away, tokens)
+		}
+	})
+	if _, err := h.Wrap(ctx, make([]byte, 32), nil); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Wrap with the token gone = %v, want ErrUnavailable", err)
+	}
+	if _, err := h.Unwrap(ctx, blob, nil); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Unwrap with the token gone = %v, want ErrUnavailable", err)
+	}
+	if err := os.Rename(away, tokens); err != nil {
+		t.Fatal(err)
+	}
+	moved = false
+	var got []byte
+	eventually(t, func() (err error) { got, err = h.Unwrap(ctx, blob, nil); return err })
+	if !bytes.Equal(got, make([]byte, 32)) {
+		t.Fatal("wrong plaintext")
+	}
+	if _, err := h.Wrap(ctx, make([]byte, 32), nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -21,8 +21,21 @@ func checkMemlock() error {
 			lim = raised
 		}
 	}
-	if lim.Cur == 0 && os.Geteuid() != 0 {
+	if lim.Cur == 0 && !hasCapIPCLock() {
 		return fmt.Errorf("RLIMIT_MEMLOCK is 0, so key material cannot be locked in memory; raise it (ulimit -l, or LimitMEMLOCK=infinity in the systemd unit)")
 	}
 	return nil
+}
+
+// hasCapIPCLock reports whether the process has CAP_IPC_LOCK in its
+// effective set, which lets it lock memory whatever RLIMIT_MEMLOCK says.
+// If the capabilities cannot be read, it assumes root has it and others
+// do not.
+func hasCapIPCLock() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData // version 3 takes two
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return os.Geteuid() == 0
+	}
+	return data[unix.CAP_IPC_LOCK/32].Effective&(1<<(unix.CAP_IPC_LOCK%32)) != 0
 }

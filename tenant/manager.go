@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strongroom/strongroom/engine"
@@ -83,6 +84,30 @@ type Manager struct {
 
 	purgeMu sync.Mutex
 	purging map[string]bool
+
+	refreshPending atomic.Bool
+	refreshes      atomic.Int64 // refresh runs, for tests
+}
+
+// refreshDelay coalesces the registry changes seen through the epoch:
+// one refresh (a read of the whole registry) covers every change of the
+// last refreshDelay, so a burst of namespace creations on another node
+// costs a few refreshes a second, not one per creation. It is well inside
+// the one-second coherence window.
+const refreshDelay = 100 * time.Millisecond
+
+// scheduleRefresh runs refresh once, refreshDelay from now, unless one is
+// already scheduled; a change seen while a refresh runs schedules another.
+func (m *Manager) scheduleRefresh(ctx context.Context) {
+	if m.refreshPending.Swap(true) {
+		return
+	}
+	time.AfterFunc(refreshDelay, func() {
+		m.refreshPending.Store(false)
+		if ctx.Err() == nil {
+			m.refresh(ctx)
+		}
+	})
 }
 
 // NewManager returns the manager; Run does its background work.
@@ -107,7 +132,7 @@ func NewManager(ctx context.Context, cfg Config) *Manager {
 	}
 	m := &Manager{cfg: cfg, life: ctx, loaded: map[string]*Tenant{}, purging: map[string]bool{}}
 	cfg.Root.Sys.OnSeal = append(cfg.Root.Sys.OnSeal, m.unloadAll)
-	cfg.Root.Barrier.WatchEpochKinds(ctx, []string{seal.EpochNamespaces}, func(string) { m.refresh(ctx) })
+	cfg.Root.Barrier.WatchEpochKinds(ctx, []string{seal.EpochNamespaces}, func(string) { m.scheduleRefresh(ctx) })
 	return m
 }
 
@@ -362,6 +387,7 @@ func (m *Manager) refresh(ctx context.Context) {
 	if m.cfg.Root.Barrier.Sealed() {
 		return
 	}
+	m.refreshes.Add(1)
 	m.idxMu.Lock()
 	m.idx, m.idxLoaded = nil, false
 	m.idxMu.Unlock()

@@ -356,3 +356,42 @@ func TestConcurrentCreatesAllVisible(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteChangesCoalesce: a burst of namespace creations through node
+// a reaches node b within the coherence window, with far fewer reads of
+// the whole registry on b than there were changes.
+func TestRemoteChangesCoalesce(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	a := newNode(t, st, clk, &key, Config{})
+	b := newNode(t, st, clk, &key, Config{})
+	if b.Has(ctx, "burst-0-0") { // loads b's index before the burst
+		t.Fatal("setup")
+	}
+	const n = 60
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range n / 4 {
+				if _, err := a.Create(ctx, fmt.Sprintf("burst-%d-%d", w, i), CreateInput{}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	waitUntil(t, func() bool {
+		for w := range 4 {
+			for i := range n / 4 {
+				if !b.Has(ctx, fmt.Sprintf("burst-%d-%d", w, i)) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if got := b.refreshes.Load(); got < 1 || got > n/3 {
+		t.Fatalf("node b read the registry %d times for %d changes", got, n)
+	}
+	t.Logf("node b read the registry %d times for %d changes", b.refreshes.Load(), n)
+}

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
+	"github.com/strongroom/strongroom/metrics"
 )
 
 // BenchmarkKVv2Read measures one GET secret/data/<key> through the whole
@@ -24,7 +27,7 @@ func BenchmarkKVv2Read(b *testing.B) {
 	if err := tbl.Mount(context.Background(), "secret", mounts.MountInput{Type: "kv-v2"}); err != nil {
 		b.Fatal(err)
 	}
-	h := New(Options{Sys: f.sys, Mounts: tbl, Tokens: token.NewCache(1000, 5*time.Second), TokenStore: &token.Backend{Barrier: f.sys.Barrier}, Audits: &sys.Audits{Barrier: f.sys.Barrier}})
+	h := New(Options{Sys: f.sys, Mounts: tbl, Tokens: token.NewCache(1000, 5*time.Second), TokenStore: &token.Backend{Barrier: f.sys.Barrier}, Audits: &sys.Audits{Barrier: f.sys.Barrier}, Metrics: metrics.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	put := httptest.NewRequest("PUT", "/v1/secret/data/k", strings.NewReader(`{"data":{"value":"`+strings.Repeat("x", 170)+`"}}`))
 	put.Header.Set("X-Vault-Token", root)
 	w := httptest.NewRecorder()

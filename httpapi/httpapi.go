@@ -208,10 +208,12 @@ func (s *Server) dispatch(c echo.Context) error {
 		err = s.writeError(c, r, err)
 	}
 	s.opts.Metrics.Request(r.family, c.Response().Status, s.opts.Now().Sub(start))
-	s.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "request",
-		slog.String("request_id", r.id), slog.String("method", req.Method),
-		slog.String("path", r.path), slog.Int("status", c.Response().Status),
-		slog.Duration("duration", s.opts.Now().Sub(start)))
+	if s.opts.Logger.Enabled(ctx, slog.LevelDebug) {
+		s.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "request",
+			slog.String("request_id", r.id), slog.String("method", req.Method),
+			slog.String("path", r.path), slog.Int("status", c.Response().Status),
+			slog.Duration("duration", s.opts.Now().Sub(start)))
+	}
 	return err
 }
 

@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,21 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	auditErr prometheus.Counter
+
+	// series caches the instruments of each (family, code), so a request
+	// does not hash its labels or format its status code. Families and
+	// codes are bounded (route table, mounts, HTTP statuses).
+	series sync.Map // seriesKey → *requestSeries
+}
+
+type seriesKey struct {
+	family string
+	code   int
+}
+
+type requestSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // New returns a registry with the Go runtime and process collectors and
@@ -57,8 +73,17 @@ func (m *Metrics) Request(family string, code int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(family, strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(family).Observe(d.Seconds())
+	k := seriesKey{family, code}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &requestSeries{
+			count:   m.requests.WithLabelValues(family, strconv.Itoa(code)),
+			latency: m.latency.WithLabelValues(family),
+		})
+	}
+	rs := v.(*requestSeries)
+	rs.count.Inc()
+	rs.latency.Observe(d.Seconds())
 }
 
 // AuditFailure records a request refused because it could not be audited.

@@ -149,6 +149,15 @@ func TestTenantIsolationTable(t *testing.T) {
 	if json.Unmarshal([]byte(body), &got); code != 200 || got.Data.Data["owner"] != "bravo" {
 		t.Fatalf("bravo's secret: %d %s", code, body)
 	}
+	// What concerns the whole node is not served in a namespace, even to
+	// the namespace's root token: a snapshot of the store, the node's
+	// metrics, the namespace registry.
+	for _, path := range []string{"sys/storage/snapshot", "sys/metrics", "sys/namespaces?list=true"} {
+		code, body := rawCall(t, b, "GET", path, "")
+		if code != http.StatusNotFound {
+			t.Errorf("bravo's root token on %s in bravo: %d (%d bytes)", path, code, len(body))
+		}
+	}
 	// Lists show only the namespace's own names.
 	for ns, tok := range roots {
 		l, err := nsClient(t, p.addr, ns, tok).Sys().ListMounts()

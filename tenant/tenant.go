@@ -62,7 +62,6 @@ type Parts struct {
 	StreamsOnly bool
 	// ModeFor, if set, lets sys/init choose the seal by seal_type.
 	ModeFor func(sealType string) (seal.Mode, error)
-	Logger  *slog.Logger
 }
 
 // New builds the parts of tenant id, named name, on store, sealed.

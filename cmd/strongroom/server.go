@@ -251,7 +251,7 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	parts := tenant.Parts{
 		Engines: engineFactories, AuthMethods: authFactories,
 		StorageType: storageType, Version: version, BuildDate: buildDate, Probe: n.probe,
-		TokenCacheSize: tokenCacheSize, TokenCacheAge: tokenCacheAge, Logger: logger,
+		TokenCacheSize: tokenCacheSize, TokenCacheAge: tokenCacheAge,
 	}
 	root := tenant.New(store, rootTenantID, "", opts, parts)
 	barrier := root.Barrier

@@ -183,6 +183,12 @@ func (s *Server) table() map[string]*route {
 	}
 }
 
+// The headers every response carries.
+var (
+	noStore = []string{"no-store"}
+	hsts    = []string{"max-age=31536000; includeSubDomains"}
+)
+
 // dispatch applies the limits, the seal gate and the route table.
 func (s *Server) dispatch(c echo.Context) error {
 	start := s.opts.Now()
@@ -191,9 +197,10 @@ func (s *Server) dispatch(c echo.Context) error {
 	defer cancel()
 	c.SetRequest(req.WithContext(ctx))
 	h := c.Response().Header()
-	h.Set("Cache-Control", "no-store")
+	// Keys already canonical, values shared (net/http only reads them).
+	h["Cache-Control"] = noStore
 	// Vault's default custom response header.
-	h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	h["Strict-Transport-Security"] = hsts
 
 	r := &request{id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root}
 	err := s.resolveNamespace(c, r)

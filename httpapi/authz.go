@@ -100,12 +100,18 @@ func bodyParams(body []byte) map[string]any {
 // for it (Vault routes those through the system backend's ACL check), then
 // counts the token's use.
 func (s *Server) requireACL(c echo.Context, r *request, op engine.Operation) (*token.Entry, error) {
+	return s.requireACLExists(c, r, op, nil)
+}
+
+// requireACLExists is requireACL for a write whose target may not exist
+// yet: exists tells create from update (see authorize).
+func (s *Server) requireACLExists(c echo.Context, r *request, op engine.Operation, exists func() (bool, error)) (*token.Entry, error) {
 	ctx := c.Request().Context()
 	e, err := s.authenticate(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.authorize(ctx, e, r, op, nil); err != nil {
+	if _, err := s.authorize(ctx, e, r, op, exists); err != nil {
 		return nil, err
 	}
 	done, err := s.useToken(ctx, r, e)

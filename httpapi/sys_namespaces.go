@@ -27,29 +27,19 @@ func (s *Server) namespaceRoutes() (list, item *route) {
 	return list, item
 }
 
-// namespaceGate authorises a sys/namespaces request with op: in a
-// namespace, or without a tenant manager, the path does not exist (after
-// the token is checked, as for any unknown sys/ path).
+// namespaceGate authorises a sys/namespaces request with op; in a
+// namespace, or without a tenant manager, the path then does not exist.
 func (s *Server) namespaceGate(c echo.Context, r *request, op engine.Operation, exists func() (bool, error)) error {
-	ctx := c.Request().Context()
-	e, err := s.authenticate(ctx, r)
-	if err != nil {
-		return err
-	}
-	if r.ns != "" || s.opts.Tenants == nil {
+	served := r.ns == "" && s.opts.Tenants != nil
+	if !served {
 		exists = nil
 	}
-	if _, err := s.authorize(ctx, e, r, op, exists); err != nil {
+	if _, err := s.requireACLExists(c, r, op, exists); err != nil {
 		return err
 	}
-	if r.ns != "" || s.opts.Tenants == nil {
+	if !served {
 		return engine.Errorf(engine.ErrUnsupportedPath, "1 error occurred:\n\t* unsupported path\n\n")
 	}
-	done, err := s.useToken(ctx, r, e)
-	if err != nil {
-		return err
-	}
-	done()
 	return nil
 }
 

@@ -468,21 +468,27 @@ func (m *Manager) Create(ctx context.Context, name string, in CreateInput) (*Ent
 		if in.HasMetadata {
 			e.CustomMetadata = in.CustomMetadata
 		}
-		raw, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		if err := tx.Set(entryKey(name), raw); err != nil {
-			return err
-		}
 		out = e
-		return tx.BumpEpoch(seal.EpochNamespaces)
+		return putEntry(tx, e)
 	})
 	if err != nil {
 		return nil, err
 	}
 	m.setIndex(name, out)
 	return out, nil
+}
+
+// putEntry stores e under its name in the registry and bumps the
+// registry epoch, in tx.
+func putEntry(tx *seal.Tx, e *Entry) error {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := tx.Set(entryKey(e.Name), raw); err != nil {
+		return err
+	}
+	return tx.BumpEpoch(seal.EpochNamespaces)
 }
 
 // setIndex records e under name in a loaded index (nil e removes name).
@@ -556,19 +562,12 @@ func (m *Manager) Rename(ctx context.Context, from, to string) (*Entry, error) {
 		} else if taken != nil {
 			return ErrExists
 		}
-		e.Name = to
-		raw, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
 		if err := tx.Delete(entryKey(from)); err != nil {
 			return err
 		}
-		if err := tx.Set(entryKey(to), raw); err != nil {
-			return err
-		}
+		e.Name = to
 		out = e
-		return tx.BumpEpoch(seal.EpochNamespaces)
+		return putEntry(tx, e)
 	})
 	if err != nil {
 		return nil, err

@@ -353,17 +353,8 @@ func TestTokenDirectoryVanishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokens := filepath.Join(tok.Dir, "tokens")
-	away := tokens + ".away"
 	objects := tokenObjectFiles(t, tokens)
-	if err := os.Rename(tokens, away); err != nil {
-		t.Fatal(err)
-	}
-	moved := true
-	t.Cleanup(func() {
-		if moved {
-			_ = os.Rename(away, tokens)
-		}
-	})
+	back := hideTokens(t, tok)
 
 	bounded := func(name string, f func(context.Context) error) error {
 		t.Helper()
@@ -400,10 +391,7 @@ func TestTokenDirectoryVanishes(t *testing.T) {
 		t.Fatalf("the token directory was recreated: %v", err)
 	}
 
-	if err := os.Rename(away, tokens); err != nil {
-		t.Fatal(err)
-	}
-	moved = false
+	back()
 	before := h.Stats()
 	// Operations reuse the last recovery error for up to RetryInterval.
 	var got []byte
@@ -551,10 +539,7 @@ func TestRecoveryIsSharedByConcurrentCallers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := filepath.Join(tok.Dir, "tokens")
-	if err := os.Rename(tokens, tokens+".away"); err != nil {
-		t.Fatal(err)
-	}
+	back := hideTokens(t, tok)
 	const callers = 16
 	errs := make(chan error, callers)
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -572,9 +557,7 @@ func TestRecoveryIsSharedByConcurrentCallers(t *testing.T) {
 	if s.Calls["C_Initialize"] > 3 {
 		t.Errorf("%d C_Initialize calls for %d callers", s.Calls["C_Initialize"], callers)
 	}
-	if err := os.Rename(tokens+".away", tokens); err != nil {
-		t.Fatal(err)
-	}
+	back()
 	eventually(t, func() error { _, err := h.Unwrap(ctx, blob, nil); return err })
 }
 
@@ -674,6 +657,28 @@ func TestTokenDirectoryVanishesKWP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	back := hideTokens(t, tok)
+	if _, err := h.Wrap(ctx, make([]byte, 32), nil); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Wrap with the token gone = %v, want ErrUnavailable", err)
+	}
+	if _, err := h.Unwrap(ctx, blob, nil); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Unwrap with the token gone = %v, want ErrUnavailable", err)
+	}
+	back()
+	var got []byte
+	eventually(t, func() (err error) { got, err = h.Unwrap(ctx, blob, nil); return err })
+	if !bytes.Equal(got, make([]byte, 32)) {
+		t.Fatal("wrong plaintext")
+	}
+	if _, err := h.Wrap(ctx, make([]byte, 32), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hideTokens moves SoftHSM2's token directory away, as when a token
+// vanishes; back puts it back (and cleanup does, if the test did not).
+func hideTokens(t *testing.T, tok *softhsm.Token) (back func()) {
+	t.Helper()
 	tokens := filepath.Join(tok.Dir, "tokens")
 	away := tokens + ".away"
 	if err := os.Rename(tokens, away); err != nil {
@@ -685,22 +690,11 @@ func TestTokenDirectoryVanishesKWP(t *testing.T) {
 			_ = os.Rename(away, tokens)
 		}
 	})
-	if _, err := h.Wrap(ctx, make([]byte, 32), nil); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Wrap with the token gone = %v, want ErrUnavailable", err)
-	}
-	if _, err := h.Unwrap(ctx, blob, nil); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Unwrap with the token gone = %v, want ErrUnavailable", err)
-	}
-	if err := os.Rename(away, tokens); err != nil {
-		t.Fatal(err)
-	}
-	moved = false
-	var got []byte
-	eventually(t, func() (err error) { got, err = h.Unwrap(ctx, blob, nil); return err })
-	if !bytes.Equal(got, make([]byte, 32)) {
-		t.Fatal("wrong plaintext")
-	}
-	if _, err := h.Wrap(ctx, make([]byte, 32), nil); err != nil {
-		t.Fatal(err)
+	return func() {
+		t.Helper()
+		if err := os.Rename(away, tokens); err != nil {
+			t.Fatal(err)
+		}
+		moved = false
 	}
 }

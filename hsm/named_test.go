@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -808,16 +807,7 @@ func TestNamedKeysTokenVanishes(t *testing.T) {
 			}
 			generated := h.Stats().Calls["C_GenerateKey"]
 
-			tokens := filepath.Join(tok.Dir, "tokens")
-			if err := os.Rename(tokens, tokens+".away"); err != nil {
-				t.Fatal(err)
-			}
-			moved := true
-			t.Cleanup(func() {
-				if moved {
-					_ = os.Rename(tokens+".away", tokens)
-				}
-			})
+			back := hideTokens(t, tok)
 			blob := blobs["hot"]
 			if strings.Contains(tc.name, "cold") {
 				blob = blobs["cold"]
@@ -831,10 +821,7 @@ func TestNamedKeysTokenVanishes(t *testing.T) {
 				t.Fatal("a key was generated while the token was gone")
 			}
 
-			if err := os.Rename(tokens+".away", tokens); err != nil {
-				t.Fatal(err)
-			}
-			moved = false
+			back()
 			for _, label := range []string{"hot", "cold"} {
 				var got []byte
 				eventually(t, func() (err error) { got, err = h.UnwrapNamed(ctx, label, blobs[label], nil); return err })

@@ -14,6 +14,14 @@ func initUnsealed(t *testing.T, shares, threshold int) (*proc, *vault.Client, *v
 	dir := t.TempDir()
 	p := startServer(t, "-config", writeConfig(t, dir, boltConfig(dir)))
 	c := newClient(t, p.addr)
+	return p, c, initAndUnseal(t, c, shares, threshold)
+}
+
+// initAndUnseal runs `vault operator init` with unseal key shares on c's
+// server, unseals it with threshold of them, and logs c in with the root
+// token.
+func initAndUnseal(t *testing.T, c *vault.Client, shares, threshold int) *vault.InitResponse {
+	t.Helper()
 	res, err := c.Sys().Init(&vault.InitRequest{SecretShares: shares, SecretThreshold: threshold})
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +32,7 @@ func initUnsealed(t *testing.T, shares, threshold int) (*proc, *vault.Client, *v
 		}
 	}
 	c.SetToken(res.RootToken)
-	return p, c, res
+	return res
 }
 
 // TestRekey follows `vault operator rekey -init -key-shares=3

@@ -41,17 +41,7 @@ func clusterDual(t *testing.T) (*hsmFixture, string, *proc, *vault.Client, *vaul
 	cfg := f.config(t, f.pkcs11("dual_control = true"))
 	p := startServerEnv(t, f.env(), "-config", cfg)
 	c := newClient(t, p.addr)
-	res, err := c.Sys().Init(&vault.InitRequest{SecretShares: 5, SecretThreshold: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range res.Keys[:3] {
-		if _, err := c.Sys().Unseal(k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.SetToken(res.RootToken)
-	return f, cfg, p, c, res
+	return f, cfg, p, c, initAndUnseal(t, c, 5, 3)
 }
 
 // initTenant runs `vault operator init` (the CLI reads seal-status first,

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	vault "github.com/hashicorp/vault/api"
-
 	"github.com/strongroom/strongroom/seal/shamir"
 )
 
@@ -22,16 +20,7 @@ func TestStoreHoldsNoSecret(t *testing.T) {
 	dir := t.TempDir()
 	p := startServer(t, "-config", writeConfig(t, dir, boltConfig(dir)))
 	c := newClient(t, p.addr)
-	res, err := c.Sys().Init(&vault.InitRequest{SecretShares: 5, SecretThreshold: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range res.Keys[:3] {
-		if _, err := c.Sys().Unseal(k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.SetToken(res.RootToken)
+	res := initAndUnseal(t, c, 5, 3)
 	if _, err := c.Auth().Token().LookupSelf(); err != nil {
 		t.Fatal(err)
 	}

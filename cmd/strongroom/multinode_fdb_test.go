@@ -17,7 +17,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -76,16 +75,7 @@ seal "shamir" {}
 		if err != nil {
 			t.Fatal(err)
 		}
-		logger, level := newLogger("error", "standard", io.Discard)
-		nd, err := startOn(ctx, cfg, logger, level, sharedStore{Store: st, typ: typ, owned: true})
-		if err != nil {
-			st.Close()
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { nd.close(context.Background()) })
-		clients[i] = newClient(t, nd.addrs[0])
-		cl := clients[i]
-		t.Cleanup(func() { cl.CloneConfig().HttpClient.CloseIdleConnections() })
+		clients[i] = startTestNode(t, ctx, cfg, sharedStore{Store: st, typ: typ, owned: true})
 	}
 	return clients
 }

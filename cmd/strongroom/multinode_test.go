@@ -38,19 +38,29 @@ func startNodes(t *testing.T, n int) []*vault.Client {
 	t.Cleanup(cancel)
 	clients := make([]*vault.Client, n)
 	for i := range n {
-		logger, level := newLogger("error", "standard", io.Discard)
-		nd, err := startOn(ctx, cfg, logger, level, sharedStore{Store: st, bolt: db, typ: "bolt"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { nd.close(context.Background()) })
-		clients[i] = newClient(t, nd.addrs[0])
-		// Runs before the node closes: a connection the client dialled
-		// but never used would hold Shutdown for 5 s (net/http).
-		cl := clients[i]
-		t.Cleanup(func() { cl.CloneConfig().HttpClient.CloseIdleConnections() })
+		clients[i] = startTestNode(t, ctx, cfg, sharedStore{Store: st, bolt: db, typ: "bolt"})
 	}
 	return clients
+}
+
+// startTestNode starts one in-process node of cfg on st, closed at the
+// end of the test, and returns a client of it.
+func startTestNode(t *testing.T, ctx context.Context, cfg *Config, st sharedStore) *vault.Client {
+	t.Helper()
+	logger, level := newLogger("error", "standard", io.Discard)
+	nd, err := startOn(ctx, cfg, logger, level, st)
+	if err != nil {
+		if st.owned {
+			st.Close()
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nd.close(context.Background()) })
+	cl := newClient(t, nd.addrs[0])
+	// Runs before the node closes: a connection the client dialled but
+	// never used would hold Shutdown for 5 s (net/http).
+	t.Cleanup(func() { cl.CloneConfig().HttpClient.CloseIdleConnections() })
+	return cl
 }
 
 // initMounted initialises the shared store through c[0] with one unseal

@@ -119,11 +119,7 @@ func TestNamedKeyRoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := softhsmtest.New(t)
 			h := openNamed(t, tok, tc.mutate)
-			for _, label := range []string{"tenant-a", "tenant-b"} {
-				if err := h.GenerateNamedKey(ctx, label); err != nil {
-					t.Fatalf("GenerateNamedKey(%q): %v", label, err)
-				}
-			}
+			generateNamed(t, h, "tenant-a", "tenant-b")
 			masterBlob, err := h.Wrap(ctx, testKey(32, 1), tc.aad)
 			if err != nil {
 				t.Fatal(err)
@@ -291,11 +287,8 @@ func TestGenerateNamedKeyDuplicate(t *testing.T) {
 	if err := h.GenerateNamedKey(ctx, "tenant-d"); err != nil {
 		t.Fatal(err)
 	}
-	blob, err := h.WrapNamed(ctx, "tenant-d", testKey(32, 4), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = h.GenerateNamedKey(ctx, "tenant-d")
+	blob := wrapNamed(t, h, "tenant-d", testKey(32, 4), nil)
+	err := h.GenerateNamedKey(ctx, "tenant-d")
 	if !errors.Is(err, ErrDuplicateKey) || errors.Is(err, ErrUnavailable) {
 		t.Fatalf("second GenerateNamedKey = %v, want ErrDuplicateKey", err)
 	}
@@ -341,19 +334,9 @@ func TestDestroyNamedKey(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := softhsmtest.New(t)
 			h := openNamed(t, tok, tc.mutate)
-			for _, label := range []string{"tenant-x", "tenant-y"} {
-				if err := h.GenerateNamedKey(ctx, label); err != nil {
-					t.Fatal(err)
-				}
-			}
-			blobX, err := h.WrapNamed(ctx, "tenant-x", testKey(32, 1), tc.aad)
-			if err != nil {
-				t.Fatal(err)
-			}
-			blobY, err := h.WrapNamed(ctx, "tenant-y", testKey(32, 2), tc.aad)
-			if err != nil {
-				t.Fatal(err)
-			}
+			generateNamed(t, h, "tenant-x", "tenant-y")
+			blobX := wrapNamed(t, h, "tenant-x", testKey(32, 1), tc.aad)
+			blobY := wrapNamed(t, h, "tenant-y", testKey(32, 2), tc.aad)
 			masterBlob, err := h.Wrap(ctx, testKey(32, 3), tc.aad)
 			if err != nil {
 				t.Fatal(err)
@@ -548,15 +531,8 @@ func TestNamedKeyStaleHandle(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := softhsmtest.New(t)
 			h := openNamed(t, tok, tc.mutate)
-			for _, label := range []string{"tenant-s", "tenant-o"} {
-				if err := h.GenerateNamedKey(ctx, label); err != nil {
-					t.Fatal(err)
-				}
-			}
-			blob, err := h.WrapNamed(ctx, "tenant-s", testKey(32, 5), tc.aad)
-			if err != nil {
-				t.Fatal(err)
-			}
+			generateNamed(t, h, "tenant-s", "tenant-o")
+			blob := wrapNamed(t, h, "tenant-s", testKey(32, 5), tc.aad)
 			good, _ := cached(h, "tenant-s")
 			other, _ := cached(h, "tenant-o")
 			setCache := func(key pkcs11.ObjectHandle) {
@@ -594,10 +570,7 @@ func TestNamedKeyStaleHandle(t *testing.T) {
 			// Another key's handle, as a module that reuses handles may
 			// give: a wrap checks the label and looks the key up.
 			setCache(other)
-			blob2, err := h.WrapNamed(ctx, "tenant-s", testKey(32, 6), tc.aad)
-			if err != nil {
-				t.Fatal(err)
-			}
+			blob2 := wrapNamed(t, h, "tenant-s", testKey(32, 6), tc.aad)
 			if got, err := h.UnwrapNamed(ctx, "tenant-s", blob2, tc.aad); err != nil || !bytes.Equal(got, testKey(32, 6)) {
 				t.Fatalf("a wrap with another key's cached handle went astray: %v", err)
 			}
@@ -999,10 +972,7 @@ func TestGenerateNamedKeyDuringSearches(t *testing.T) {
 	if err := h.GenerateNamedKey(ctx, "searched"); err != nil {
 		t.Fatal(err)
 	}
-	blob, err := h.WrapNamed(ctx, "searched", testKey(32, 0), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	blob := wrapNamed(t, h, "searched", testKey(32, 0), nil)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 2 {
@@ -1570,4 +1540,24 @@ func TestNamedCacheIndex(t *testing.T) {
 	if n := zero.index(st1, []namedEntry{{"x", 1}}, zero.version()); n != 1 {
 		t.Error("the zero cache does not index")
 	}
+}
+
+// generateNamed generates a named key for each label.
+func generateNamed(t *testing.T, h *HSM, labels ...string) {
+	t.Helper()
+	for _, label := range labels {
+		if err := h.GenerateNamedKey(context.Background(), label); err != nil {
+			t.Fatalf("GenerateNamedKey(%q): %v", label, err)
+		}
+	}
+}
+
+// wrapNamed wraps pt under the named key label.
+func wrapNamed(t *testing.T, h *HSM, label string, pt, aad []byte) []byte {
+	t.Helper()
+	blob, err := h.WrapNamed(context.Background(), label, pt, aad)
+	if err != nil {
+		t.Fatalf("WrapNamed(%q): %v", label, err)
+	}
+	return blob
 }

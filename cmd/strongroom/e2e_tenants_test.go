@@ -296,10 +296,28 @@ func TestTenantNamespaceAPI(t *testing.T) {
 	if err != nil || fmt.Sprint(got.Data["custom_metadata"]) != "map[cost:42 owner:ops]" {
 		t.Fatalf("after patch: %v %v", got, err)
 	}
+	for body, want := range map[string]string{
+		`{"custom_metadata":{"n":1}}`: "custom_metadata values must be strings",
+		`{"custom_metadata":[1]}`:     "failed to parse JSON input",
+		`{"custom_metadata":`:         "failed to parse JSON input",
+	} {
+		if code, out := rawCall(t, c, "PATCH", "sys/namespaces/team", body); code != 400 || !strings.Contains(out, want) {
+			t.Errorf("PATCH %s: %d %s", body, code, out)
+		}
+	}
+	if code, out := rawCall(t, c, "PATCH", "sys/namespaces/nobody", `{"custom_metadata":{"a":"b"}}`); code != 404 || out != `{"errors":[]}` {
+		t.Errorf("PATCH of a missing namespace: %d %s", code, out)
+	}
 	// Changing the seal type of an existing namespace is refused.
 	_, err = c.Logical().Write("sys/namespaces/team", map[string]any{"seal_type": "auto"})
 	wantStatus(t, err, 400, "cannot change")
 
+	// sys/init's seal_type: refused in the root namespace, checked in a
+	// namespace.
+	_, err = newClient(t, p.addr).Logical().Write("sys/init", map[string]any{"seal_type": "auto", "recovery_shares": 1, "recovery_threshold": 1})
+	wantStatus(t, err, 400, "seal_type applies to namespaces only")
+	_, err = nsClient(t, p.addr, "team", "").Logical().Write("sys/init", map[string]any{"seal_type": "hsm-please", "secret_shares": 1, "secret_threshold": 1})
+	wantStatus(t, err, 400, "seal_type must be")
 	tres := initTenant(t, p.addr, "team")
 	tc := nsClient(t, p.addr, "team", tres.RootToken)
 	if err := tc.Sys().Mount("kv", &vault.MountInput{Type: "kv"}); err != nil {
@@ -339,6 +357,28 @@ path "sys/namespaces/*" { capabilities = ["create", "read", "update", "patch", "
 	wantStatus(t, err, 403, "permission denied")
 	_, err = tc.Logical().Write("sys/namespaces/sub", nil)
 	wantStatus(t, err, 404, "unsupported path")
+	// Rename refusals.
+	for body, want := range map[string]string{
+		`{}`:               "the new namespace name",
+		`{"to":"a/b"}`:     "nested namespaces are not supported",
+		`{"to":"sys"}`:     "reserved",
+		`{"to":["squad"]}`: "failed to parse JSON input",
+	} {
+		if code, out := rawCall(t, c, "POST", "sys/namespaces/team/rename", body); code != 400 || !strings.Contains(out, want) {
+			t.Errorf("rename with %s: %d %s", body, code, out)
+		}
+	}
+	if _, err := c.Logical().Write("sys/namespaces/taken", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Logical().Write("sys/namespaces/team/rename", map[string]any{"to": "taken"})
+	wantStatus(t, err, 400, `namespace "taken" already exists`)
+	if code, out := rawCall(t, c, "POST", "sys/namespaces/nobody/rename", `{"to":"somebody"}`); code != 404 || out != `{"errors":[]}` {
+		t.Errorf("rename of a missing namespace: %d %s", code, out)
+	}
+	if code, _ := rawCall(t, c, "GET", "sys/namespaces/team/rename", ""); code != 405 {
+		t.Errorf("GET on rename: %d, want 405", code)
+	}
 	// Rename: same tenant, same data, same token, new name.
 	if _, err := c.Logical().Write("sys/namespaces/team/rename", map[string]any{"to": "squad"}); err != nil {
 		t.Fatal(err)
@@ -497,6 +537,9 @@ func TestTenantSealReachesEveryNode(t *testing.T) {
 	c := startNodes(t, 2)
 	initMounted(t, c, "rootkv", "kv")
 	addr := func(i int) string { return c[i].Address() }
+	// These nodes have no HSM: auto tenants are refused.
+	_, err := c[0].Logical().Write("sys/namespaces/auto", map[string]any{"seal_type": "auto"})
+	wantStatus(t, err, 400, "needs the cluster's pkcs11 seal")
 	tenantKeys := map[string]*vault.InitResponse{}
 	for _, ns := range []string{"one", "two"} {
 		if _, err := c[0].Logical().Write("sys/namespaces/"+ns, nil); err != nil {

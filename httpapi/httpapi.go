@@ -132,6 +132,7 @@ func New(opts Options) *Server {
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleEchoError
+	s.echo.JSONSerializer = jsonSerializer{}
 	s.routes = s.table()
 	s.prefixes = s.prefixTable()
 	s.echo.Any("/v1/*", s.dispatch)

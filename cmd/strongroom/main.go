@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/strongroom/strongroom/gcfloor"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.buildDate=...".
@@ -19,8 +21,16 @@ var (
 	buildDate = ""
 )
 
+// gcHeapFloor is the least heap target of a server process (see package
+// gcfloor); an operator's GOGC replaces the tuning.
+const gcHeapFloor = 64 << 20
+
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 && os.Args[1] == "server" && os.Getenv("GOGC") == "" {
+		defer gcfloor.Start(gcHeapFloor).Stop()
+	}
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(code)
 }
 
 const usage = `Usage: strongroom <command> [options]

@@ -194,7 +194,7 @@ var (
 func (s *Server) dispatch(c echo.Context) error {
 	start := s.opts.Now()
 	req := c.Request()
-	ctx, cancel := context.WithTimeout(req.Context(), s.opts.MaxRequestDuration)
+	ctx, cancel := newRequestContext(req.Context(), s.opts.MaxRequestDuration)
 	defer cancel()
 	c.SetRequest(req.WithContext(ctx))
 	h := c.Response().Header()

@@ -54,7 +54,7 @@ func (w *recorder) Write(b []byte) (int, error) {
 // and the response before sending it; if no device can log either, the
 // request fails with 500 and the response is withheld (fail closed).
 func (s *Server) serveAudited(c echo.Context, r *request) error {
-	ctx := c.Request().Context()
+	ctx := r.ctx
 	if err := r.t.Audits.Load(ctx); err != nil {
 		s.opts.Logger.Error("audit table unavailable", "request_id", r.id, "error", err.Error())
 		return errAudit
@@ -199,7 +199,7 @@ func (s *Server) auditList(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	data, err := a.List(c.Request().Context())
+	data, err := a.List(r.ctx)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (s *Server) auditPath(c echo.Context, r *request) error {
 		return err
 	}
 	path := strings.TrimPrefix(r.path, "sys/audit/")
-	ctx := c.Request().Context()
+	ctx := r.ctx
 	if c.Request().Method == http.MethodDelete {
 		if err := a.Disable(ctx, path); err != nil {
 			return err
@@ -248,7 +248,7 @@ func (s *Server) auditHash(c echo.Context, r *request) error {
 	if err := decodeJSON(r.body, &in); err != nil {
 		return err
 	}
-	h, err := a.Hash(c.Request().Context(), strings.TrimPrefix(r.path, "sys/audit-hash/"), in.Input)
+	h, err := a.Hash(r.ctx, strings.TrimPrefix(r.path, "sys/audit-hash/"), in.Input)
 	if err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func (s *Server) requireACL(c echo.Context, r *request, op engine.Operation) (*t
 // requireACLExists is requireACL for a write whose target may not exist
 // yet: exists tells create from update (see authorize).
 func (s *Server) requireACLExists(c echo.Context, r *request, op engine.Operation, exists func() (bool, error)) (*token.Entry, error) {
-	ctx := c.Request().Context()
+	ctx := r.ctx
 	e, err := s.authenticate(ctx, r)
 	if err != nil {
 		return nil, err

@@ -99,6 +99,9 @@ type route struct {
 
 // request is what the front door knows of a request before an engine sees it.
 type request struct {
+	// ctx is the request's context (requestContext); handlers use it, not
+	// the http.Request's.
+	ctx   context.Context
 	id    string
 	path  string // below /v1/ and the namespace prefix, without leading slash
 	t     *tenant.Tenant
@@ -196,14 +199,13 @@ func (s *Server) dispatch(c echo.Context) error {
 	req := c.Request()
 	ctx, cancel := newRequestContext(req.Context(), s.opts.MaxRequestDuration)
 	defer cancel()
-	c.SetRequest(req.WithContext(ctx))
 	h := c.Response().Header()
 	// Keys already canonical, values shared (net/http only reads them).
 	h["Cache-Control"] = noStore
 	// Vault's default custom response header.
 	h["Strict-Transport-Security"] = hsts
 
-	r := &request{id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root}
+	r := &request{ctx: ctx, id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root}
 	err := s.resolveNamespace(c, r)
 	switch {
 	case err != nil: // written below
@@ -254,7 +256,7 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	}
 	if !known || (rt.rootOnly && r.ns != "") {
 		if strings.HasPrefix(r.path, "sys/") {
-			if _, err := s.authenticate(c.Request().Context(), r); err != nil {
+			if _, err := s.authenticate(r.ctx, r); err != nil {
 				return err
 			}
 			// Vault's text for a path under the sys/ mount with no handler.

@@ -20,7 +20,7 @@ var methodOps = map[string]engine.Operation{
 // logical serves a path of a mounted engine: authenticate, authorise, route
 // to the mount, and write the engine's response in Vault's envelope.
 func (s *Server) logical(c echo.Context, r *request, method string) error {
-	ctx := c.Request().Context()
+	ctx := r.ctx
 	op, ok := methodOps[method]
 	if !ok {
 		return engine.ErrUnsupportedOperation

@@ -28,7 +28,7 @@ func (s *Server) resolveNamespace(c echo.Context, r *request) error {
 	}
 	if name == "" && s.opts.Tenants != nil {
 		first, rest, _ := strings.Cut(r.path, "/")
-		if first != "" && first != "sys" && first != "auth" && s.opts.Tenants.Has(c.Request().Context(), first) {
+		if first != "" && first != "sys" && first != "auth" && s.opts.Tenants.Has(r.ctx, first) {
 			name, r.path = first, rest
 		}
 	}
@@ -42,7 +42,7 @@ func (s *Server) resolveNamespace(c echo.Context, r *request) error {
 	if s.root.Sys.Barrier.Sealed() {
 		return seal.ErrSealed // the registry is the cluster's
 	}
-	t, err := s.opts.Tenants.Lookup(c.Request().Context(), name)
+	t, err := s.opts.Tenants.Lookup(r.ctx, name)
 	if errors.Is(err, tenant.ErrNotFound) {
 		return s.unknownNamespace(r, name)
 	}

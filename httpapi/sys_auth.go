@@ -22,7 +22,7 @@ func (s *Server) authList(c echo.Context, r *request) error {
 		Path: "token/", Type: "token", Description: "token based credentials", Accessor: "auth_token",
 	}).Info()}
 	if r.t.Auths != nil {
-		list, err := r.t.Auths.List(c.Request().Context())
+		list, err := r.t.Auths.List(r.ctx)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (s *Server) authEnable(c echo.Context, r *request) error {
 	if err := decodeJSON(r.body, &in); err != nil {
 		return err
 	}
-	if err := r.t.Auths.Mount(c.Request().Context(), path, in); err != nil {
+	if err := r.t.Auths.Mount(r.ctx, path, in); err != nil {
 		return mountError(err)
 	}
 	return respondRaw(c, 0, nil)
@@ -63,7 +63,7 @@ func (s *Server) authDisable(c echo.Context, r *request) error {
 	if r.t.Auths == nil {
 		return engine.ErrUnsupportedPath
 	}
-	if err := r.t.Auths.Unmount(c.Request().Context(), strings.TrimPrefix(r.path, "sys/auth/")); err != nil {
+	if err := r.t.Auths.Unmount(r.ctx, strings.TrimPrefix(r.path, "sys/auth/")); err != nil {
 		return mountError(err)
 	}
 	return respondRaw(c, 0, nil)

@@ -14,7 +14,7 @@ import (
 
 func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
 	status := func(c echo.Context, r *request) error {
-		st, err := r.t.Sys.RekeyStatus(c.Request().Context(), recovery)
+		st, err := r.t.Sys.RekeyStatus(r.ctx, recovery)
 		if err != nil {
 			return err
 		}
@@ -25,7 +25,7 @@ func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
 		if err := decodeJSON(r.body, &req); err != nil {
 			return err
 		}
-		st, err := r.t.Sys.RekeyInit(c.Request().Context(), recovery, req)
+		st, err := r.t.Sys.RekeyInit(r.ctx, recovery, req)
 		if err != nil {
 			return err
 		}
@@ -40,7 +40,7 @@ func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
 		if err := decodeJSON(r.body, &req); err != nil {
 			return err
 		}
-		done, st, err := r.t.Sys.RekeyUpdate(c.Request().Context(), recovery, req)
+		done, st, err := r.t.Sys.RekeyUpdate(r.ctx, recovery, req)
 		if err != nil {
 			return err
 		}
@@ -55,7 +55,7 @@ func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
 
 func (s *Server) generateRootAttempt() *route {
 	status := func(c echo.Context, r *request) error {
-		st, err := r.t.Sys.GenerateRootStatus(c.Request().Context())
+		st, err := r.t.Sys.GenerateRootStatus(r.ctx)
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func (s *Server) generateRootAttempt() *route {
 		if err := decodeJSON(r.body, &req); err != nil {
 			return err
 		}
-		st, err := r.t.Sys.GenerateRootInit(c.Request().Context(), req)
+		st, err := r.t.Sys.GenerateRootInit(r.ctx, req)
 		if err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func (s *Server) generateRootUpdate(c echo.Context, r *request) error {
 	if err := decodeJSON(r.body, &req); err != nil {
 		return err
 	}
-	st, err := r.t.Sys.GenerateRootUpdate(c.Request().Context(), req)
+	st, err := r.t.Sys.GenerateRootUpdate(r.ctx, req)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (s *Server) rotate(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	if err := r.t.Sys.Rotate(c.Request().Context()); err != nil {
+	if err := r.t.Sys.Rotate(r.ctx); err != nil {
 		return err
 	}
 	return respondRaw(c, 0, nil)

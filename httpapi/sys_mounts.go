@@ -32,7 +32,7 @@ func (s *Server) mountList(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	list, err := t.List(c.Request().Context())
+	list, err := t.List(r.ctx)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	list, err := t.List(c.Request().Context())
+	list, err := t.List(r.ctx)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (s *Server) mountWrite(c echo.Context, r *request) error {
 		return err
 	}
 	arg, tune := mountArg(r.path)
-	ctx := c.Request().Context()
+	ctx := r.ctx
 	if tune {
 		var in mounts.TuneInput
 		if err := decodeJSON(r.body, &in); err != nil {
@@ -129,7 +129,7 @@ func (s *Server) mountDelete(c echo.Context, r *request) error {
 	if tune {
 		return engine.ErrUnsupportedOperation
 	}
-	if err := t.Unmount(c.Request().Context(), arg); err != nil {
+	if err := t.Unmount(r.ctx, arg); err != nil {
 		return mountError(err)
 	}
 	return respondRaw(c, 0, nil)
@@ -149,7 +149,7 @@ func mountError(err error) error {
 // asks before every command. A path with no mount answers 403, so this
 // cannot enumerate mounts (Vault's behaviour).
 func (s *Server) uiMount(c echo.Context, r *request) error {
-	ctx := c.Request().Context()
+	ctx := r.ctx
 	te, err := s.authenticate(ctx, r)
 	if err != nil {
 		return err

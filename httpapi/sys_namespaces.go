@@ -49,7 +49,7 @@ func (s *Server) namespaceList(c echo.Context, r *request) error {
 	if err := s.namespaceGate(c, r, engine.OpList, nil); err != nil {
 		return err
 	}
-	entries, err := s.opts.Tenants.List(c.Request().Context())
+	entries, err := s.opts.Tenants.List(r.ctx)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (in *namespaceInput) metadata(patch bool) (map[string]string, map[string]bo
 // GET, PUT/POST, PATCH and DELETE sys/namespaces/<name>, and POST
 // sys/namespaces/<name>/rename.
 func (s *Server) namespaceItem(c echo.Context, r *request) error {
-	ctx := c.Request().Context()
+	ctx := r.ctx
 	rest := strings.TrimPrefix(r.path, "sys/namespaces/")
 	method := c.Request().Method
 	if name, ok := strings.CutSuffix(strings.TrimSuffix(rest, "/"), "/rename"); ok && name != "" {
@@ -196,7 +196,7 @@ func (s *Server) namespaceRename(c echo.Context, r *request, name string) error 
 	if in.To == "" {
 		return engine.Errorf(engine.ErrBadRequest, "missing \"to\": the new namespace name")
 	}
-	e, err := s.opts.Tenants.Rename(c.Request().Context(), name, in.To)
+	e, err := s.opts.Tenants.Rename(r.ctx, name, in.To)
 	switch {
 	case errors.Is(err, tenant.ErrNotFound):
 		return engine.ErrNotFound

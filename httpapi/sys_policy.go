@@ -32,7 +32,7 @@ func (s *Server) policyRoute(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	ctx := r.ctx
 	legacy := strings.HasPrefix(r.path, "sys/policy")
 	name := strings.TrimPrefix(strings.TrimPrefix(r.path, "sys/policies/acl"), "sys/policy")
 	name = strings.Trim(name, "/")
@@ -125,7 +125,7 @@ func (s *Server) capabilities(c echo.Context, r *request) error {
 	if len(paths) == 0 {
 		return engine.Errorf(engine.ErrBadRequest, "missing paths")
 	}
-	ctx := c.Request().Context()
+	ctx := r.ctx
 	var e *token.Entry
 	var err error
 	switch r.path {

@@ -10,7 +10,7 @@ import (
 
 // GET sys/init
 func (s *Server) initStatus(c echo.Context, r *request) error {
-	st, err := r.t.Sys.InitStatus(c.Request().Context())
+	st, err := r.t.Sys.InitStatus(r.ctx)
 	if err != nil {
 		return err
 	}
@@ -23,7 +23,7 @@ func (s *Server) initialize(c echo.Context, r *request) error {
 	if err := decodeJSON(r.body, &req); err != nil {
 		return err
 	}
-	resp, err := r.t.Sys.Init(c.Request().Context(), req)
+	resp, err := r.t.Sys.Init(r.ctx, req)
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func (s *Server) initialize(c echo.Context, r *request) error {
 
 // GET sys/seal-status
 func (s *Server) sealStatus(c echo.Context, r *request) error {
-	st, err := r.t.Sys.SealStatus(c.Request().Context())
+	st, err := r.t.Sys.SealStatus(r.ctx)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (s *Server) unseal(c echo.Context, r *request) error {
 	if err := decodeJSON(r.body, &req); err != nil {
 		return err
 	}
-	st, err := r.t.Sys.Unseal(c.Request().Context(), req)
+	st, err := r.t.Sys.Unseal(r.ctx, req)
 	clear([]byte(req.Key)) // best effort: req.Key is an immutable string copy
 	if err != nil {
 		return err
@@ -63,7 +63,7 @@ func (s *Server) sealNode(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	if err := r.t.Sys.SealRequest(c.Request().Context()); err != nil {
+	if err := r.t.Sys.SealRequest(r.ctx); err != nil {
 		return err
 	}
 	return respondRaw(c, 0, nil)
@@ -75,7 +75,7 @@ func (s *Server) health(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	code, body, err := r.t.Sys.Health(c.Request().Context(), q)
+	code, body, err := r.t.Sys.Health(r.ctx, q)
 	if err != nil {
 		return err
 	}

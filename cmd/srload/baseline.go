@@ -221,3 +221,39 @@ func selfSignedTLS() (*tls.Config, *x509.CertPool, error) {
 	}
 	return conf, roots, nil
 }
+
+// servedHealth is the served baseline's answer to sys/health, which the
+// measuring srload's preflight reads: an initialised, unsealed node.
+const servedHealth = `{"initialized":true,"sealed":false,"standby":false,"performance_standby":false,` +
+	`"replication_performance_mode":"disabled","replication_dr_mode":"disabled","server_time_utc":0,` +
+	`"version":"srload-baseline","cluster_name":"srload","cluster_id":"srload"}` + "\n"
+
+// serveBaseline serves the baseline handler on addr over plain HTTP until
+// ctx is done, and writes the address it listens on to w. It answers
+// sys/health as an unsealed node, every other request as the baseline.
+func serveBaseline(ctx context.Context, addr string, w io.Writer) error {
+	bh, err := newBaselineHandler(nil)
+	if err != nil {
+		return err
+	}
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/sys/health" {
+			bh.ServeHTTP(rw, r)
+			return
+		}
+		rw.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(rw, servedHealth)
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	fmt.Fprintf(w, "srload: baseline server listening on http://%s (interrupt to stop)\n", ln.Addr())
+	stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
+	defer stop()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -474,3 +474,66 @@ func newCountingServer(t *testing.T, each func()) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestServeBaseline runs `srload -serve-baseline 127.0.0.1:0`: it serves
+// the baseline's answer over HTTP until interrupted, and a second srload
+// measures it like any server.
+func TestServeBaseline(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"-serve-baseline", "127.0.0.1:0"}, io.Discard, pw)
+		pw.Close()
+	}()
+	line := make([]byte, 200)
+	n, err := pr.Read(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`).FindSubmatch(line[:n])
+	if m == nil {
+		t.Fatalf("no address in %q", line[:n])
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	addr := string(m[1])
+
+	resp, err := http.Post(addr+"/v1/transit/encrypt/k", "application/json", strings.NewReader(`{"plaintext":"QUFB"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		Data struct {
+			Ciphertext string `json:"ciphertext"`
+		} `json:"data"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&env)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(env.Data.Ciphertext, "vault:v1:") {
+		t.Fatalf("answer: %d %+v %v", resp.StatusCode, env, err)
+	}
+
+	var out, errOut bytes.Buffer
+	if c := run(context.Background(), []string{"-addr", addr, "-token", "x", "-workload", "transit-encrypt",
+		"-c", "2", "-n", "50", "-warmup", "0", "-baseline=false", "-json"}, &out, &errOut); c != 0 {
+		t.Fatalf("measuring the served baseline: exit %d, %s %s", c, out.String(), errOut.String())
+	}
+	var rep struct {
+		Requests int64 `json:"requests"`
+		Errors   int64 `json:"errors"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Requests != 50 || rep.Errors != 0 {
+		t.Fatalf("report %s: %v", out.String(), err)
+	}
+
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("exit %d after the interrupt", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("still serving after the interrupt")
+	}
+}

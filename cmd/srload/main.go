@@ -100,6 +100,11 @@
 // -workload baseline runs only the baseline server (the whole -d and -n),
 // with health's requests.
 //
+// -serve-baseline host:port sends no load: it serves the baseline handler
+// over plain HTTP until interrupted, so that another srload can measure it
+// as a separate process (what a server pays for being one process and the
+// load tool another, on the same cores).
+//
 // # Measurement
 //
 // -c workers each own one HTTP/1.1 keep-alive connection and send requests
@@ -187,6 +192,7 @@ type config struct {
 	readPct                int
 	json                   bool
 	baseline               bool
+	serveBaseline          string
 }
 
 func envOr(name, def string) string {
@@ -240,6 +246,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.batch, "batch", 100, "transit-batch-encrypt: items per request")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&cfg.baseline, "baseline", true, "also measure the in-process baseline server with the same requests, and report the ratios")
+	fs.StringVar(&cfg.serveBaseline, "serve-baseline", "", "only serve the baseline handler over HTTP on this address (host:port) until interrupted, to measure it in a process of its own")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil
@@ -297,6 +304,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "srload: %v\n", err)
 		return 1
+	}
+	if cfg.serveBaseline != "" {
+		if err := serveBaseline(ctx, cfg.serveBaseline, stderr); err != nil {
+			return fail(err)
+		}
+		return 0
 	}
 	interrupted := func() int {
 		fmt.Fprintln(stderr, "srload: interrupted")

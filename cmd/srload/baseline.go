@@ -153,7 +153,7 @@ func (b *baselineServer) close() {
 // measure runs w's requests (no setup: the server answers everything)
 // with cfg's -c, -warmup, -d and -n.
 func (b *baselineServer) measure(ctx context.Context, cfg *config, w workload) (*runStats, error) {
-	r := &runner{cfg: cfg, client: b.client, base: b.url, stderr: io.Discard}
+	r := &runner{cfg: cfg, client: b.client, base: b.url, stderr: io.Discard, inProcess: true}
 	st, err := r.measure(ctx, w)
 	if err != nil {
 		var all *allFailedError

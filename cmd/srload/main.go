@@ -122,6 +122,13 @@
 // requests all fail (wrong token, address or mount, sealed server) the run
 // stops with the failure and a hint.
 //
+// With -server-pid P (Linux, the server on this machine), srload also reads
+// process P's CPU time (user and system, all threads, /proc/P/stat) at the
+// end of the warmup and after the last response, and reports it in all and
+// per measured request (JSON: server_cpu_seconds, server_cpu_us_per_request;
+// text: "server CPU 17.3us/request"). On a shared machine it moves less
+// than throughput does, so it shows what a server change costs or saves.
+//
 // # Output
 //
 // One line of text for the target, one for the baseline prefixed
@@ -193,6 +200,7 @@ type config struct {
 	json                   bool
 	baseline               bool
 	serveBaseline          string
+	serverPID              int
 }
 
 func envOr(name, def string) string {
@@ -246,6 +254,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.batch, "batch", 100, "transit-batch-encrypt: items per request")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&cfg.baseline, "baseline", true, "also measure the in-process baseline server with the same requests, and report the ratios")
+	fs.IntVar(&cfg.serverPID, "server-pid", 0, "process id of the server (on this Linux machine): also report the CPU time it used per measured request")
 	fs.StringVar(&cfg.serveBaseline, "serve-baseline", "", "only serve the baseline handler over HTTP on this address (host:port) until interrupted, to measure it in a process of its own")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -283,6 +292,7 @@ func (cfg *config) validate() error {
 	check(cfg.keys < 1, "-keys must be at least 1")
 	check(cfg.readPct < 0 || cfg.readPct > 100, "-reads must be between 0 and 100")
 	check(cfg.batch < 1, "-batch must be at least 1")
+	check(cfg.serverPID < 0, "-server-pid must not be negative")
 	if _, ok := workloads[cfg.workload]; !ok {
 		problems = append(problems, fmt.Sprintf("unknown -workload %q; known: %s", cfg.workload, strings.Join(sortedWorkloads(), ", ")))
 	}

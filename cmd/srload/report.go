@@ -47,6 +47,10 @@ type report struct {
 	Throughput     float64           `json:"throughput_rps"`             // 2xx responses per second
 	ItemsPerSecond *float64          `json:"items_per_second,omitempty"` // batch workloads: throughput_rps × batch
 	LatencyMS      latencyMS         `json:"latency_ms"`                 // of the 2xx responses
+	// With -server-pid: the CPU time the server process used during the
+	// measured phase, in all and per measured request.
+	ServerCPUSeconds      *float64 `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPerRequestUS *float64 `json:"server_cpu_us_per_request,omitempty"`
 
 	// The in-process baseline server measured with the same requests in
 	// the same run (its addr is "in-process", its setup_requests 0), and
@@ -128,6 +132,14 @@ func newReport(cfg *config, info workloadInfo, st *runStats, health *healthInfo)
 			rep.ErrorSamples = map[string]string{}
 		}
 		rep.ErrorSamples[statusLabel(status)] = s
+	}
+	if st.serverCPUOK {
+		sec := st.serverCPU.Seconds()
+		rep.ServerCPUSeconds = &sec
+		if rep.Requests > 0 {
+			us := sec * 1e6 / float64(rep.Requests)
+			rep.ServerCPUPerRequestUS = &us
+		}
 	}
 	h := st.hist
 	rep.LatencyMS = latencyMS{
@@ -254,6 +266,9 @@ func (rep *report) textLines(b *strings.Builder) {
 			parts = append(parts, fmt.Sprintf("%s: %d", k, rep.ErrorsByStatus[k]))
 		}
 		fmt.Fprintf(b, " (%s)", strings.Join(parts, ", "))
+	}
+	if rep.ServerCPUPerRequestUS != nil {
+		fmt.Fprintf(b, ", server CPU %.1fus/request", *rep.ServerCPUPerRequestUS)
 	}
 	if rep.Interrupted {
 		b.WriteString(" (interrupted)")

@@ -21,6 +21,8 @@ type runner struct {
 	client *http.Client
 	base   *url.URL
 	stderr io.Writer
+	// inProcess marks the baseline's runner: -server-pid is not its server.
+	inProcess bool
 
 	setupRequests atomic.Int64
 }
@@ -36,6 +38,10 @@ type runStats struct {
 	warmup      int64          // requests of the warmup (any status)
 	setup       int64
 	interrupted bool
+	// serverCPU is the CPU time the server process used from the end of
+	// the warmup to the last response (-server-pid), when serverCPUOK.
+	serverCPU   time.Duration
+	serverCPUOK bool
 }
 
 // add merges o, a later run of the same requests, into s: the baseline's
@@ -168,6 +174,20 @@ func (r *runner) measure(ctx context.Context, w workload) (*runStats, error) {
 	if r.cfg.duration > 0 {
 		end = measureStart.Add(r.cfg.duration)
 	}
+	// The server's CPU time at the end of the warmup and at the end of the
+	// run (-server-pid; the measuring srload is this run's only client).
+	cpuStart := make(chan time.Duration, 1)
+	if pid := r.cfg.serverPID; pid > 0 && !r.inProcess {
+		t := time.AfterFunc(time.Until(measureStart), func() {
+			if d, err := processCPU(pid); err == nil {
+				cpuStart <- d
+			}
+			close(cpuStart)
+		})
+		defer t.Stop()
+	} else {
+		close(cpuStart)
+	}
 	stats := make([]*workerStats, r.cfg.conns)
 	var wg sync.WaitGroup
 	for id := range r.cfg.conns {
@@ -191,6 +211,19 @@ func (r *runner) measure(ctx context.Context, w workload) (*runStats, error) {
 		samples:     sh.samples,
 		setup:       r.setupRequests.Load(),
 		interrupted: ctx.Err() != nil,
+	}
+	if r.cfg.serverPID > 0 && !r.inProcess {
+		end, err := processCPU(r.cfg.serverPID)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case start, ok := <-cpuStart:
+			if ok {
+				out.serverCPU, out.serverCPUOK = end-start, true
+			}
+		default: // the run ended before the warmup did
+		}
 	}
 	for _, st := range stats {
 		out.hist.merge(st.hist)

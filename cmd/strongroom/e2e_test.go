@@ -473,6 +473,13 @@ func TestDevServer(t *testing.T) {
 			if tok == nil || key == nil || !strings.Contains(out, "export VAULT_ADDR='"+p.addr+"'") {
 				t.Fatalf("dev banner incomplete:\n%s", out)
 			}
+			// A fresh dev server has nothing to warn about (a fresh token
+			// has no master key yet, hence no tenant keys to index).
+			for _, line := range strings.Split(out+p.logs(), "\n") {
+				if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+					t.Errorf("dev server start logged: %s", line)
+				}
+			}
 			cl := newClient(t, p.addr)
 			cl.SetToken(tok[1])
 			if _, err := cl.Auth().Token().LookupSelf(); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/engine/transit"
+	"github.com/strongroom/strongroom/hsm"
 	"github.com/strongroom/strongroom/httpapi"
 	"github.com/strongroom/strongroom/metrics"
 	"github.com/strongroom/strongroom/seal"
@@ -242,9 +243,20 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 		// The tenants' keys: one pass over the token now, so that no
 		// tenant's first request after a restart searches the token.
 		t0 := time.Now()
-		if k, err := h.IndexNamedKeys(ctx, tenant.TenantKeysPrefix(keyLabel)); err != nil {
+		var k int
+		err = h.FindKey(ctx)
+		if err == nil {
+			k, err = h.IndexNamedKeys(ctx, tenant.TenantKeysPrefix(keyLabel))
+		}
+		switch {
+		case errors.Is(err, hsm.ErrKeyNotFound):
+			// No master key yet (a new token, before operator init):
+			// tenants' keys exist only under one, so there is nothing to
+			// index. A store that needs a missing key fails to unseal.
+			logger.Debug("no HSM master key yet; no tenant keys to index")
+		case err != nil:
 			logger.Warn("indexing the tenants' HSM keys failed; each tenant's key is looked up on its first use", "error", err.Error())
-		} else if k > 0 {
+		case k > 0:
 			logger.Info("tenants' HSM keys indexed", "keys", k, "duration", time.Since(t0).String())
 		}
 	}

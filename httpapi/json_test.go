@@ -50,7 +50,7 @@ func TestSerializerMatchesStd(t *testing.T) {
 		"errors":         errorBody{Errors: []string{`bad "input" <script>`}},
 		"empty errors":   errorBody{Errors: []string{}},
 		"invalid utf-8":  map[string]string{"k\xff": "v\xfe\xff", "ok": "\x00\x1f\x7f"},
-		"floats":         []float64{0, -0.0, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64},
+		"floats":         []float64{0, math.Copysign(0, -1), 1e20, 1e21, 1e-6, 1e-7, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64},
 		"json.Number":    map[string]any{"n": json.Number("12.50")},
 		"raw message":    map[string]any{"r": json.RawMessage(` { "a" : [ 1 , 2 ] } `)},
 		"bytes":          map[string]any{"b": []byte("\x00\x01binary")},

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +36,14 @@ const (
 
 // EpochKinds are every kind, in the order WatchEpochs watches them.
 var EpochKinds = []string{EpochTokens, EpochPolicies, EpochMounts, EpochTransit, EpochAudit, EpochKeyring}
+
+// epochMarkerKey is rewritten, with the new epoch record, by every bump
+// of any kind: the one key a node watches per tenant. It is written
+// blindly (never read in the bumping transaction), so bumps of different
+// kinds do not conflict on it.
+func (b *Barrier) epochMarkerKey() []byte {
+	return append(bytes.Clone(b.prefix), tuple.Pack("epochs")...)
+}
 
 // epochKey is where the tenant's epoch of kind is stored: beside the seal
 // records, not encrypted (it is a counter, and nodes read it while
@@ -95,6 +104,9 @@ func (t *Tx) BumpEpoch(kind string) error {
 	if err := t.raw.Set(key, rec); err != nil {
 		return err
 	}
+	if err := t.raw.Set(t.b.epochMarkerKey(), rec); err != nil {
+		return err
+	}
 	t.b.own.add(rec)
 	return nil
 }
@@ -107,19 +119,24 @@ func epochCounter(rec []byte) uint64 {
 	return binary.BigEndian.Uint64(rec)
 }
 
-// readEpoch returns the tenant's epoch record of kind (nil before the
-// first bump).
-func (b *Barrier) readEpoch(ctx context.Context, kind string) ([]byte, error) {
-	var rec []byte
+// readEpochs returns the tenant's epoch records of kinds, in order (nil
+// for a kind never bumped), read in one transaction.
+func (b *Barrier) readEpochs(ctx context.Context, kinds []string) ([][]byte, error) {
+	recs := make([][]byte, len(kinds))
 	err := b.store.View(ctx, func(tx storage.ReadTx) error {
-		raw, err := tx.Get(b.epochKey(kind))
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil
+		for i, kind := range kinds {
+			raw, err := tx.Get(b.epochKey(kind))
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			recs[i] = raw
 		}
-		rec = raw
-		return err
+		return nil
 	})
-	return rec, err
+	return recs, err
 }
 
 // epochRetry is the pause before WatchEpochs tries again after a storage
@@ -130,73 +147,85 @@ const epochRetry = 250 * time.Millisecond
 // tenant's epoch of kind, until ctx ends; a single bump by this node is
 // skipped (the node updated its own caches as it made the change). It
 // needs a store that implements storage.Watcher and returns at once
-// without one. changed runs on the watching goroutine of its kind; it
-// must not block for long.
+// without one. changed runs on the watching goroutine; it must not block
+// for long.
 func (b *Barrier) WatchEpochs(ctx context.Context, changed func(kind string)) {
 	b.WatchEpochKinds(ctx, EpochKinds, changed)
 }
 
-// WatchEpochKinds is WatchEpochs for the given kinds.
+// WatchEpochKinds is WatchEpochs for the given kinds. It holds one storage
+// watch, on the tenant's epoch marker (every bump rewrites it), whatever
+// the number of kinds: FoundationDB bounds the watches of a client (10,000
+// by default), and a node watches every loaded namespace.
 func (b *Barrier) WatchEpochKinds(ctx context.Context, kinds []string, changed func(kind string)) {
 	w, ok := b.store.(storage.Watcher)
-	if !ok {
+	if !ok || len(kinds) == 0 {
 		return
 	}
-	for _, kind := range kinds {
-		go b.watchEpoch(ctx, w, kind, changed)
-	}
+	go b.watchEpochs(ctx, w, slices.Clone(kinds), changed)
 }
 
-func (b *Barrier) watchEpoch(ctx context.Context, w storage.Watcher, kind string, changed func(string)) {
-	key := b.epochKey(kind)
-	last, err := b.readEpoch(ctx, kind)
+func (b *Barrier) watchEpochs(ctx context.Context, w storage.Watcher, kinds []string, changed func(string)) {
+	marker := b.epochMarkerKey()
+	all := func() {
+		for _, kind := range kinds {
+			changed(kind)
+		}
+	}
+	last, err := b.readEpochs(ctx, kinds)
 	for ctx.Err() == nil {
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			// A storage error: the value is unknown, so what is cached
+			// A storage error: the values are unknown, so what is cached
 			// may be stale; drop it and read again.
-			changed(kind)
+			all()
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(epochRetry):
 			}
-			last, err = b.readEpoch(ctx, kind)
+			last, err = b.readEpochs(ctx, kinds)
 			continue
 		}
 		// Watch, then re-read: a bump between the read above and the
 		// watch is caught by the comparison.
-		ch, werr := w.Watch(ctx, key)
+		ch, werr := w.Watch(ctx, marker)
 		if werr != nil {
 			err = werr
 			continue
 		}
-		now, rerr := b.readEpoch(ctx, kind)
-		if rerr == nil && bytes.Equal(now, last) {
+		now, rerr := b.readEpochs(ctx, kinds)
+		if rerr == nil && epochsEqual(now, last) {
 			select {
 			case <-ctx.Done():
 				return
 			case <-ch:
 			}
-			now, rerr = b.readEpoch(ctx, kind)
+			now, rerr = b.readEpochs(ctx, kinds)
 		}
 		if rerr != nil {
 			err = rerr
 			continue
 		}
-		if !bytes.Equal(now, last) {
+		for i, kind := range kinds {
+			if bytes.Equal(now[i], last[i]) {
+				continue
+			}
 			// One step, written by this node: its caches are current.
 			// Anything else (another node's bump, several bumps) is
 			// invalidated.
-			mine := epochCounter(now) == epochCounter(last)+1 && b.own.take(now)
-			last = now
-			if !mine {
+			if !(epochCounter(now[i]) == epochCounter(last[i])+1 && b.own.take(now[i])) {
 				changed(kind)
 			}
 		}
+		last = now
 	}
+}
+
+func epochsEqual(a, b [][]byte) bool {
+	return slices.EqualFunc(a, b, bytes.Equal)
 }
 
 // holdKey marks a tenant its operator sealed: beside the seal records,

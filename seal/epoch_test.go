@@ -2,6 +2,7 @@ package seal
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -106,5 +107,95 @@ func BenchmarkEpochPropagation(b *testing.B) {
 			b.Fatal(err)
 		}
 		<-fired
+	}
+}
+
+// countingWatcher is a real store whose watches are counted: how many are
+// open at once, and on which keys.
+type countingWatcher struct {
+	storage.Store
+	mu       sync.Mutex
+	open     int
+	maxOpen  int
+	keys     map[string]bool
+	watchers storage.Watcher
+}
+
+func (c *countingWatcher) Watch(ctx context.Context, key []byte) (<-chan struct{}, error) {
+	ch, err := c.watchers.Watch(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.open++
+	c.maxOpen = max(c.maxOpen, c.open)
+	c.keys[string(key)] = true
+	c.mu.Unlock()
+	out := make(chan struct{})
+	go func() {
+		<-ch
+		c.mu.Lock()
+		c.open--
+		c.mu.Unlock()
+		close(out)
+	}()
+	return out, nil
+}
+
+// TestWatchEpochsHoldsOneWatch: a node watching every kind of a tenant
+// holds one storage watch, not one per kind (FoundationDB bounds a
+// client's watches), and still sees each kind's bumps from another node.
+func TestWatchEpochsHoldsOneWatch(t *testing.T) {
+	st, _ := openBolt(t)
+	cw := &countingWatcher{Store: st, watchers: st.(storage.Watcher), keys: map[string]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n1 := New(cw, []byte("tenant-a"), Options{})
+	initUnseal(t, n1, 1, 1)
+	n2 := New(st, []byte("tenant-a"), Options{})
+	var mu sync.Mutex
+	got := map[string]int{}
+	n1.WatchEpochKinds(ctx, append(slices.Clone(EpochKinds), EpochSeal), func(kind string) {
+		mu.Lock()
+		got[kind]++
+		mu.Unlock()
+	})
+	// Bump only once the watcher has read the epochs and holds its watch.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+		cw.mu.Lock()
+		open := cw.open
+		cw.mu.Unlock()
+		if open > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no watch opened")
+		}
+	}
+	for _, kind := range append(slices.Clone(EpochKinds), EpochSeal) {
+		err := st.Update(ctx, func(raw storage.Tx) error {
+			return (&Tx{ReadTx: ReadTx{raw: raw, b: n2}, raw: raw}).BumpEpoch(kind)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			mu.Lock()
+			n := got[kind]
+			mu.Unlock()
+			if n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d invalidations, want 1", kind, n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	if cw.maxOpen != 1 || len(cw.keys) != 1 {
+		t.Fatalf("%d watches open at most, on %d keys; want 1 on 1", cw.maxOpen, len(cw.keys))
 	}
 }

@@ -27,10 +27,9 @@ const gcHeapFloor = 64 << 20
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "server" && os.Getenv("GOGC") == "" {
-		defer gcfloor.Start(gcHeapFloor).Stop()
+		gcfloor.Start(gcHeapFloor) // for the life of the process
 	}
-	code := run(os.Args[1:], os.Stdout, os.Stderr)
-	os.Exit(code)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 const usage = `Usage: strongroom <command> [options]

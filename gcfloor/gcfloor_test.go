@@ -58,14 +58,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // floor, and Stop restores it.
 func TestTunerRaisesTheTargetAndFollowsTheLiveHeap(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	const floor = 256 << 20
+	const floor = 128 << 20
 	tu := Start(floor)
 	waitFor(t, "heap goal at the floor", func() bool {
 		goal, gogc := heapGoal()
 		return goal >= floor*9/10 && goal <= floor*11/10 && gogc > 100
 	})
 
-	live := make([]byte, 200<<20) // live heap above floor/2
+	live := make([]byte, 100<<20) // live heap above floor/2
 	for i := range live {
 		live[i] = 1
 	}

@@ -57,9 +57,16 @@ func raw(t *testing.T, h *HSM, f func(ctx *pkcs11.Ctx, s pkcs11.SessionHandle)) 
 // secretKeys returns the handles of all secret keys on h's token.
 func secretKeys(t *testing.T, h *HSM) []pkcs11.ObjectHandle {
 	t.Helper()
+	return findObjects(t, h, pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY))
+}
+
+// findObjects returns the handles (up to 100) of the objects on h's token
+// that match template, searched behind h's back.
+func findObjects(t *testing.T, h *HSM, template ...*pkcs11.Attribute) []pkcs11.ObjectHandle {
+	t.Helper()
 	var objs []pkcs11.ObjectHandle
 	raw(t, h, func(ctx *pkcs11.Ctx, s pkcs11.SessionHandle) {
-		if err := ctx.FindObjectsInit(s, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY)}); err != nil {
+		if err := ctx.FindObjectsInit(s, template); err != nil {
 			t.Fatal(err)
 		}
 		var err error

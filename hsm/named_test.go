@@ -43,21 +43,7 @@ func testKey(n int, seed byte) []byte {
 // carries label, whatever its class.
 func objectsLabelled(t *testing.T, h *HSM, label string) []pkcs11.ObjectHandle {
 	t.Helper()
-	var objs []pkcs11.ObjectHandle
-	raw(t, h, func(ctx *pkcs11.Ctx, s pkcs11.SessionHandle) {
-		if err := ctx.FindObjectsInit(s, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, label)}); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		objs, _, err = ctx.FindObjects(s, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ctx.FindObjectsFinal(s); err != nil {
-			t.Fatal(err)
-		}
-	})
-	return objs
+	return findObjects(t, h, pkcs11.NewAttribute(pkcs11.CKA_LABEL, label))
 }
 
 // generateBehindBack generates a key labelled label on h's token without
@@ -1182,14 +1168,8 @@ func TestIndexNamedKeys(t *testing.T) {
 	other := "other/tenant/4/d4"
 	blobs := map[string][]byte{}
 	for i, label := range append(mine, other) {
-		if err := h.CreateNamedKey(ctx, label); err != nil {
-			t.Fatal(err)
-		}
-		blob, err := h.WrapNamed(ctx, label, testKey(32, byte(i)), []byte(label))
-		if err != nil {
-			t.Fatal(err)
-		}
-		blobs[label] = blob
+		createNamed(t, h, label)
+		blobs[label] = wrapNamed(t, h, label, testKey(32, byte(i)), []byte(label))
 	}
 	indexed := func(h *HSM, want ...string) {
 		t.Helper()
@@ -1281,11 +1261,7 @@ func TestIndexNamedKeysSkips(t *testing.T) {
 	tok := softhsmtest.New(t)
 	ctx := context.Background()
 	h := openNamed(t, tok, nil)
-	for _, label := range []string{"idx/ok", "idx/dup", "idx/mixed"} {
-		if err := h.CreateNamedKey(ctx, label); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createNamed(t, h, "idx/ok", "idx/dup", "idx/mixed")
 	generateBehindBack(t, h, "idx/dup")
 	generateRawBehindBack(t, h, pkcs11.CKM_DES3_KEY_GEN, []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
@@ -1341,14 +1317,8 @@ func TestIndexNamedKeysDestroy(t *testing.T) {
 	blobs := map[string][]byte{}
 	create := func(label string) {
 		t.Helper()
-		if err := h.CreateNamedKey(ctx, label); err != nil {
-			t.Fatal(err)
-		}
-		blob, err := h.WrapNamed(ctx, label, testKey(32, 0), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		blobs[label] = blob
+		createNamed(t, h, label)
+		blobs[label] = wrapNamed(t, h, label, testKey(32, 0), nil)
 	}
 	gone := func(label string) {
 		t.Helper()
@@ -1408,14 +1378,8 @@ func TestIndexNamedKeysRecovery(t *testing.T) {
 	labels := []string{"rec/1", "rec/2", "rec/3"}
 	blobs := map[string][]byte{}
 	for _, label := range labels {
-		if err := a.CreateNamedKey(ctx, label); err != nil {
-			t.Fatal(err)
-		}
-		blob, err := a.WrapNamed(ctx, label, testKey(32, 1), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		blobs[label] = blob
+		createNamed(t, a, label)
+		blobs[label] = wrapNamed(t, a, label, testKey(32, 1), nil)
 	}
 	a.names.reset()
 	if n, err := a.IndexNamedKeys(ctx, "rec/"); err != nil || n != 3 {
@@ -1467,11 +1431,7 @@ func TestNamedKeyCacheCapacity(t *testing.T) {
 		t.Fatalf("capacity %d by default, want %d", h.names.capacity(), DefaultNamedKeyCache)
 	}
 	h := openNamed(t, tok, func(c *Config) { c.NamedKeyCache = 2 })
-	for _, label := range []string{"cap/1", "cap/2", "cap/3"} {
-		if err := h.CreateNamedKey(ctx, label); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createNamed(t, h, "cap/1", "cap/2", "cap/3")
 	if n := h.names.len(); n != 2 {
 		t.Fatalf("%d handles cached, want 2", n)
 	}
@@ -1548,6 +1508,17 @@ func generateNamed(t *testing.T, h *HSM, labels ...string) {
 	for _, label := range labels {
 		if err := h.GenerateNamedKey(context.Background(), label); err != nil {
 			t.Fatalf("GenerateNamedKey(%q): %v", label, err)
+		}
+	}
+}
+
+// createNamed creates a named key for each label (CreateNamedKey: a fresh
+// label, no search).
+func createNamed(t *testing.T, h *HSM, labels ...string) {
+	t.Helper()
+	for _, label := range labels {
+		if err := h.CreateNamedKey(context.Background(), label); err != nil {
+			t.Fatalf("CreateNamedKey(%q): %v", label, err)
 		}
 	}
 }

@@ -8,28 +8,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/strongroom/strongroom/hsm"
-	"github.com/strongroom/strongroom/softhsm/softhsmtest"
+	"github.com/strongroom/strongroom/hsm/hsmtest"
 	"github.com/strongroom/strongroom/storage"
 	"github.com/strongroom/strongroom/storage/bolt"
 )
-
-// openHSM opens a real SoftHSM2 token with a freshly generated master key.
-func openHSM(t *testing.T) *hsm.HSM {
-	t.Helper()
-	tok := softhsmtest.New(t)
-	h, err := hsm.Open(context.Background(), hsm.Config{
-		Lib: tok.Lib, TokenLabel: tok.Label, PIN: tok.PIN, KeyLabel: "master", GenerateKey: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	if err := h.EnsureKey(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 func getRecord(t *testing.T, b *Barrier, key string) (string, error) {
 	t.Helper()
@@ -53,7 +35,7 @@ func putRecord(t *testing.T, b *Barrier, key, value string) {
 // unsealed; a restarted barrier unseals itself through the HSM with one
 // PKCS#11 unwrap; recovery keys unseal it after a manual seal.
 func TestAutoUnseal(t *testing.T) {
-	h := openHSM(t)
+	h := hsmtest.Open(t)
 	st, _ := openBolt(t)
 	ctx := context.Background()
 	opts := Options{Mode: ModeAuto, HSM: h}
@@ -121,7 +103,7 @@ func TestAutoUnseal(t *testing.T) {
 // TestDualControl: the HSM alone cannot unseal, the shares alone cannot
 // unseal, both together can.
 func TestDualControl(t *testing.T) {
-	h := openHSM(t)
+	h := hsmtest.Open(t)
 	st, path := openBolt(t)
 	ctx := context.Background()
 	b := New(st, []byte("root"), Options{Mode: ModeDual, HSM: h})
@@ -167,7 +149,7 @@ func TestDualControl(t *testing.T) {
 // TestMigration moves a tenant shamir → pkcs11 → dual → shamir, keeping its
 // data and its key shares, and checks the refusals on the way.
 func TestMigration(t *testing.T) {
-	h := openHSM(t)
+	h := hsmtest.Open(t)
 	st, _ := openBolt(t)
 	ctx := context.Background()
 	b := New(st, []byte("root"), Options{Mode: ModeShamir})
@@ -252,7 +234,7 @@ func TestMigration(t *testing.T) {
 // TestStoreHoldsNoKeyAuto scans the store of an auto-unsealed tenant for
 // the root key, every keyring key and the HSM-wrapped seal key.
 func TestStoreHoldsNoKeyAuto(t *testing.T) {
-	h := openHSM(t)
+	h := hsmtest.Open(t)
 	st, path := openBolt(t)
 	ctx := context.Background()
 	b := New(st, []byte("root"), Options{Mode: ModeAuto, HSM: h})
@@ -293,7 +275,7 @@ func TestStoreHoldsNoKeyAuto(t *testing.T) {
 // BenchmarkAutoUnseal measures one auto-unseal through SoftHSM2: read the
 // seal records, one PKCS#11 unwrap, open the root key and the keyring.
 func BenchmarkAutoUnseal(b *testing.B) {
-	h := openHSMb(b)
+	h := hsmtest.Open(b)
 	st, err := bolt.Open(filepath.Join(b.TempDir(), "s.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -314,19 +296,6 @@ func BenchmarkAutoUnseal(b *testing.B) {
 		bar.Seal()
 	}
 	b.ReportMetric(float64(h.Stats().Total()-before)/float64(b.N), "pkcs11-calls/op")
-}
-
-func openHSMb(b *testing.B) *hsm.HSM {
-	tok := softhsmtest.New(b)
-	h, err := hsm.Open(context.Background(), hsm.Config{Lib: tok.Lib, TokenLabel: tok.Label, PIN: tok.PIN, KeyLabel: "master", GenerateKey: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { h.Close() })
-	if err := h.EnsureKey(context.Background(), true); err != nil {
-		b.Fatal(err)
-	}
-	return h
 }
 
 func openBoltB(b *testing.B) (storage.Store, error) {

@@ -8,32 +8,16 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/engine/sys"
-	"github.com/strongroom/strongroom/hsm"
+	"github.com/strongroom/strongroom/hsm/hsmtest"
 	"github.com/strongroom/strongroom/seal"
-	"github.com/strongroom/strongroom/softhsm/softhsmtest"
 )
-
-// openHSM opens a fresh SoftHSM2 token with its master key.
-func openHSM(t *testing.T) *hsm.HSM {
-	t.Helper()
-	tok := softhsmtest.New(t)
-	h, err := hsm.Open(context.Background(), hsm.Config{Lib: tok.Lib, TokenLabel: tok.Label, PIN: tok.PIN, KeyLabel: "master", GenerateKey: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	if err := h.EnsureKey(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // TestConcurrentInitLeavesOneKey: two nodes initialise one namespace at
 // once; one init wins, and the loser's HSM key is destroyed, so the token
 // holds exactly one key for the tenant, the one that opens it.
 func TestConcurrentInitLeavesOneKey(t *testing.T) {
 	ctx := context.Background()
-	h := openHSM(t)
+	h := hsmtest.Open(t)
 	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
 	cfg := Config{HSM: h, HSMLabelPrefix: "master"}
 	a := newNode(t, st, clk, &key, cfg)

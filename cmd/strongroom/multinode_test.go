@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/strongroom/strongroom/storage"
 	"github.com/strongroom/strongroom/storage/bolt"
@@ -170,11 +170,10 @@ func concurrentCASWrites(t *testing.T, c []*vault.Client, each int) {
 	t.Helper()
 	const perNode = 3
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(c)*perNode)
+	var g errgroup.Group
 	for _, cl := range c {
 		for range perNode {
-			wg.Go(func() {
+			g.Go(func() error {
 				kv := cl.KVv2("secret")
 				for done := 0; done < each; {
 					cur, n := 0, 0
@@ -182,8 +181,7 @@ func concurrentCASWrites(t *testing.T, c []*vault.Client, each int) {
 					switch {
 					case errors.Is(err, vault.ErrSecretNotFound):
 					case err != nil:
-						errs <- err
-						return
+						return err
 					default:
 						cur = s.VersionMetadata.Version
 						fmt.Sscan(fmt.Sprint(s.Data["n"]), &n)
@@ -194,16 +192,14 @@ func concurrentCASWrites(t *testing.T, c []*vault.Client, each int) {
 						continue
 					}
 					if statusCode(err) != 400 {
-						errs <- err
-						return
+						return err
 					}
 				}
+				return nil
 			})
 		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	want := len(c) * perNode * each
@@ -228,22 +224,19 @@ func TestConcurrentPutsToOneSecret(t *testing.T) {
 			c := startNodes(t, nodes)
 			initMounted(t, c, "secret", "kv-v2")
 			const writers, each = 12, 20
-			var wg sync.WaitGroup
-			errs := make(chan error, writers)
+			var g errgroup.Group
 			for i := range writers {
 				cl := c[i%nodes]
-				wg.Go(func() {
+				g.Go(func() error {
 					for j := range each {
 						if _, err := cl.KVv2("secret").Put(context.Background(), "hot", map[string]any{"w": i, "j": j}); err != nil {
-							errs <- err
-							return
+							return err
 						}
 					}
+					return nil
 				})
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
+			if err := g.Wait(); err != nil {
 				t.Fatal(err)
 			}
 			s, err := c[0].KVv2("secret").Get(context.Background(), "hot")
@@ -265,23 +258,20 @@ func TestNodesConcurrentRotationsAreNotLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	const perNode, each = 3, 10
-	var wg sync.WaitGroup
-	errs := make(chan error, len(c)*perNode)
+	var g errgroup.Group
 	for _, cl := range c {
 		for range perNode {
-			wg.Go(func() {
+			g.Go(func() error {
 				for range each {
 					if _, err := cl.Logical().Write("transit/keys/k/rotate", nil); err != nil {
-						errs <- err
-						return
+						return err
 					}
 				}
+				return nil
 			})
 		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	want := 1 + len(c)*perNode*each

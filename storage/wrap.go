@@ -99,7 +99,7 @@ func (s *store) update(ctx context.Context, fn func(w *writer) error) error {
 		if s.closed.Load() {
 			return ErrClosed
 		}
-		if err := ctxErr(ctx); err != nil {
+		if err := ContextErr(ctx); err != nil {
 			return err
 		}
 		var last *writer
@@ -113,7 +113,7 @@ func (s *store) update(ctx context.Context, fn func(w *writer) error) error {
 			if err := w.check(); err != nil {
 				return err
 			}
-			return ctxErr(ctx)
+			return ContextErr(ctx)
 		})
 		if err == nil && last != nil {
 			s.watch.fire(last.written, last.ranges)
@@ -142,7 +142,7 @@ func (s *store) view(ctx context.Context, fn func(r *reader) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ContextErr(ctx); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -165,9 +165,10 @@ func (s *store) Close() error {
 	return s.raw.Close()
 }
 
-// ctxErr returns nil while ctx is live, and an error matching both
-// ErrTimeout and ctx.Err() once it is done.
-func ctxErr(ctx context.Context) error {
+// ContextErr returns nil while ctx is live, and an error matching both
+// ErrTimeout and ctx.Err() once it is done: how every backend reports a
+// context that ended.
+func ContextErr(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
@@ -193,6 +194,6 @@ func pause(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return ctxErr(ctx)
+		return ContextErr(ctx)
 	}
 }

@@ -24,8 +24,8 @@ var _ storage.Scrubber = (*DB)(nil)
 // and syncs. Pages freed this way were about to be reused by bbolt anyway,
 // so Scrub never touches a page a crash recovery could still need.
 func (d *DB) Scrub(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %w", storage.ErrTimeout, err)
+	if err := storage.ContextErr(ctx); err != nil {
+		return err
 	}
 	d.readers.Lock()
 	defer d.readers.Unlock()

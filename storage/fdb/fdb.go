@@ -379,7 +379,7 @@ func (d *DB) begin(ctx context.Context) (tr transaction, stop func() bool, err e
 // at most limit. A deadline already past gives the context's error (the
 // FoundationDB option would read 0 as "no timeout").
 func timeoutMillis(ctx context.Context, now time.Time, limit time.Duration) (int64, error) {
-	if err := ctxErr(ctx); err != nil {
+	if err := storage.ContextErr(ctx); err != nil {
 		return 0, err
 	}
 	d := limit
@@ -390,15 +390,6 @@ func timeoutMillis(ctx context.Context, now time.Time, limit time.Duration) (int
 		return 0, fmt.Errorf("%w: %w", storage.ErrTimeout, context.DeadlineExceeded)
 	}
 	return int64((d + time.Millisecond - 1) / time.Millisecond), nil
-}
-
-// ctxErr returns nil while ctx is live, and an error matching both
-// storage.ErrTimeout and ctx.Err() once it is done, as storage.Wrap does.
-func ctxErr(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %w", storage.ErrTimeout, err)
-	}
-	return nil
 }
 
 // Update implements storage.RawStore: one attempt, never retried here. fn
@@ -430,7 +421,7 @@ func (d *DB) Update(ctx context.Context, fn func(tx storage.RawTx) error) error 
 		if fnErr != nil {
 			return fnErr
 		}
-		return ctxErr(ctx)
+		return storage.ContextErr(ctx)
 	}
 	if err := tr.commit(); err != nil {
 		return translate(ctx, "commit", err, true)

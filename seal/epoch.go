@@ -197,7 +197,7 @@ func (b *Barrier) watchEpochs(ctx context.Context, w storage.Watcher, kinds []st
 			continue
 		}
 		now, rerr := b.readEpochs(ctx, kinds)
-		if rerr == nil && epochsEqual(now, last) {
+		if rerr == nil && slices.EqualFunc(now, last, bytes.Equal) {
 			select {
 			case <-ctx.Done():
 				return
@@ -222,10 +222,6 @@ func (b *Barrier) watchEpochs(ctx context.Context, w storage.Watcher, kinds []st
 		}
 		last = now
 	}
-}
-
-func epochsEqual(a, b [][]byte) bool {
-	return slices.EqualFunc(a, b, bytes.Equal)
 }
 
 // holdKey marks a tenant its operator sealed: beside the seal records,

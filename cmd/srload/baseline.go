@@ -133,16 +133,18 @@ func startBaselineServer(cfg *config, scheme string) (*baselineServer, error) {
 		client.Transport.(*http.Transport).TLSClientConfig.RootCAs = roots
 	}
 	b := &baselineServer{
-		url: &url.URL{Scheme: scheme, Host: ln.Addr().String()},
-		srv: &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          log.New(io.Discard, "", 0),
-		},
+		url:    &url.URL{Scheme: scheme, Host: ln.Addr().String()},
+		srv:    newBaselineHTTPServer(h),
 		client: client,
 	}
 	go func() { _ = b.srv.Serve(ln) }()
 	return b, nil
+}
+
+// newBaselineHTTPServer is the http.Server of the baseline handler h, in
+// process or served on its own.
+func newBaselineHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 }
 
 func (b *baselineServer) close() {
@@ -248,7 +250,7 @@ func serveBaseline(ctx context.Context, addr string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	srv := newBaselineHTTPServer(h)
 	fmt.Fprintf(w, "srload: baseline server listening on http://%s (interrupt to stop)\n", ln.Addr())
 	stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
 	defer stop()

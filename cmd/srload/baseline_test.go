@@ -479,6 +479,9 @@ func newCountingServer(t *testing.T, each func()) string {
 // the baseline's answer over HTTP until interrupted, and a second srload
 // measures it like any server.
 func TestServeBaseline(t *testing.T) {
+	if code := run(context.Background(), []string{"-serve-baseline", "not an address"}, io.Discard, io.Discard); code != 1 {
+		t.Fatalf("a bad -serve-baseline address: exit %d, want 1", code)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()

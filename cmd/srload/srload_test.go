@@ -671,6 +671,7 @@ func TestFlags(t *testing.T) {
 		{"-reads", "101"},
 		{"-size", "-1"},
 		{"-batch", "0"},
+		{"-server-pid", "-1"},
 		{"-bogus"},
 		{"extra"},
 	} {

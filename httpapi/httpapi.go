@@ -247,7 +247,7 @@ func (s *Server) serve(c echo.Context, r *request) error {
 		return seal.ErrSealed
 	}
 	method := req.Method
-	if method == "LIST" || (method == http.MethodGet && req.URL.Query().Get("list") == "true") {
+	if method == "LIST" || (method == http.MethodGet && req.URL.RawQuery != "" && req.URL.Query().Get("list") == "true") {
 		method = "LIST"
 		// Vault's buildLogicalRequest: a LIST names a directory.
 		if !strings.HasSuffix(r.path, "/") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -68,8 +69,11 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 		}
 		defer done()
 	}
-	q := c.QueryParams()
-	q.Del("list")
+	var q url.Values // nil, which reads as empty, when there is no query
+	if c.Request().URL.RawQuery != "" {
+		q = c.QueryParams()
+		q.Del("list")
+	}
 	resp, err := backend.HandleRequest(ctx, &engine.Request{
 		ID: r.id, Operation: op, MountPath: mountPath, Path: rest, Body: r.body,
 		ContentType: c.Request().Header.Get("Content-Type"), Query: q,

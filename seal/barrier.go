@@ -191,9 +191,11 @@ var recoveryCheck = []byte("strongroom recovery key check v1")
 
 // ad is the associated data of a record: the tenant id and the full storage key.
 func (b *Barrier) ad(storageKey []byte) []byte {
-	// tuple.Pack(b.tenant, storageKey), grown once.
-	ad := make([]byte, 0, len(b.adPrefix)+len(storageKey)+len(storageKey)/8+2)
-	return tuple.AppendElem(append(ad, b.adPrefix...), storageKey)
+	// tuple.Pack(b.tenant, storageKey) in one allocation: the code byte,
+	// the key with an 0xFF after each 0x00, and the terminator.
+	n := len(b.adPrefix) + 1 + len(storageKey) + bytes.Count(storageKey, []byte{0}) + 1
+	ad := make([]byte, 0, n)
+	return tuple.AppendBytes(append(ad, b.adPrefix...), storageKey)
 }
 
 // TenantID returns the tenant's storage id.

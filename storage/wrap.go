@@ -148,7 +148,9 @@ func (s *store) view(ctx context.Context, fn func(r *reader) error) error {
 	start := time.Now()
 	defer func() { s.stats.view.observe(time.Since(start)) }()
 	return s.raw.View(ctx, func(rtx RawReadTx) error {
-		r := &reader{raw: rtx, start: time.Now()}
+		// The transaction's age counts from before it began: one clock
+		// read serves both.
+		r := &reader{raw: rtx, start: start}
 		defer func() { r.done = true }()
 		return fn(r)
 	})

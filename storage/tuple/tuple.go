@@ -13,8 +13,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"slices"
+	"unsafe"
 )
 
 // Type codes, as in the FoundationDB tuple layer specification.
@@ -28,24 +28,38 @@ const (
 // the supported element types.
 var ErrMalformed = errors.New("tuple: malformed key")
 
-// Pack encodes elems, each a string, []byte, int or int64, in order. It panics
-// on any other element type: element types are fixed by the caller's code,
-// never by outside input.
+// Pack encodes elems, each a string, []byte, int, int64 or uint32, in order.
+// It panics on any other element type: element types are fixed by the
+// caller's code, never by outside input. The result is allocated once
+// unless its strings hold more than a few 0x00 bytes.
 func Pack(elems ...any) []byte {
-	var out []byte
+	n := 0
+	for _, e := range elems {
+		switch v := e.(type) {
+		case string:
+			n += len(v) + 2
+		case []byte:
+			n += len(v) + 2
+		default:
+			n += 9
+		}
+	}
+	out := make([]byte, 0, n+4)
 	for _, e := range elems {
 		out = AppendElem(out, e)
 	}
 	return out
 }
 
-// AppendElem appends the encoding of one element to dst.
+// AppendElem appends the encoding of one element to dst. It panics on an
+// element type that Pack does not take; the message does not name the type,
+// so that e does not escape (and no key is boxed on the heap).
 func AppendElem(dst []byte, e any) []byte {
 	switch v := e.(type) {
 	case string:
-		return appendEscaped(append(dst, codeString), []byte(v))
+		return AppendString(dst, v)
 	case []byte:
-		return appendEscaped(append(dst, codeBytes), v)
+		return AppendBytes(dst, v)
 	case int:
 		return appendInt(dst, int64(v))
 	case int64:
@@ -53,11 +67,20 @@ func AppendElem(dst []byte, e any) []byte {
 	case uint32:
 		return appendInt(dst, int64(v))
 	default:
-		panic(fmt.Sprintf("tuple: unsupported element type %T", e))
+		panic("tuple: unsupported element type")
 	}
 }
 
-func appendEscaped(dst, b []byte) []byte { return AppendEscaped(dst, b) }
+// AppendBytes appends the encoding of the byte-string element b to dst:
+// AppendElem(dst, b) without boxing b in an interface.
+func AppendBytes(dst, b []byte) []byte { return AppendEscaped(append(dst, codeBytes), b) }
+
+// AppendString appends the encoding of the unicode-string element s to dst:
+// AppendElem(dst, s) without copying s.
+func AppendString(dst []byte, s string) []byte {
+	// AppendEscaped only reads its argument, so s's bytes can be lent.
+	return AppendEscaped(append(dst, codeString), unsafe.Slice(unsafe.StringData(s), len(s)))
+}
 
 // AppendEscaped appends b with every 0x00 byte followed by 0xFF, then a
 // 0x00 terminator: the body of a bytes or string element. It grows dst

@@ -106,3 +106,25 @@ func FuzzAppendEscaped(f *testing.F) {
 		}
 	})
 }
+
+// The typed appenders encode exactly as AppendElem does, and Pack and
+// AppendBytes into a buffer with room allocate once and not at all (a key built per request must not box its
+// elements or grow its buffer).
+func TestTypedAppendersAndAllocations(t *testing.T) {
+	for _, s := range []string{"", "hello", "a\x00b", "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"} {
+		if got, want := AppendString([]byte("p"), s), AppendElem([]byte("p"), s); !bytes.Equal(got, want) {
+			t.Errorf("AppendString(%q) = %x, want %x", s, got, want)
+		}
+		if got, want := AppendBytes([]byte("p"), []byte(s)), AppendElem([]byte("p"), []byte(s)); !bytes.Equal(got, want) {
+			t.Errorf("AppendBytes(%q) = %x, want %x", s, got, want)
+		}
+	}
+	folder, name, key := "some/folder/", "secret-name", []byte("\x02m\x00\x02some/\x00\x02n\x00")
+	if n := testing.AllocsPerRun(100, func() { _ = Pack("m", folder, name, int64(12)) }); n != 1 {
+		t.Errorf("Pack allocated %v times, want 1", n)
+	}
+	buf := make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendBytes(buf[:0], key) }); n != 0 {
+		t.Errorf("AppendBytes into a buffer with room allocated %v times, want 0", n)
+	}
+}

@@ -68,6 +68,9 @@ func statusOf(err error) (int, string) {
 		return http.StatusMethodNotAllowed, ""
 	case errors.Is(err, seal.ErrAlreadyInitialized):
 		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, seal.ErrGone):
+		// An init or seal migration that lost to the namespace's deletion.
+		return http.StatusNotFound, err.Error()
 	case errors.Is(err, errUnsupportedMediaType):
 		return http.StatusUnsupportedMediaType, err.Error()
 	case errors.Is(err, engine.ErrBadRequest):

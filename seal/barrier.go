@@ -345,6 +345,9 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 		res.Shares = out
 	}
 	err = b.store.Update(ctx, func(stx storage.Tx) error {
+		if err := b.guard(stx); err != nil {
+			return err
+		}
 		if _, err := stx.Get(b.configKey()); err == nil {
 			return ErrAlreadyInitialized
 		} else if !errors.Is(err, storage.ErrNotFound) {
@@ -360,7 +363,7 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 	})
 	if err != nil {
 		res.Wipe()
-		abandon = abandon && errors.Is(err, ErrAlreadyInitialized)
+		abandon = abandon && (errors.Is(err, ErrAlreadyInitialized) || errors.Is(err, ErrGone))
 		return nil, err
 	}
 	abandon = false
@@ -372,6 +375,19 @@ func (b *Barrier) Init(ctx context.Context, req InitRequest, fn func(tx *Tx) err
 	}
 	return res, nil
 }
+
+// guard runs Options.Guard, if set, in tx.
+func (b *Barrier) guard(tx storage.ReadTx) error {
+	if b.opts.Guard == nil {
+		return nil
+	}
+	return b.opts.Guard(tx)
+}
+
+// ReadIn returns a reader of b's records in raw, a transaction on b's
+// store that another barrier opened (an Options.Guard's), with b's current
+// keys: ErrSealed while b is sealed. It is valid while raw is.
+func (b *Barrier) ReadIn(raw storage.ReadTx) *ReadTx { return &ReadTx{raw: raw, b: b} }
 
 // prepareHSM runs Options.PrepareHSM before mode m first uses the HSM.
 func (b *Barrier) prepareHSM(ctx context.Context, m Mode) error {

@@ -31,4 +31,8 @@ var (
 	ErrCorrupt = errors.New("seal: stored seal material is corrupt")
 	// ErrNotFound is returned by Tx.Get for a missing record.
 	ErrNotFound = errors.New("seal: record not found")
+	// ErrGone is what an Options.Guard wraps when the tenant no longer
+	// exists (its namespace was deleted): the seal records are not
+	// written, and what PrepareHSM made is abandoned.
+	ErrGone = errors.New("seal: the tenant no longer exists")
 )

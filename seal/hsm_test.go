@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -304,4 +305,71 @@ func openBoltB(b *testing.B) (storage.Store, error) {
 		b.Cleanup(func() { st.Close() })
 	}
 	return st, err
+}
+
+// TestGuard: Options.Guard runs in the transaction of an Init and of a
+// migration. A refusal wrapping ErrGone writes nothing and abandons what
+// PrepareHSM made; any other refusal writes nothing and keeps it (the
+// caller cannot know that nothing committed); a guard that allows changes
+// nothing.
+func TestGuard(t *testing.T) {
+	h := hsmtest.Open(t)
+	ctx := context.Background()
+	other := errors.New("registry unreadable")
+	for _, c := range []struct {
+		name        string
+		refuse      error
+		wantAbandon bool
+	}{
+		{"gone", fmt.Errorf("namespace deleted: %w", ErrGone), true},
+		{"other error", other, false},
+		{"allowed", nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, _ := openBolt(t)
+			var prepared, abandoned, guarded int
+			opts := Options{
+				Mode: ModeAuto, HSM: h,
+				PrepareHSM: func(context.Context) error { prepared++; return nil },
+				AbandonHSM: func(context.Context) { abandoned++ },
+				Guard: func(tx storage.ReadTx) error {
+					guarded++
+					return c.refuse
+				},
+			}
+			_, err := New(st, []byte("t1"), opts).Init(ctx, InitRequest{RecoveryShares: 1, RecoveryThreshold: 1}, nil)
+			if !errors.Is(err, c.refuse) || (c.refuse == nil) != (err == nil) {
+				t.Fatalf("init: %v, want %v", err, c.refuse)
+			}
+			if guarded != 1 || prepared != 1 || (abandoned == 1) != c.wantAbandon {
+				t.Fatalf("guard ran %d times, prepare %d, abandon %d", guarded, prepared, abandoned)
+			}
+			if n := countKeys(t, st); (n == 0) != (c.refuse != nil) {
+				t.Fatalf("%d records after init", n)
+			}
+
+			// The same guard on a migration from shamir onto the HSM.
+			st2, _ := openBolt(t)
+			res, err := New(st2, []byte("t2"), Options{}).Init(ctx, InitRequest{SecretShares: 1, SecretThreshold: 1}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := countKeys(t, st2)
+			prepared, abandoned, guarded = 0, 0, 0
+			auto := New(st2, []byte("t2"), opts)
+			_, err = auto.Unseal(ctx, res.Shares[0], true)
+			if !errors.Is(err, c.refuse) || (c.refuse == nil) != (err == nil) {
+				t.Fatalf("migration: %v, want %v", err, c.refuse)
+			}
+			if guarded != 1 || prepared != 1 || (abandoned == 1) != c.wantAbandon {
+				t.Fatalf("migration: guard ran %d times, prepare %d, abandon %d", guarded, prepared, abandoned)
+			}
+			if s, _ := auto.Status(ctx); s.Migration != (c.refuse != nil) {
+				t.Fatalf("migration pending = %v after the guard said %v", s.Migration, c.refuse)
+			}
+			if c.refuse != nil && countKeys(t, st2) != before {
+				t.Fatal("a refused migration changed the store")
+			}
+		})
+	}
 }

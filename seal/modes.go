@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/awnumar/memguard"
+
+	"github.com/strongroom/strongroom/storage"
 )
 
 // Wrapper is the HSM as the seal sees it: it wraps and unwraps key material
@@ -71,8 +73,16 @@ type Options struct {
 	// PrepareHSM fails for sure (nothing was written), so that what
 	// PrepareHSM made can be removed. It is not run when the failure may
 	// have committed (an error from the storage transaction other than
-	// ErrAlreadyInitialized).
+	// ErrAlreadyInitialized or one wrapping ErrGone).
 	AbandonHSM func(ctx context.Context)
+	// Guard, if set, runs first in the transaction that writes the
+	// tenant's seal records (Init, and a migration), and again on every
+	// retry of it. An error aborts the write; it should wrap ErrGone when
+	// the tenant no longer exists. Reading in tx what says the tenant
+	// exists makes an Init and the tenant's deletion serialise: without it
+	// an Init that commits after the deletion's purge would leave seal
+	// records, and an HSM key, that nothing will remove.
+	Guard func(tx storage.ReadTx) error
 }
 
 // UsesHSM reports whether a stored configuration's root key is wrapped

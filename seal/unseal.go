@@ -236,8 +236,15 @@ func (b *Barrier) migrate(ctx context.Context, old *Config, x, a *memguard.Locke
 	if err != nil {
 		return err
 	}
-	abandon = false // from here the write may commit
-	if err := b.store.Update(ctx, func(tx storage.Tx) error { return writeRecords(tx, records) }); err != nil {
+	err = b.store.Update(ctx, func(tx storage.Tx) error {
+		if err := b.guard(tx); err != nil {
+			return err
+		}
+		return writeRecords(tx, records)
+	})
+	// Only a guard's refusal is sure to have written nothing.
+	abandon = abandon && errors.Is(err, ErrGone)
+	if err != nil {
 		return err
 	}
 	b.cfgCache = &cfg

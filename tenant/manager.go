@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -182,24 +183,59 @@ func (m *Manager) entries(ctx context.Context) (map[string]*Entry, error) {
 }
 
 func (m *Manager) readIndex(ctx context.Context) (map[string]*Entry, error) {
-	idx := map[string]*Entry{}
+	var idx map[string]*Entry
 	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
-		names, err := tx.ListNames(entryPrefix())
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			e, err := seal.GetJSON[Entry](tx, entryKey(n))
-			if err != nil {
-				return err
-			}
-			if e != nil {
-				idx[n] = e
-			}
-		}
-		return nil
+		var err error
+		idx, err = readRegistry(tx)
+		return err
 	})
 	return idx, err
+}
+
+// readRegistry reads every registry entry in tx, by name.
+func readRegistry(tx *seal.ReadTx) (map[string]*Entry, error) {
+	names, err := tx.ListNames(entryPrefix())
+	if err != nil {
+		return nil, err
+	}
+	idx := make(map[string]*Entry, len(names))
+	for _, n := range names {
+		e, err := seal.GetJSON[Entry](tx, entryKey(n))
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			idx[n] = e
+		}
+	}
+	return idx, nil
+}
+
+// registered is the seal guard of a namespace's tenant
+// (seal.Options.Guard): in the transaction that would write the tenant's
+// seal records, it reads the registry entry of the tenant, under the name
+// the tenant was loaded with or, after a rename, under any name. No entry
+// is an error wrapping seal.ErrGone: the namespace was deleted, and its
+// purge may be over, so nothing would remove what the write left.
+func (m *Manager) registered(raw storage.ReadTx, name, idHex string) error {
+	tx := m.cfg.Root.Barrier.ReadIn(raw)
+	e, err := seal.GetJSON[Entry](tx, entryKey(name))
+	if err != nil {
+		return err
+	}
+	if e != nil && e.TenantID == idHex {
+		return nil
+	}
+	idx, err := readRegistry(tx)
+	if err != nil {
+		return err
+	}
+	for _, e := range idx {
+		if e.TenantID == idHex {
+			return nil
+		}
+	}
+	return fmt.Errorf("namespace %q not found: %w", name, seal.ErrGone)
 }
 
 // Has reports whether name is a namespace, without loading it. The front
@@ -303,7 +339,8 @@ func (m *Manager) build(ctx context.Context, e *Entry) (*Tenant, error) {
 	} else if md, err := m.modeFor(e.SealType); err == nil {
 		mode = md
 	}
-	opts := seal.Options{Mode: mode}
+	name, idHex := e.Name, e.TenantID
+	opts := seal.Options{Mode: mode, Guard: func(tx storage.ReadTx) error { return m.registered(tx, name, idHex) }}
 	if m.cfg.HSM != nil {
 		w := &keyWrapper{h: m.cfg.HSM, prefix: tenantKeyPrefix(m.cfg.HSMLabelPrefix, e.TenantID)}
 		opts.HSM, opts.PrepareHSM, opts.AbandonHSM = w, w.prepare, w.abandon

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/engine/sys"
+	"github.com/strongroom/strongroom/hsm"
 	"github.com/strongroom/strongroom/hsm/hsmtest"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage"
@@ -18,16 +19,7 @@ import (
 // holds exactly one key for the tenant, the one that opens it.
 func TestConcurrentInitLeavesOneKey(t *testing.T) {
 	ctx := context.Background()
-	h := hsmtest.Open(t)
-	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
-	cfg := Config{HSM: h, HSMLabelPrefix: "master"}
-	a := newNode(t, st, clk, &key, cfg)
-	b := newNode(t, st, clk, &key, cfg)
-	e, err := a.Create(ctx, "race", CreateInput{SealType: SealAuto})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, func() bool { return b.Has(ctx, "race") })
+	h, _, a, b, e := twoHSMNodes(t, "race")
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, m := range []*Manager{a, b} {
@@ -66,6 +58,23 @@ func TestConcurrentInitLeavesOneKey(t *testing.T) {
 	}
 }
 
+// twoHSMNodes starts two nodes on one store and one HSM token, and
+// creates the auto-sealed namespace name on the first; the second sees it.
+func twoHSMNodes(t *testing.T, name string) (h *hsm.HSM, st storage.Store, a, b *Manager, e *Entry) {
+	t.Helper()
+	h = hsmtest.Open(t)
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	cfg := Config{HSM: h, HSMLabelPrefix: "master"}
+	a = newNode(t, st, clk, &key, cfg)
+	b = newNode(t, st, clk, &key, cfg)
+	e, err := a.Create(context.Background(), name, CreateInput{SealType: SealAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return b.Has(context.Background(), name) })
+	return h, st, a, b, e
+}
+
 // tenantRecords counts the raw records under tenant id's prefix.
 func tenantRecords(t *testing.T, st storage.Store, id []byte) int {
 	t.Helper()
@@ -90,20 +99,11 @@ func tenantRecords(t *testing.T, st storage.Store, id []byte) int {
 // init succeeds and leaves both, with nothing left to remove them.
 func TestInitAfterDeleteWritesNothing(t *testing.T) {
 	ctx := context.Background()
-	h := hsmtest.Open(t)
-	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
-	cfg := Config{HSM: h, HSMLabelPrefix: "master"}
-	a := newNode(t, st, clk, &key, cfg)
-	b := newNode(t, st, clk, &key, cfg)
-	e, err := a.Create(ctx, "gone", CreateInput{SealType: SealAuto})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, st, a, b, e := twoHSMNodes(t, "gone")
 	tn, err := a.Lookup(ctx, "gone")
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return b.Has(ctx, "gone") })
 	if s, err := b.Delete(ctx, "gone"); err != nil || s != DeleteDone {
 		t.Fatalf("delete: %q %v", s, err)
 	}

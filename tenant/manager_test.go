@@ -183,17 +183,7 @@ func TestDeleteClearsInBoundedBatches(t *testing.T) {
 	gone, _ := m.Lookup(ctx, "gone")
 	kept, _ := m.Lookup(ctx, "kept")
 	goneID := gone.ID
-	count := func(id []byte) int {
-		n := 0
-		st.View(ctx, func(tx storage.ReadTx) error {
-			r := storage.PrefixRange(seal.TenantPrefix(id))
-			r.KeysOnly = true
-			kvs, err := tx.GetRange(r)
-			n = len(kvs)
-			return err
-		})
-		return n
-	}
+	count := func(id []byte) int { return tenantRecords(t, st, id) }
 	if count(goneID) < 100 {
 		t.Fatal("setup")
 	}

@@ -66,6 +66,13 @@ type Config struct {
 	MaxLoaded     int
 	SweepInterval time.Duration
 	PurgeBatch    int
+	// PurgeGrace is how long after a deleted tenant's records were cleared
+	// they are cleared again, for what requests under way at the delete
+	// wrote after it (under keys the delete shredded, so unreadable, but
+	// not to be left behind). It must exceed the longest request
+	// (max_request_duration, 90 s by default) plus the coherence window.
+	// Zero means DefaultPurgeGrace.
+	PurgeGrace time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
 }
@@ -89,6 +96,9 @@ type Manager struct {
 	refreshPending atomic.Bool
 	refreshes      atomic.Int64 // refresh runs, for tests
 }
+
+// DefaultPurgeGrace is Config.PurgeGrace's default.
+const DefaultPurgeGrace = 10 * time.Minute
 
 // refreshDelay coalesces the registry changes seen through the epoch:
 // one refresh (a read of the whole registry) covers every change of the
@@ -761,15 +771,12 @@ func (m *Manager) startPurge(idHex string) {
 	}()
 }
 
-// purge finishes the deletion of a tenant: its HSM key if still there,
-// then its records, batch by batch, then the purge record.
+// purge carries the deletion of a tenant on: its HSM key if still there,
+// then its records, batch by batch. The first pass marks the purge record
+// cleared; a pass PurgeGrace after that (see FinishPurges) clears again
+// and removes the record.
 func (m *Manager) purge(ctx context.Context, idHex string) error {
-	var p *purgeRecord
-	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
-		var err error
-		p, err = seal.GetJSON[purgeRecord](tx, purgeKey(idHex))
-		return err
-	})
+	p, err := m.purgeRecord(ctx, idHex)
 	if err != nil || p == nil {
 		return err
 	}
@@ -791,30 +798,100 @@ func (m *Manager) purge(ctx context.Context, idHex string) error {
 			break
 		}
 	}
-	return m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error { return tx.Delete(purgeKey(idHex)) })
+	now := m.cfg.Now()
+	return m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		p, err := seal.GetJSON[purgeRecord](&tx.ReadTx, purgeKey(idHex))
+		if err != nil || p == nil {
+			return err
+		}
+		if p.ClearedAt != 0 {
+			if now.Before(time.Unix(p.ClearedAt, 0).Add(m.purgeGrace())) {
+				return nil
+			}
+			return tx.Delete(purgeKey(idHex)) // the second pass
+		}
+		p.ClearedAt = now.Unix()
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		return tx.Set(purgeKey(idHex), raw)
+	})
+}
+
+func (m *Manager) purgeGrace() time.Duration {
+	if m.cfg.PurgeGrace > 0 {
+		return m.cfg.PurgeGrace
+	}
+	return DefaultPurgeGrace
+}
+
+func (m *Manager) purgeRecord(ctx context.Context, idHex string) (*purgeRecord, error) {
+	var p *purgeRecord
+	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		p, err = seal.GetJSON[purgeRecord](tx, purgeKey(idHex))
+		return err
+	})
+	return p, err
 }
 
 // Purging returns the ids (hex) of deleted tenants whose records are not
-// all cleared yet.
+// all cleared yet (not counting the second pass).
 func (m *Manager) Purging(ctx context.Context) ([]string, error) {
 	var ids []string
-	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
-		var err error
-		ids, err = tx.ListNames(purgePrefix())
-		return err
+	err := m.eachPurge(ctx, func(p *purgeRecord) {
+		if p.ClearedAt == 0 {
+			ids = append(ids, p.TenantID)
+		}
 	})
 	return ids, err
+}
+
+// eachPurge calls fn with every purge record.
+func (m *Manager) eachPurge(ctx context.Context, fn func(p *purgeRecord)) error {
+	return m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		ids, err := tx.ListNames(purgePrefix())
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			p, err := seal.GetJSON[purgeRecord](tx, purgeKey(id))
+			if err != nil {
+				return err
+			}
+			if p != nil {
+				fn(p)
+			}
+		}
+		return nil
+	})
+}
+
+// FinishPurges runs the second pass of every purge whose first pass ended
+// PurgeGrace or more before now, and of every unfinished one not already
+// running (a restart's), in the background. Run calls it each sweep.
+func (m *Manager) FinishPurges(ctx context.Context, now time.Time) error {
+	var due []string
+	err := m.eachPurge(ctx, func(p *purgeRecord) {
+		if p.ClearedAt == 0 || !now.Before(time.Unix(p.ClearedAt, 0).Add(m.purgeGrace())) {
+			due = append(due, p.TenantID)
+		}
+	})
+	for _, id := range due {
+		m.startPurge(id)
+	}
+	return err
 }
 
 // Run does the background work until ctx ends: every SweepInterval it
 // revokes expired tokens of the loaded tenants (and runs their engines'
 // periodic work every minute), unloads tenants idle for IdleTimeout, and
-// resumes purges left by a restart.
+// resumes purges left by a restart or due for their second pass.
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(m.cfg.SweepInterval)
 	defer t.Stop()
 	var lastPeriodic time.Time
-	purgesResumed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -824,15 +901,10 @@ func (m *Manager) Run(ctx context.Context) {
 		if m.cfg.Root.Barrier.Sealed() {
 			continue
 		}
-		if !purgesResumed {
-			if ids, err := m.Purging(ctx); err == nil {
-				purgesResumed = true
-				for _, id := range ids {
-					m.startPurge(id)
-				}
-			}
-		}
 		now := m.cfg.Now()
+		if err := m.FinishPurges(ctx, now); err != nil && ctx.Err() == nil {
+			m.cfg.Logger.Debug("listing namespace purges failed", "error", err.Error())
+		}
 		periodic := now.Sub(lastPeriodic) >= time.Minute
 		if periodic {
 			lastPeriodic = now

@@ -385,3 +385,55 @@ func TestRemoteChangesCoalesce(t *testing.T) {
 	}
 	t.Logf("node b read the registry %d times for %d changes", b.refreshes.Load(), n)
 }
+
+// TestSecondPurgePassClearsLateWrites: a record that lands under a
+// deleted tenant's prefix after the delete cleared it (a request already
+// under way on another node) is cleared by the purge's second pass,
+// PurgeGrace after the first, and not before; then the purge record goes.
+func TestSecondPurgePassClearsLateWrites(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	m := newNode(t, st, clk, &key, Config{PurgeGrace: time.Minute})
+	if _, err := m.Create(ctx, "late", CreateInput{}); err != nil {
+		t.Fatal(err)
+	}
+	initShamir(t, m, "late")
+	tn, _ := m.Lookup(ctx, "late")
+	id := tn.ID
+	if s, err := m.Delete(ctx, "late"); err != nil || s != DeleteDone {
+		t.Fatalf("delete: %q %v", s, err)
+	}
+	purges := func() int {
+		n := 0
+		if err := m.eachPurge(ctx, func(*purgeRecord) { n++ }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := tenantRecords(t, st, id); n != 0 || purges() != 1 {
+		t.Fatalf("after the delete: %d records, %d purge records; want 0 and 1", n, purges())
+	}
+	// The late write, straight into the tenant's subspace.
+	err := st.Update(ctx, func(tx storage.Tx) error {
+		return tx.Set(append(seal.TenantPrefix(id), []byte("late record")...), []byte("ciphertext"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := m.Purging(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("Purging lists %v (%v): the first pass is done", ids, err)
+	}
+	// Not yet due: nothing happens.
+	if err := m.FinishPurges(ctx, clk.Now().Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := tenantRecords(t, st, id); n != 1 || purges() != 1 {
+		t.Fatalf("before the grace: %d records, %d purge records; want 1 and 1", n, purges())
+	}
+	clk.add(2 * time.Minute)
+	if err := m.FinishPurges(ctx, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return tenantRecords(t, st, id) == 0 && purges() == 0 })
+}

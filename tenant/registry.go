@@ -74,11 +74,15 @@ func (e *Entry) Data() map[string]any {
 }
 
 // purgeRecord marks a deleted tenant whose records are still being
-// cleared, so a restart finishes the job.
+// cleared, so a restart finishes the job. ClearedAt (Unix seconds) is set
+// once the first pass cleared them; the record stays for the second pass,
+// PurgeGrace later, which clears what requests already under way at the
+// delete wrote afterwards.
 type purgeRecord struct {
 	TenantID     string `json:"tenant_id"`
 	HSMKeyLabel  string `json:"hsm_key_label,omitempty"`
 	HSMDestroyed bool   `json:"hsm_destroyed"`
+	ClearedAt    int64  `json:"cleared_at,omitempty"`
 }
 
 // Registry keys, in the root tenant's barrier.

@@ -288,6 +288,11 @@ func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	if n.hsm != nil {
 		tcfg.HSM, tcfg.HSMLabelPrefix = n.hsm, keyLabel
 	}
+	// The purge's second pass waits out the longest request any listener allows.
+	tcfg.PurgeGrace = tenant.DefaultPurgeGrace
+	for _, l := range cfg.Listeners {
+		tcfg.PurgeGrace = max(tcfg.PurgeGrace, 2*l.duration)
+	}
 	n.tenants = tenant.NewManager(ctx, tcfg)
 	n.metrics.Register(metrics.SealCollector(func(yield func(string, bool)) {
 		yield("root", barrier.Sealed())

@@ -73,8 +73,8 @@ type Config struct {
 	// (max_request_duration, 90 s by default) plus the coherence window.
 	// Zero means DefaultPurgeGrace.
 	PurgeGrace time.Duration
-	Logger        *slog.Logger
-	Now           func() time.Time
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Manager is the registry of namespaces and the tenants this node has

@@ -96,11 +96,28 @@ func (h *baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // baselineServer is the running server on 127.0.0.1 and the client that
-// measures it.
+// measures it, or (srv nil) a baseline served elsewhere (-baseline-addr).
 type baselineServer struct {
 	url    *url.URL
 	srv    *http.Server
 	client *http.Client
+	addr   string // in its report: inProcessAddr or -baseline-addr
+}
+
+// remoteBaseline is the baseline served at cfg.baselineAddr (by srload
+// -serve-baseline), measured with a client of the target's settings
+// (newHTTPClient: HTTP/1.1, -c keep-alive connections, -timeout, -ca-cert,
+// -insecure).
+func remoteBaseline(cfg *config) (*baselineServer, error) {
+	u, err := parseURLFlag("-baseline-addr", cfg.baselineAddr)
+	if err != nil {
+		return nil, err
+	}
+	client, err := newHTTPClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &baselineServer{url: u, client: client, addr: u.String()}, nil
 }
 
 // startBaselineServer starts the server on a free port of 127.0.0.1 with
@@ -136,6 +153,7 @@ func startBaselineServer(cfg *config, scheme string) (*baselineServer, error) {
 		url:    &url.URL{Scheme: scheme, Host: ln.Addr().String()},
 		srv:    newBaselineHTTPServer(h),
 		client: client,
+		addr:   inProcessAddr,
 	}
 	go func() { _ = b.srv.Serve(ln) }()
 	return b, nil
@@ -149,7 +167,9 @@ func newBaselineHTTPServer(h http.Handler) *http.Server {
 
 func (b *baselineServer) close() {
 	b.client.CloseIdleConnections()
-	_ = b.srv.Close()
+	if b.srv != nil {
+		_ = b.srv.Close()
+	}
 }
 
 // measure runs w's requests (no setup: the server answers everything)

@@ -540,3 +540,48 @@ func TestServeBaseline(t *testing.T) {
 		t.Fatal("still serving after the interrupt")
 	}
 }
+
+// -baseline-addr measures a baseline served elsewhere, in the same halves
+// and with the workload's timed requests only; the in-process one is not
+// started, and the report names the address. Bad uses are flag errors.
+func TestBaselineAddr(t *testing.T) {
+	fv, srv := newFakeVault(t)
+	inProc := recordBaseline(t)
+	var remote atomic.Int64
+	bh, err := newBaselineHandler(func(*http.Request) { remote.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := httptest.NewServer(bh)
+	t.Cleanup(served.Close)
+
+	code, rep, errOut := runJSON(t, "-addr", srv.URL, "-token", testToken, "-workload", "kv2-read",
+		"-keys", "20", "-c", "2", "-n", "31", "-warmup", "0", "-baseline-addr", served.URL)
+	if code != 0 || rep == nil || rep.Baseline == nil {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := remote.Load(); got != 31 || rep.Baseline.Requests != 31 || rep.Baseline.Addr != served.URL {
+		t.Errorf("served baseline saw %d requests; baseline report: %d requests, addr %q (want 31, %q)",
+			got, rep.Baseline.Requests, rep.Baseline.Addr, served.URL)
+	}
+	if n := len(inProc.requests()); n != 0 {
+		t.Errorf("the in-process baseline saw %d requests", n)
+	}
+	if got := len(fv.requests()); got != 1+1+20+31 {
+		t.Errorf("target saw %d requests, want 1 + 21 setup + 31", got)
+	}
+	if rep.RatioThroughput == nil || *rep.RatioThroughput <= 0 {
+		t.Errorf("no throughput ratio: %+v", rep.RatioThroughput)
+	}
+
+	for _, args := range [][]string{
+		{"-baseline-addr", "127.0.0.1:8300"},
+		{"-baseline-addr", served.URL, "-baseline=false"},
+		{"-baseline-addr", served.URL, "-workload", "baseline"},
+	} {
+		if code, _, errOut := runTool(t, append([]string{"-addr", srv.URL, "-n", "5"}, args...)...); code != 2 ||
+			!strings.Contains(errOut, "-baseline-addr") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 naming -baseline-addr", args, code, errOut)
+		}
+	}
+}

@@ -63,13 +63,16 @@ func newHTTPClient(cfg *config) (*http.Client, error) {
 
 // parseAddr checks -addr and returns it as a base URL (scheme, host and an
 // optional path prefix without its trailing slash).
-func parseAddr(addr string) (*url.URL, error) {
+func parseAddr(addr string) (*url.URL, error) { return parseURLFlag("-addr", addr) }
+
+// parseURLFlag is parseAddr for the flag named flag.
+func parseURLFlag(flag, addr string) (*url.URL, error) {
 	u, err := url.Parse(addr)
 	if err != nil {
-		return nil, fmt.Errorf("-addr: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("-addr %q: want http://host:port or https://host:port", addr)
+		return nil, fmt.Errorf("%s %q: want http://host:port or https://host:port", flag, addr)
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/")}, nil
 }

@@ -97,6 +97,15 @@
 // collected by srload's collector, whose pauses stall both sides, which can
 // lift the baseline's tail (a p99 ratio below 1 on a fast endpoint).
 //
+// -baseline-addr URL measures, in the same halves, a baseline served
+// elsewhere (by srload -serve-baseline) instead of the in-process one, with
+// a client of the target's settings; its report's addr is that URL. Run on
+// the target's machine, it makes the ratios of a remote target count the
+// network on both sides; run as a process of its own beside a local
+// target, it is the ceiling of a server that is a separate process (pin it
+// and the target to the same cores, and srload to others, to compare the
+// two servers alone).
+//
 // -workload baseline runs only the baseline server (the whole -d and -n),
 // with health's requests.
 //
@@ -142,7 +151,8 @@
 // first failure's text (a ratio is "n/a" when a side has no success); or
 // with -json one JSON object on one line (configuration, counts,
 // errors_by_status, error_samples, throughput_rps, latency_ms, and a
-// baseline object with the same fields, its addr "in-process", then
+// baseline object with the same fields, its addr "in-process" (or the
+// -baseline-addr), then
 // ratio_throughput and ratio_p99). The transit workloads show size, key and
 // key-type (JSON: size, mount, transit_key, key_type) where KV shows size
 // and keys; transit-batch-encrypt also the batch and the items per second
@@ -200,6 +210,7 @@ type config struct {
 	json                   bool
 	baseline               bool
 	serveBaseline          string
+	baselineAddr           string
 	serverPID              int
 }
 
@@ -255,6 +266,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.json, "json", false, "print the report as one JSON object")
 	fs.BoolVar(&cfg.baseline, "baseline", true, "also measure the in-process baseline server with the same requests, and report the ratios")
 	fs.IntVar(&cfg.serverPID, "server-pid", 0, "process id of the server (on this Linux machine): also report the CPU time it used per measured request")
+	fs.StringVar(&cfg.baselineAddr, "baseline-addr", "", "measure the baseline served at this address (by srload -serve-baseline: on the target's machine, or on cores of its own) instead of in process")
 	fs.StringVar(&cfg.serveBaseline, "serve-baseline", "", "only serve the baseline handler over HTTP on this address (host:port) until interrupted, to measure it in a process of its own")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -293,6 +305,13 @@ func (cfg *config) validate() error {
 	check(cfg.readPct < 0 || cfg.readPct > 100, "-reads must be between 0 and 100")
 	check(cfg.batch < 1, "-batch must be at least 1")
 	check(cfg.serverPID < 0, "-server-pid must not be negative")
+	check(cfg.baselineAddr != "" && !cfg.baseline, "-baseline-addr with -baseline=false")
+	check(cfg.baselineAddr != "" && cfg.workload == "baseline", "-baseline-addr does not apply to -workload baseline")
+	if cfg.baselineAddr != "" {
+		if _, err := parseURLFlag("-baseline-addr", cfg.baselineAddr); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if _, ok := workloads[cfg.workload]; !ok {
 		problems = append(problems, fmt.Sprintf("unknown -workload %q; known: %s", cfg.workload, strings.Join(sortedWorkloads(), ", ")))
 	}
@@ -401,12 +420,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		halves = baselineHalves(cfg)
 	)
 	if cfg.baseline {
-		bs, err = startBaselineServer(cfg, base.Scheme)
+		where := "an in-process server"
+		if cfg.baselineAddr != "" {
+			bs, err = remoteBaseline(cfg)
+			where = "the baseline at " + cfg.baselineAddr
+		} else {
+			bs, err = startBaselineServer(cfg, base.Scheme)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("baseline server: %w", err))
 		}
 		defer bs.close()
-		r.logf("baseline: the same requests to an in-process server before and after the run (-baseline=false skips it)")
+		r.logf("baseline: the same requests to %s before and after the run (-baseline=false skips it)", where)
 		bst, err = bs.measure(ctx, halves[0], wl)
 		if err != nil {
 			return fail(err)
@@ -434,7 +459,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopped := st.interrupted
 	if bst != nil {
 		brep := newReport(cfg, info, bst, nil)
-		brep.Addr = inProcessAddr
+		brep.Addr = bs.addr
 		rep.setBaseline(brep)
 		stopped = stopped || bst.interrupted
 	}

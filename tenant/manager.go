@@ -525,6 +525,15 @@ func (m *Manager) Create(ctx context.Context, name string, in CreateInput) (*Ent
 	return out, nil
 }
 
+// putPurge stores purge record p, in tx.
+func putPurge(tx *seal.Tx, p *purgeRecord) error {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return tx.Set(purgeKey(p.TenantID), raw)
+}
+
 // putEntry stores e under its name in the registry and bumps the
 // registry epoch, in tx.
 func putEntry(tx *seal.Tx, e *Entry) error {
@@ -684,11 +693,7 @@ func (m *Manager) Delete(ctx context.Context, name string) (DeleteStatus, error)
 				return err
 			}
 		}
-		rec, err := json.Marshal(p)
-		if err != nil {
-			return err
-		}
-		if err := tx.Set(purgeKey(e.TenantID), rec); err != nil {
+		if err := putPurge(tx, &p); err != nil {
 			return err
 		}
 		return tx.BumpEpoch(seal.EpochNamespaces)
@@ -742,11 +747,7 @@ func (m *Manager) destroyKey(ctx context.Context, idHex string) error {
 			return err
 		}
 		p.HSMDestroyed = true
-		raw, err := json.Marshal(p)
-		if err != nil {
-			return err
-		}
-		return tx.Set(purgeKey(idHex), raw)
+		return putPurge(tx, p)
 	})
 }
 
@@ -811,11 +812,7 @@ func (m *Manager) purge(ctx context.Context, idHex string) error {
 			return tx.Delete(purgeKey(idHex)) // the second pass
 		}
 		p.ClearedAt = now.Unix()
-		raw, err := json.Marshal(p)
-		if err != nil {
-			return err
-		}
-		return tx.Set(purgeKey(idHex), raw)
+		return putPurge(tx, p)
 	})
 }
 

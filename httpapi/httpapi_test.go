@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -242,7 +243,8 @@ func TestStatusOfIsExhaustive(t *testing.T) {
 	}{
 		{seal.ErrSealed, 503}, {engine.ErrPermissionDenied, 403}, {engine.ErrNotFound, 404},
 		{engine.ErrUnsupportedOperation, 405}, {engine.ErrBadRequest, 400}, {errRequestTooLarge, 413},
-		{storage.ErrTimeout, 503}, {errors.New("anything else"), 500},
+		{storage.ErrTimeout, 503}, {fmt.Errorf("namespace %q not found: %w", "acme", seal.ErrGone), 404},
+		{errors.New("anything else"), 500},
 	} {
 		if got, _ := statusOf(c.err); got != c.code {
 			t.Errorf("statusOf(%v) = %d, want %d", c.err, got, c.code)

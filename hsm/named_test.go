@@ -172,9 +172,7 @@ func TestNamedKeyAttributes(t *testing.T) {
 	tok := softhsmtest.New(t)
 	ctx := context.Background()
 	h := openNamed(t, tok, nil)
-	if err := h.GenerateNamedKey(ctx, "tenant-1"); err != nil {
-		t.Fatal(err)
-	}
+	generateNamed(t, h, "tenant-1")
 	if err := h.CreateNamedKey(ctx, "tenant-2"); err != nil {
 		t.Fatal(err)
 	}
@@ -270,9 +268,7 @@ func TestGenerateNamedKeyDuplicate(t *testing.T) {
 	tok := softhsmtest.New(t)
 	ctx := context.Background()
 	h := openNamed(t, tok, nil)
-	if err := h.GenerateNamedKey(ctx, "tenant-d"); err != nil {
-		t.Fatal(err)
-	}
+	generateNamed(t, h, "tenant-d")
 	blob := wrapNamed(t, h, "tenant-d", testKey(32, 4), nil)
 	err := h.GenerateNamedKey(ctx, "tenant-d")
 	if !errors.Is(err, ErrDuplicateKey) || errors.Is(err, ErrUnavailable) {
@@ -955,9 +951,7 @@ func TestGenerateNamedKeyDuringSearches(t *testing.T) {
 	tok := softhsmtest.New(t)
 	ctx := context.Background()
 	h := openNamed(t, tok, nil)
-	if err := h.GenerateNamedKey(ctx, "searched"); err != nil {
-		t.Fatal(err)
-	}
+	generateNamed(t, h, "searched")
 	blob := wrapNamed(t, h, "searched", testKey(32, 0), nil)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -1200,16 +1194,10 @@ func TestIndexNamedKeys(t *testing.T) {
 		t.Error("the master key's label is cached")
 	}
 	// Again, and with every prefix: what is cached stays, the rest joins.
-	if n, err := h.IndexNamedKeys(ctx, prefix); err != nil || n != len(mine) {
-		t.Fatalf("IndexNamedKeys again = %d, %v", n, err)
-	}
-	if n, err := h.IndexNamedKeys(ctx, ""); err != nil || n != len(mine)+1 {
-		t.Fatalf(`IndexNamedKeys("") = %d, %v; want %d`, n, err, len(mine)+1)
-	}
+	mustIndex(t, h, prefix, len(mine))
+	mustIndex(t, h, "", len(mine)+1)
 	indexed(h, append(mine, other)...)
-	if n, err := h.IndexNamedKeys(ctx, "nothing/"); err != nil || n != 0 {
-		t.Fatalf("IndexNamedKeys(nothing/) = %d, %v", n, err)
-	}
+	mustIndex(t, h, "nothing/", 0)
 
 	// A restart: the module is finalized and initialized again.
 	if err := h.Close(); err != nil {
@@ -1219,9 +1207,7 @@ func TestIndexNamedKeys(t *testing.T) {
 	if err := h2.Ping(ctx); err != nil { // opens the pooled session
 		t.Fatal(err)
 	}
-	if n, err := h2.IndexNamedKeys(ctx, prefix); err != nil || n != len(mine) {
-		t.Fatalf("IndexNamedKeys after Close and Open = %d, %v", n, err)
-	}
+	mustIndex(t, h2, prefix, len(mine))
 	indexed(h2, mine...)
 	for i, label := range mine {
 		before := h2.Stats()
@@ -1308,6 +1294,15 @@ func TestIndexNamedKeysSkips(t *testing.T) {
 	}
 }
 
+// mustIndex runs IndexNamedKeys(prefix) on h and fails the test unless it
+// indexed want keys.
+func mustIndex(t *testing.T, h *HSM, prefix string, want int) {
+	t.Helper()
+	if n, err := h.IndexNamedKeys(context.Background(), prefix); err != nil || n != want {
+		t.Fatalf("IndexNamedKeys(%q) = %d, %v; want %d", prefix, n, err, want)
+	}
+}
+
 // TestIndexNamedKeysDestroy checks that a key destroyed after an index, or
 // while an index runs, is never served from it.
 func TestIndexNamedKeysDestroy(t *testing.T) {
@@ -1332,9 +1327,7 @@ func TestIndexNamedKeysDestroy(t *testing.T) {
 	create("kept")
 	create("destroyed")
 	h.names.reset()
-	if n, err := h.IndexNamedKeys(ctx, ""); err != nil || n != 2 {
-		t.Fatalf("IndexNamedKeys = %d, %v", n, err)
-	}
+	mustIndex(t, h, "", 2)
 	if err := h.DestroyNamedKey(ctx, "destroyed"); err != nil {
 		t.Fatal(err)
 	}
@@ -1382,9 +1375,7 @@ func TestIndexNamedKeysRecovery(t *testing.T) {
 		blobs[label] = wrapNamed(t, a, label, testKey(32, 1), nil)
 	}
 	a.names.reset()
-	if n, err := a.IndexNamedKeys(ctx, "rec/"); err != nil || n != 3 {
-		t.Fatalf("IndexNamedKeys = %d, %v", n, err)
-	}
+	mustIndex(t, a, "rec/", 3)
 	oldGen := a.state.Load().gen
 	if did, err := b.mod.reinit(&b.stats, "test", oldGen); !did || err != nil {
 		t.Fatalf("reinit = %v, %v", did, err)
@@ -1408,9 +1399,7 @@ func TestIndexNamedKeysRecovery(t *testing.T) {
 			t.Errorf("%q is still served from the index of the old state", label)
 		}
 	}
-	if n, err := a.IndexNamedKeys(ctx, "rec/"); err != nil || n != 3 {
-		t.Fatalf("IndexNamedKeys in the new state = %d, %v", n, err)
-	}
+	mustIndex(t, a, "rec/", 3)
 	for _, label := range labels {
 		before := a.Stats()
 		if _, err := a.UnwrapNamed(ctx, label, blobs[label], nil); err != nil {
@@ -1436,8 +1425,9 @@ func TestNamedKeyCacheCapacity(t *testing.T) {
 		t.Fatalf("%d handles cached, want 2", n)
 	}
 	h.names.reset()
-	if n, err := h.IndexNamedKeys(ctx, "cap/"); err != nil || n != 2 || h.names.len() != 2 {
-		t.Fatalf("IndexNamedKeys with room for 2 = %d, %v; %d cached", n, err, h.names.len())
+	mustIndex(t, h, "cap/", 2)
+	if h.names.len() != 2 {
+		t.Fatalf("%d handles cached after an index with room for 2", h.names.len())
 	}
 	// cap/3 is used: its lookup evicts an indexed handle; a new index
 	// evicts nothing.
@@ -1445,9 +1435,7 @@ func TestNamedKeyCacheCapacity(t *testing.T) {
 	if _, err := h.WrapNamed(ctx, "cap/3", testKey(32, 0), nil); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := h.IndexNamedKeys(ctx, "cap/"); err != nil || n != 2 {
-		t.Fatalf("IndexNamedKeys = %d, %v; want 2", n, err)
-	}
+	mustIndex(t, h, "cap/", 2)
 	if _, ok := cached(h, "cap/3"); !ok || h.names.len() != 2 {
 		t.Fatalf("the index evicted the handle in use (%d cached)", h.names.len())
 	}

@@ -129,7 +129,7 @@ func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
 	if resp.Auth != nil {
 		env.Auth = resp.Auth
 	}
-	return c.JSON(status, env)
+	return writeJSON(c, status, env)
 }
 
 // prefixTable lists the sys/ routes that take a path argument.

@@ -23,9 +23,14 @@ type envelope struct {
 	Auth          any      `json:"auth"`
 }
 
+// writeJSON writes v as the JSON body of a code answer. It is echo's
+// c.JSON without its ?pretty check, which parses the query string of every
+// request (Vault has no such parameter).
+func writeJSON(c echo.Context, code int, v any) error { return c.JSONPretty(code, v, "") }
+
 // respondData writes a logical response in Vault's envelope.
 func respondData(c echo.Context, r *request, data any, warnings []string) error {
-	return c.JSON(http.StatusOK, envelope{RequestID: r.id, Data: data, Warnings: warnings})
+	return writeJSON(c, http.StatusOK, envelope{RequestID: r.id, Data: data, Warnings: warnings})
 }
 
 // respondRaw writes body as is (the sys/ seal endpoints have no envelope),
@@ -34,7 +39,7 @@ func respondRaw(c echo.Context, status int, body any) error {
 	if body == nil {
 		return c.NoContent(http.StatusNoContent)
 	}
-	return c.JSON(status, body)
+	return writeJSON(c, status, body)
 }
 
 type errorBody struct {
@@ -47,7 +52,7 @@ func writeErrors(c echo.Context, status int, msgs ...string) error {
 	if msgs == nil {
 		msgs = []string{}
 	}
-	return c.JSON(status, errorBody{Errors: msgs})
+	return writeJSON(c, status, errorBody{Errors: msgs})
 }
 
 // statusOf translates a sentinel error into Vault's status code. Unknown

@@ -83,7 +83,7 @@ func (s *Server) health(c echo.Context, r *request) error {
 		c.Response().Header().Set("Content-Type", "application/json")
 		return c.NoContent(code)
 	}
-	return c.JSON(code, body)
+	return writeJSON(c, code, body)
 }
 
 // GET sys/leader

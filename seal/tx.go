@@ -63,6 +63,44 @@ func (t *ReadTx) Get(key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t.open(sk, rec)
+}
+
+// GetDecoded returns decode(the decrypted record at key), or ErrNotFound,
+// ErrDecrypt or decode's error. When c holds what the same record, the
+// same bytes at the same storage key, decoded to before, that is returned
+// without opening the record again. decode must not keep its argument; its
+// result is shared by every caller and must not be modified.
+func (t *ReadTx) GetDecoded(c *DecodedCache, key []byte, decode func([]byte) (any, error)) (any, error) {
+	sk := t.b.dataKey2(t.prefix, key)
+	rec, err := t.raw.Get(sk)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := c.get(sk, rec); ok {
+		if t.kr == nil && t.b.Sealed() {
+			return nil, ErrSealed // as an open would have answered
+		}
+		return v, nil
+	}
+	pt, err := t.open(sk, rec)
+	if err != nil {
+		return nil, err
+	}
+	v, err := decode(pt)
+	if err != nil {
+		return nil, err
+	}
+	c.put(sk, rec, v)
+	return v, nil
+}
+
+// open decrypts rec, the record stored at sk, reloading the keyring once
+// if another node rotated it.
+func (t *ReadTx) open(sk, rec []byte) ([]byte, error) {
 	var pt []byte
 	open := func() error {
 		return t.withKeys(func(kr *keyring) error {
@@ -71,7 +109,7 @@ func (t *ReadTx) Get(key []byte) ([]byte, error) {
 			return err
 		})
 	}
-	err = open()
+	err := open()
 	if errors.Is(err, errNewerTerm) && t.kr == nil {
 		// Another node rotated the keyring: load it, through this
 		// transaction, and try once more.

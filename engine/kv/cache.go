@@ -1,16 +1,14 @@
 package kv
 
-import "sync"
+import "github.com/strongroom/strongroom/seal"
 
-// decodedCache remembers decoded secret records by the exact bytes they
-// were decoded from. It is content-addressed, so it is never stale: a
-// changed record has other bytes and misses. It serves the read paths only,
-// which never modify the record they get; writers decode their own copy.
-// When full it starts over, which bounds its memory.
-type decodedCache struct {
-	mu sync.RWMutex
-	m  map[string]*secretRecord
-}
+// The decoded secret records of the read paths, by storage key and stored
+// bytes (seal.DecodedCache): a read of an unchanged secret neither opens
+// nor decodes its metadata record again. Metadata (versions, times,
+// custom_metadata) may stay in ordinary memory; a secret's data never goes
+// through it. The read paths never modify the record they get; writers
+// decode their own copy.
+var readCache = seal.NewDecodedCache(decodedCacheMax, decodedRecordMax)
 
 // The cache holds at most decodedCacheMax records of at most
 // decodedRecordMax bytes each (about 40 MB at worst): large metadata
@@ -20,30 +18,12 @@ const (
 	decodedRecordMax = 4096
 )
 
-var readCache = &decodedCache{m: map[string]*secretRecord{}}
-
 // loadSecretRO loads the secret at path for reading. The record returned
 // may be shared: callers must not modify it.
 func loadSecretRO(r reader, path string) (*secretRecord, error) {
-	raw, err := r.Get(entryKey(path))
+	v, err := r.GetDecoded(readCache, entryKey(path), func(raw []byte) (any, error) { return decodeSecret(raw) })
 	if err != nil {
-		return loadSecretRaw(raw, err)
+		return loadSecretRaw(nil, err)
 	}
-	readCache.mu.RLock()
-	s, ok := readCache.m[string(raw)]
-	readCache.mu.RUnlock()
-	if ok {
-		return s, nil
-	}
-	s, err = decodeSecret(raw)
-	if err != nil || len(raw) > decodedRecordMax {
-		return s, err
-	}
-	readCache.mu.Lock()
-	if len(readCache.m) >= decodedCacheMax {
-		clear(readCache.m)
-	}
-	readCache.m[string(raw)] = s
-	readCache.mu.Unlock()
-	return s, nil
+	return v.(*secretRecord), nil
 }

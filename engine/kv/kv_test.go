@@ -83,6 +83,13 @@ func (r countingReader) Get(key []byte) ([]byte, error) {
 	return r.reader.Get(key)
 }
 
+func (r countingReader) GetDecoded(c *seal.DecodedCache, key []byte, decode func([]byte) (any, error)) (any, error) {
+	r.c.mu.Lock()
+	r.c.gets++
+	r.c.mu.Unlock()
+	return r.reader.GetDecoded(c, key, decode)
+}
+
 func (r countingReader) List(prefix, after []byte, limit int) ([][]byte, error) {
 	r.c.mu.Lock()
 	r.c.lists++

@@ -11,6 +11,7 @@ import (
 // a missing record; List returns keys only, never values.
 type reader interface {
 	Get(key []byte) ([]byte, error)
+	GetDecoded(c *seal.DecodedCache, key []byte, decode func([]byte) (any, error)) (any, error)
 	List(prefix, after []byte, limit int) ([][]byte, error)
 }
 

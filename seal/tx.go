@@ -55,15 +55,22 @@ func (t *ReadTx) withKeys(fn func(*keyring) error) error {
 // Get returns the decrypted record at key, or ErrNotFound. A record that
 // fails authentication returns ErrDecrypt.
 func (t *ReadTx) Get(key []byte) ([]byte, error) {
-	sk := t.b.dataKey2(t.prefix, key)
-	rec, err := t.raw.Get(sk)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, ErrNotFound
-	}
+	sk, rec, err := t.getSealed(key)
 	if err != nil {
 		return nil, err
 	}
 	return t.open(sk, rec)
+}
+
+// getSealed returns the full storage key of key and the record stored
+// there, still sealed, or ErrNotFound.
+func (t *ReadTx) getSealed(key []byte) (sk, rec []byte, err error) {
+	sk = t.b.dataKey2(t.prefix, key)
+	rec, err = t.raw.Get(sk)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, ErrNotFound
+	}
+	return sk, rec, err
 }
 
 // GetDecoded returns decode(the decrypted record at key), or ErrNotFound,
@@ -72,11 +79,7 @@ func (t *ReadTx) Get(key []byte) ([]byte, error) {
 // without opening the record again. decode must not keep its argument; its
 // result is shared by every caller and must not be modified.
 func (t *ReadTx) GetDecoded(c *DecodedCache, key []byte, decode func([]byte) (any, error)) (any, error) {
-	sk := t.b.dataKey2(t.prefix, key)
-	rec, err := t.raw.Get(sk)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, ErrNotFound
-	}
+	sk, rec, err := t.getSealed(key)
 	if err != nil {
 		return nil, err
 	}

@@ -327,8 +327,7 @@ func TestDeployHCLFilesParse(t *testing.T) {
 		})
 	}
 	for _, want := range []string{
-		"systemd/strongroom.hcl", "kubernetes/strongroom.hcl",
-		"compose/strongroom-1.hcl", "compose/strongroom-2.hcl", "compose/strongroom-3.hcl",
+		"systemd/strongroom.hcl", "kubernetes/strongroom.hcl", "compose/strongroom.hcl",
 	} {
 		if !found[want] {
 			t.Errorf("deploy/%s not found", want)

@@ -1,10 +1,12 @@
-# strongroom-1 of the compose demo (deploy/compose/compose.yaml). The three
-# nodes share one FoundationDB database and are all active; each keeps its
-# own seal state. A test parses every .hcl file under deploy/.
+# The configuration of every node of the compose demo
+# (deploy/compose/compose.yaml). The three nodes share one FoundationDB
+# database and are all active; each keeps its own seal state. A test parses
+# every .hcl file under deploy/.
 
 listener "tcp" {
   address       = "0.0.0.0:8200"
-  # This node's certificate, from gen-certs.sh (tls/strongroom-1/).
+  # The node's own certificate, from gen-certs.sh (tls/strongroom-N/,
+  # mounted at /etc/strongroom/tls by compose.yaml).
   tls_cert_file = "/etc/strongroom/tls/tls.crt"
   tls_key_file  = "/etc/strongroom/tls/tls.key"
 }
@@ -22,9 +24,6 @@ storage "foundationdb" {
 # every node is unsealed separately with the unseal keys. For an HSM, see
 # deploy/README.md (seal "pkcs11" with a mounted PKCS#11 module).
 seal "shamir" {}
-
-# Checked, otherwise unused: the address this node is reached at.
-api_addr = "https://strongroom-1:8200"
 
 log_level  = "info"
 log_format = "json"

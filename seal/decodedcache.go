@@ -52,6 +52,14 @@ func (c *DecodedCache) put(sk, sealed []byte, v any) {
 	c.m[string(sk)] = decodedEntry{sealed: string(sealed), v: v}
 }
 
+// Clear forgets every record, for when what they decoded to must leave
+// memory (the keys that opened them are gone).
+func (c *DecodedCache) Clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+}
+
 // Len reports how many records c holds.
 func (c *DecodedCache) Len() int {
 	c.mu.RLock()

@@ -93,6 +93,8 @@ type Manager struct {
 	purgeMu sync.Mutex
 	purging map[string]bool
 
+	decoded *seal.DecodedCache // registry entries, by key and ciphertext
+
 	refreshPending atomic.Bool
 	refreshes      atomic.Int64 // refresh runs, for tests
 }
@@ -141,7 +143,8 @@ func NewManager(ctx context.Context, cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Manager{cfg: cfg, life: ctx, loaded: map[string]*Tenant{}, purging: map[string]bool{}}
+	m := &Manager{cfg: cfg, life: ctx, loaded: map[string]*Tenant{}, purging: map[string]bool{},
+		decoded: seal.NewDecodedCache(registryCacheMax, 4096)}
 	cfg.Root.Sys.OnSeal = append(cfg.Root.Sys.OnSeal, m.unloadAll)
 	cfg.Root.Barrier.WatchEpochKinds(ctx, []string{seal.EpochNamespaces}, func(string) { m.scheduleRefresh(ctx) })
 	return m
@@ -196,30 +199,46 @@ func (m *Manager) readIndex(ctx context.Context) (map[string]*Entry, error) {
 	var idx map[string]*Entry
 	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
 		var err error
-		idx, err = readRegistry(tx)
+		idx, err = m.readRegistry(tx)
 		return err
 	})
 	return idx, err
 }
 
-// readRegistry reads every registry entry in tx, by name.
-func readRegistry(tx *seal.ReadTx) (map[string]*Entry, error) {
+// readRegistry reads every registry entry in tx, by name. Entries are
+// shared with the decoded cache: callers must not modify them.
+func (m *Manager) readRegistry(tx *seal.ReadTx) (map[string]*Entry, error) {
 	names, err := tx.ListNames(entryPrefix())
 	if err != nil {
 		return nil, err
 	}
 	idx := make(map[string]*Entry, len(names))
 	for _, n := range names {
-		e, err := seal.GetJSON[Entry](tx, entryKey(n))
+		v, err := tx.GetDecoded(m.decoded, entryKey(n), decodeEntry)
+		if errors.Is(err, seal.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
-		if e != nil {
-			idx[n] = e
-		}
+		idx[n] = v.(*Entry)
 	}
 	return idx, nil
 }
+
+// decodeEntry decodes a stored registry entry (seal.GetJSON's rules).
+func decodeEntry(raw []byte) (any, error) {
+	var e Entry
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, seal.ErrCorrupt
+	}
+	return &e, nil
+}
+
+// registryCacheMax bounds the decoded registry entries kept (with their
+// ciphertexts, ~0.5 KB each): the index holds every entry anyway, and a
+// refresh after another node's change then opens only what changed.
+const registryCacheMax = 100_000
 
 // registered is the seal guard of a namespace's tenant
 // (seal.Options.Guard): in the transaction that would write the tenant's
@@ -236,7 +255,7 @@ func (m *Manager) registered(raw storage.ReadTx, name, idHex string) error {
 	if e != nil && e.TenantID == idHex {
 		return nil
 	}
-	idx, err := readRegistry(tx)
+	idx, err := m.readRegistry(tx)
 	if err != nil {
 		return err
 	}
@@ -405,6 +424,7 @@ func (m *Manager) unloadAll() {
 	m.idxMu.Lock()
 	m.idx, m.idxLoaded = nil, false
 	m.idxMu.Unlock()
+	m.decoded.Clear()
 }
 
 // EachLoaded calls fn with the current name of each tenant loaded on

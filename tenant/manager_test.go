@@ -33,7 +33,7 @@ func (c *clock) add(d time.Duration) {
 
 // newNode is one node's manager over store, its cluster initialised (by
 // the first node) and unsealed with key.
-func newNode(t *testing.T, st storage.Store, clk *clock, key *string, cfg Config) *Manager {
+func newNode(t testing.TB, st storage.Store, clk *clock, key *string, cfg Config) *Manager {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -53,7 +53,7 @@ func newNode(t *testing.T, st storage.Store, clk *clock, key *string, cfg Config
 	return NewManager(ctx, cfg)
 }
 
-func openStore(t *testing.T) storage.Store {
+func openStore(t testing.TB) storage.Store {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
@@ -436,4 +436,62 @@ func TestSecondPurgePassClearsLateWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { return tenantRecords(t, st, id) == 0 && purges() == 0 })
+}
+
+// BenchmarkRegistryRead reads the registry of 3,000 namespaces, as a
+// refresh after another node's change does: cold (every entry opened and
+// decoded) and warm (the decoded entries cached by key and ciphertext).
+func BenchmarkRegistryRead(b *testing.B) {
+	ctx := context.Background()
+	st, clk, key := openStore(b), &clock{now: time.Unix(1e9, 0)}, ""
+	m := newNode(b, st, clk, &key, Config{})
+	const n = 3000
+	for i := range n {
+		if _, err := m.Create(ctx, fmt.Sprintf("ns%05d", i), CreateInput{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	read := func(b *testing.B) {
+		if idx, err := m.readIndex(ctx); err != nil || len(idx) != n {
+			b.Fatalf("%d entries, %v", len(idx), err)
+		}
+	}
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			m.decoded = seal.NewDecodedCache(registryCacheMax, 4096)
+			read(b)
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		for b.Loop() {
+			read(b)
+		}
+	})
+}
+
+// TestClusterSealForgetsDecodedRegistry: the cluster's seal drops the
+// registry's decoded entries with the index, and the registry reads again
+// (cold) after the unseal.
+func TestClusterSealForgetsDecodedRegistry(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	m := newNode(t, st, clk, &key, Config{})
+	for _, n := range []string{"a", "b"} {
+		if _, err := m.Create(ctx, n, CreateInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if idx, err := m.readIndex(ctx); err != nil || len(idx) != 2 || m.decoded.Len() != 2 {
+		t.Fatalf("index %d (%v), %d decoded", len(idx), err, m.decoded.Len())
+	}
+	m.cfg.Root.Sys.Seal()
+	if n := m.decoded.Len(); n != 0 {
+		t.Fatalf("%d decoded registry entries kept after the seal", n)
+	}
+	if _, err := m.cfg.Root.Sys.Unseal(ctx, sys.UnsealRequest{Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Has(ctx, "a") || !m.Has(ctx, "b") {
+		t.Fatal("namespaces missing after the unseal")
+	}
 }

@@ -1,6 +1,9 @@
 package seal
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // DecodedCache remembers, for records read often and rewritten rarely
 // (an engine's metadata), what each decoded to, so that ReadTx.GetDecoded
@@ -58,6 +61,17 @@ func (c *DecodedCache) Clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.m)
+}
+
+// forgetPrefix forgets the records whose storage keys start with p.
+func (c *DecodedCache) forgetPrefix(p []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if strings.HasPrefix(k, string(p)) {
+			delete(c.m, k)
+		}
+	}
 }
 
 // Len reports how many records c holds.

@@ -94,3 +94,40 @@ func TestGetDecoded(t *testing.T) {
 		t.Errorf("cache holds %d entries, limit 2", n)
 	}
 }
+
+// TestForgetDecoded: a view's records leave the cache; another view's stay.
+func TestForgetDecoded(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openBolt(t)
+	b := New(st, []byte("t1"), Options{})
+	initUnseal(t, b, 1, 1)
+	c := NewDecodedCache(10, 4096)
+	one, two := b.Sub([]byte("one/")), b.Sub([]byte("two/"))
+	for _, v := range []*View{one, two} {
+		if err := v.Update(ctx, func(tx *Tx) error { return tx.Set([]byte("k"), []byte("v")) }); err != nil {
+			t.Fatal(err)
+		}
+		err := v.View(ctx, func(tx *ReadTx) error {
+			_, err := tx.GetDecoded(c, []byte("k"), func(raw []byte) (any, error) { return string(raw), nil })
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Len() != 2 {
+		t.Fatalf("%d records cached, want 2", c.Len())
+	}
+	one.ForgetDecoded(c)
+	if c.Len() != 1 {
+		t.Fatalf("%d records cached after forgetting one view, want 1", c.Len())
+	}
+	decoded := false
+	err := two.View(ctx, func(tx *ReadTx) error {
+		_, err := tx.GetDecoded(c, []byte("k"), func(raw []byte) (any, error) { decoded = true; return string(raw), nil })
+		return err
+	})
+	if err != nil || decoded {
+		t.Fatalf("the other view's record: %v, decoded again %v", err, decoded)
+	}
+}

@@ -287,6 +287,11 @@ func (v *View) DeleteAll(ctx context.Context) error {
 // not only unreachable. It blocks other transactions while it runs.
 func (v *View) Scrub(ctx context.Context) error { return storage.Scrub(ctx, v.b.store) }
 
+// ForgetDecoded drops from c what the records of v decoded to: for a
+// backend that closes (its tenant sealed or unloaded, its mount disabled),
+// so that its decoded records leave memory with it.
+func (v *View) ForgetDecoded(c *DecodedCache) { c.forgetPrefix(v.b.dataKey2(v.prefix, nil)) }
+
 // Tenant returns a transaction on the same storage transaction without the
 // view's prefix: the tenant's whole subspace. An engine uses it to write
 // outside its mount atomically with its own records (a login creating its

@@ -38,6 +38,13 @@ type v2Backend struct {
 	now func() time.Time
 }
 
+// Close drops the mount's decoded metadata from memory: the mounts table
+// calls it when the tenant seals or unloads and when the mount goes.
+func (b *v2Backend) Close() error {
+	b.st.forget()
+	return nil
+}
+
 // HandleRequest serves a v2 mount. Errors: engine.ErrBadRequest (wrapping
 // ErrCASMismatch, ErrCASRequired or ErrInvalidPath where they apply),
 // engine.ErrNotFound, engine.ErrUnsupportedOperation, and the storage and

@@ -246,3 +246,4 @@ func (failingStore) setLarge(context.Context, []byte, []byte, func(writer) error
 	return errFailing
 }
 func (failingStore) scrub(context.Context) error { return errFailing }
+func (failingStore) forget()                     {}

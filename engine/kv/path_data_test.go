@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/seal"
 )
 
 func TestDataWriteRead(t *testing.T) {
@@ -395,5 +396,26 @@ func TestConcurrentWritesOneSecret(t *testing.T) {
 	}
 	if n := len(rawKeys(t, e.view, versionPrefix("c"))); n != 20 {
 		t.Fatalf("%d version records", n)
+	}
+}
+
+// TestCloseForgetsDecodedMetadata: a read leaves the secret's decoded
+// metadata in readCache; closing the backend (its tenant sealed or
+// unloaded, or the mount disabled) takes it out again.
+func TestCloseForgetsDecodedMetadata(t *testing.T) {
+	saved := readCache // package state: other tests' records would blur the count
+	readCache = seal.NewDecodedCache(decodedCacheMax, decodedRecordMax)
+	t.Cleanup(func() { readCache = saved })
+	e := newV2(t)
+	ok(t, e.b, engine.OpUpdate, "data/app/db", `{"data":{"user":"u"}}`, "")
+	ok(t, e.b, engine.OpRead, "data/app/db", "", "")
+	if n := readCache.Len(); n != 1 {
+		t.Fatalf("readCache holds %d records after a read, want 1", n)
+	}
+	if err := e.b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := readCache.Len(); n != 0 {
+		t.Fatalf("readCache holds %d records after Close, want 0", n)
 	}
 }

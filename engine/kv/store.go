@@ -39,6 +39,8 @@ type store interface {
 	// (seal.View.Scrub): destroy and metadata delete call it, so destroyed
 	// data is gone from the disk and not only unreachable.
 	scrub(ctx context.Context) error
+	// forget drops the mount's records from readCache (seal.View.ForgetDecoded).
+	forget()
 }
 
 // sealStore is the store of a mount: its seal.View.
@@ -57,3 +59,5 @@ func (s sealStore) setLarge(ctx context.Context, key, value []byte, fn func(w wr
 }
 
 func (s sealStore) scrub(ctx context.Context) error { return s.v.Scrub(ctx) }
+
+func (s sealStore) forget() { s.v.ForgetDecoded(readCache) }

@@ -334,6 +334,14 @@ func GetJSON[T any](t *ReadTx, key []byte) (*T, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeJSON[T](raw)
+}
+
+// DecodeJSON decodes a JSON record into a new T (returned as *T) with
+// GetJSON's rules: a decode function for ReadTx.GetDecoded.
+func DecodeJSON[T any](raw []byte) (any, error) { return decodeJSON[T](raw) }
+
+func decodeJSON[T any](raw []byte) (*T, error) {
 	v := new(T)
 	if err := json.Unmarshal(raw, v); err != nil {
 		return nil, ErrCorrupt

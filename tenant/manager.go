@@ -214,25 +214,28 @@ func (m *Manager) readRegistry(tx *seal.ReadTx) (map[string]*Entry, error) {
 	}
 	idx := make(map[string]*Entry, len(names))
 	for _, n := range names {
-		v, err := tx.GetDecoded(m.decoded, entryKey(n), decodeEntry)
-		if errors.Is(err, seal.ErrNotFound) {
-			continue
-		}
+		e, err := m.entryIn(tx, n)
 		if err != nil {
 			return nil, err
 		}
-		idx[n] = v.(*Entry)
+		if e != nil {
+			idx[n] = e
+		}
 	}
 	return idx, nil
 }
 
-// decodeEntry decodes a stored registry entry (seal.GetJSON's rules).
-func decodeEntry(raw []byte) (any, error) {
-	var e Entry
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return nil, seal.ErrCorrupt
+// entryIn returns the registry entry of name in tx (nil when there is
+// none), through the decoded cache: callers must not modify it.
+func (m *Manager) entryIn(tx *seal.ReadTx, name string) (*Entry, error) {
+	v, err := tx.GetDecoded(m.decoded, entryKey(name), seal.DecodeJSON[Entry])
+	if errors.Is(err, seal.ErrNotFound) {
+		return nil, nil
 	}
-	return &e, nil
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Entry), nil
 }
 
 // registryCacheMax bounds the decoded registry entries kept (with their
@@ -248,7 +251,7 @@ const registryCacheMax = 100_000
 // purge may be over, so nothing would remove what the write left.
 func (m *Manager) registered(raw storage.ReadTx, name, idHex string) error {
 	tx := m.cfg.Root.Barrier.ReadIn(raw)
-	e, err := seal.GetJSON[Entry](tx, entryKey(name))
+	e, err := m.entryIn(tx, name)
 	if err != nil {
 		return err
 	}

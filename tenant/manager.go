@@ -686,8 +686,8 @@ const purgeInline = 2 * time.Second
 // tenant's records are unreadable once it commits; it then destroys the
 // tenant's HSM key, so they stay unreadable in copies of the store made
 // before, and clears the records in bounded transactions: for up to two
-// seconds before it returns, then in the background (Purging lists what
-// is left).
+// seconds before it returns, then in the background; once more
+// PurgeGrace later (FinishPurges).
 func (m *Manager) Delete(ctx context.Context, name string) (DeleteStatus, error) {
 	name, err := ParseName(name)
 	if err != nil {
@@ -829,7 +829,7 @@ func (m *Manager) purge(ctx context.Context, idHex string) error {
 			return err
 		}
 		if p.ClearedAt != 0 {
-			if now.Before(time.Unix(p.ClearedAt, 0).Add(m.purgeGrace())) {
+			if !m.secondPassDue(p, now) {
 				return nil
 			}
 			return tx.Delete(purgeKey(idHex)) // the second pass
@@ -839,11 +839,14 @@ func (m *Manager) purge(ctx context.Context, idHex string) error {
 	})
 }
 
-func (m *Manager) purgeGrace() time.Duration {
-	if m.cfg.PurgeGrace > 0 {
-		return m.cfg.PurgeGrace
+// secondPassDue reports whether p's first pass ended PurgeGrace or more
+// before now.
+func (m *Manager) secondPassDue(p *purgeRecord, now time.Time) bool {
+	grace := m.cfg.PurgeGrace
+	if grace <= 0 {
+		grace = DefaultPurgeGrace
 	}
-	return DefaultPurgeGrace
+	return p.ClearedAt != 0 && !now.Before(time.Unix(p.ClearedAt, 0).Add(grace))
 }
 
 func (m *Manager) purgeRecord(ctx context.Context, idHex string) (*purgeRecord, error) {
@@ -854,18 +857,6 @@ func (m *Manager) purgeRecord(ctx context.Context, idHex string) (*purgeRecord, 
 		return err
 	})
 	return p, err
-}
-
-// Purging returns the ids (hex) of deleted tenants whose records are not
-// all cleared yet (not counting the second pass).
-func (m *Manager) Purging(ctx context.Context) ([]string, error) {
-	var ids []string
-	err := m.eachPurge(ctx, func(p *purgeRecord) {
-		if p.ClearedAt == 0 {
-			ids = append(ids, p.TenantID)
-		}
-	})
-	return ids, err
 }
 
 // eachPurge calls fn with every purge record.
@@ -894,7 +885,7 @@ func (m *Manager) eachPurge(ctx context.Context, fn func(p *purgeRecord)) error 
 func (m *Manager) FinishPurges(ctx context.Context, now time.Time) error {
 	var due []string
 	err := m.eachPurge(ctx, func(p *purgeRecord) {
-		if p.ClearedAt == 0 || !now.Before(time.Unix(p.ClearedAt, 0).Add(m.purgeGrace())) {
+		if p.ClearedAt == 0 || m.secondPassDue(p, now) {
 			due = append(due, p.TenantID)
 		}
 	})

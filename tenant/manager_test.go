@@ -201,8 +201,8 @@ func TestDeleteClearsInBoundedBatches(t *testing.T) {
 	if n := count(goneID); n != 0 {
 		t.Fatalf("%d records of the deleted tenant remain", n)
 	}
-	if ids, err := m.Purging(ctx); err != nil || len(ids) != 0 {
-		t.Fatalf("purge records left: %v %v", ids, err)
+	if ids := unfinishedPurges(t, m); len(ids) != 0 {
+		t.Fatalf("purges with records left: %v", ids)
 	}
 }
 
@@ -420,8 +420,8 @@ func TestSecondPurgePassClearsLateWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids, err := m.Purging(ctx); err != nil || len(ids) != 0 {
-		t.Fatalf("Purging lists %v (%v): the first pass is done", ids, err)
+	if ids := unfinishedPurges(t, m); len(ids) != 0 {
+		t.Fatalf("purges %v unfinished: the first pass is done", ids)
 	}
 	// Not yet due: nothing happens.
 	if err := m.FinishPurges(ctx, clk.Now().Add(30*time.Second)); err != nil {
@@ -494,4 +494,20 @@ func TestClusterSealForgetsDecodedRegistry(t *testing.T) {
 	if !m.Has(ctx, "a") || !m.Has(ctx, "b") {
 		t.Fatal("namespaces missing after the unseal")
 	}
+}
+
+// unfinishedPurges returns the tenant ids of the purges whose first pass
+// has not ended.
+func unfinishedPurges(t *testing.T, m *Manager) []string {
+	t.Helper()
+	var ids []string
+	err := m.eachPurge(context.Background(), func(p *purgeRecord) {
+		if p.ClearedAt == 0 {
+			ids = append(ids, p.TenantID)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

@@ -23,7 +23,7 @@ const (
 func loadSecretRO(r reader, path string) (*secretRecord, error) {
 	v, err := r.GetDecoded(readCache, entryKey(path), func(raw []byte) (any, error) { return decodeSecret(raw) })
 	if err != nil {
-		return loadSecretRaw(nil, err)
+		return noSecret(err)
 	}
 	return v.(*secretRecord), nil
 }

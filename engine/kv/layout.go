@@ -155,14 +155,14 @@ func loadState(r reader, path string) (configRecord, *secretRecord, error) {
 func loadSecret(r reader, path string) (*secretRecord, error) {
 	raw, err := r.Get(entryKey(path))
 	if err != nil {
-		return loadSecretRaw(raw, err)
+		return noSecret(err)
 	}
 	return decodeSecret(raw)
 }
 
-// loadSecretRaw turns a failed Get into loadSecret's answer: no secret, or
-// the error.
-func loadSecretRaw(_ []byte, err error) (*secretRecord, error) {
+// noSecret turns a failed read of a secret's record into loadSecret's
+// answer: no secret, or the error.
+func noSecret(err error) (*secretRecord, error) {
 	if errors.Is(err, seal.ErrNotFound) {
 		return nil, nil
 	}

@@ -3,6 +3,7 @@ package tenant
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -90,8 +91,10 @@ type Manager struct {
 	idx       map[string]*Entry // every namespace by name, once loaded
 	idxLoaded bool
 
+	holder  string // this manager's id in purge leases
 	purgeMu sync.Mutex
-	purging map[string]bool
+	purging map[string]bool       // purges running on this node
+	retry   map[string]purgeRetry // failed purges, by tenant id
 
 	decoded *seal.DecodedCache // registry entries, by key and ciphertext
 
@@ -143,7 +146,8 @@ func NewManager(ctx context.Context, cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Manager{cfg: cfg, life: ctx, loaded: map[string]*Tenant{}, purging: map[string]bool{},
+	m := &Manager{cfg: cfg, life: ctx, loaded: map[string]*Tenant{},
+		holder: rand.Text(), purging: map[string]bool{}, retry: map[string]purgeRetry{},
 		decoded: seal.NewDecodedCache(registryCacheMax, 4096)}
 	cfg.Root.Sys.OnSeal = append(cfg.Root.Sys.OnSeal, m.unloadAll)
 	cfg.Root.Barrier.WatchEpochKinds(ctx, []string{seal.EpochNamespaces}, func(string) { m.scheduleRefresh(ctx) })
@@ -694,6 +698,7 @@ func (m *Manager) Delete(ctx context.Context, name string) (DeleteStatus, error)
 		return DeleteNone, err
 	}
 	var e *Entry
+	now := m.cfg.Now()
 	err = m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error {
 		var err error
 		if e, err = seal.GetJSON[Entry](&tx.ReadTx, entryKey(name)); err != nil || e == nil {
@@ -711,6 +716,7 @@ func (m *Manager) Delete(ctx context.Context, name string) (DeleteStatus, error)
 			return err
 		}
 		p := purgeRecord{TenantID: e.TenantID, HSMDestroyed: blob == nil}
+		p.lease(m.holder, now) // this node purges
 		if blob != nil {
 			if p.HSMKeyLabel, err = tenantKeyLabel(m.cfg.HSMLabelPrefix, e.TenantID, blob); err != nil {
 				return err
@@ -744,155 +750,6 @@ func (m *Manager) Delete(ctx context.Context, name string) (DeleteStatus, error)
 		return DeleteInProgress, nil
 	}
 	return DeleteDone, nil
-}
-
-// destroyKey destroys the tenant's HSM key named in its purge record and
-// records that it is gone.
-func (m *Manager) destroyKey(ctx context.Context, idHex string) error {
-	var p *purgeRecord
-	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
-		var err error
-		p, err = seal.GetJSON[purgeRecord](tx, purgeKey(idHex))
-		return err
-	})
-	if err != nil || p == nil || p.HSMDestroyed {
-		return err
-	}
-	if m.cfg.HSM == nil {
-		return errors.New("tenant: the tenant's key is on an HSM, and no HSM is configured")
-	}
-	if err := m.cfg.HSM.DestroyNamedKey(ctx, p.HSMKeyLabel); err != nil {
-		return err
-	}
-	return m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error {
-		p, err := seal.GetJSON[purgeRecord](&tx.ReadTx, purgeKey(idHex))
-		if err != nil || p == nil {
-			return err
-		}
-		p.HSMDestroyed = true
-		return putPurge(tx, p)
-	})
-}
-
-// startPurge clears a deleted tenant's records in the background, once.
-func (m *Manager) startPurge(idHex string) {
-	m.purgeMu.Lock()
-	if m.purging[idHex] {
-		m.purgeMu.Unlock()
-		return
-	}
-	m.purging[idHex] = true
-	m.purgeMu.Unlock()
-	go func() {
-		defer func() {
-			m.purgeMu.Lock()
-			delete(m.purging, idHex)
-			m.purgeMu.Unlock()
-		}()
-		if err := m.purge(m.life, idHex); err != nil && m.life.Err() == nil {
-			m.cfg.Logger.Warn("namespace purge interrupted; it resumes later", "tenant_id", idHex, "error", err.Error())
-		}
-	}()
-}
-
-// purge carries the deletion of a tenant on: its HSM key if still there,
-// then its records, batch by batch. The first pass marks the purge record
-// cleared; a pass PurgeGrace after that (see FinishPurges) clears again
-// and removes the record.
-func (m *Manager) purge(ctx context.Context, idHex string) error {
-	p, err := m.purgeRecord(ctx, idHex)
-	if err != nil || p == nil {
-		return err
-	}
-	if !p.HSMDestroyed {
-		if err := m.destroyKey(ctx, idHex); err != nil {
-			return err
-		}
-	}
-	id, err := hex.DecodeString(idHex)
-	if err != nil {
-		return seal.ErrCorrupt
-	}
-	for {
-		n, err := seal.PurgeTenant(ctx, m.cfg.Store, id, m.cfg.PurgeBatch)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			break
-		}
-	}
-	now := m.cfg.Now()
-	return m.cfg.Root.Barrier.Update(ctx, func(tx *seal.Tx) error {
-		p, err := seal.GetJSON[purgeRecord](&tx.ReadTx, purgeKey(idHex))
-		if err != nil || p == nil {
-			return err
-		}
-		if p.ClearedAt != 0 {
-			if !m.secondPassDue(p, now) {
-				return nil
-			}
-			return tx.Delete(purgeKey(idHex)) // the second pass
-		}
-		p.ClearedAt = now.Unix()
-		return putPurge(tx, p)
-	})
-}
-
-// secondPassDue reports whether p's first pass ended PurgeGrace or more
-// before now.
-func (m *Manager) secondPassDue(p *purgeRecord, now time.Time) bool {
-	grace := m.cfg.PurgeGrace
-	if grace <= 0 {
-		grace = DefaultPurgeGrace
-	}
-	return p.ClearedAt != 0 && !now.Before(time.Unix(p.ClearedAt, 0).Add(grace))
-}
-
-func (m *Manager) purgeRecord(ctx context.Context, idHex string) (*purgeRecord, error) {
-	var p *purgeRecord
-	err := m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
-		var err error
-		p, err = seal.GetJSON[purgeRecord](tx, purgeKey(idHex))
-		return err
-	})
-	return p, err
-}
-
-// eachPurge calls fn with every purge record.
-func (m *Manager) eachPurge(ctx context.Context, fn func(p *purgeRecord)) error {
-	return m.cfg.Root.Barrier.View(ctx, func(tx *seal.ReadTx) error {
-		ids, err := tx.ListNames(purgePrefix())
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			p, err := seal.GetJSON[purgeRecord](tx, purgeKey(id))
-			if err != nil {
-				return err
-			}
-			if p != nil {
-				fn(p)
-			}
-		}
-		return nil
-	})
-}
-
-// FinishPurges runs the second pass of every purge whose first pass ended
-// PurgeGrace or more before now, and of every unfinished one not already
-// running (a restart's), in the background. Run calls it each sweep.
-func (m *Manager) FinishPurges(ctx context.Context, now time.Time) error {
-	var due []string
-	err := m.eachPurge(ctx, func(p *purgeRecord) {
-		if p.ClearedAt == 0 || m.secondPassDue(p, now) {
-			due = append(due, p.TenantID)
-		}
-	})
-	for _, id := range due {
-		m.startPurge(id)
-	}
-	return err
 }
 
 // Run does the background work until ctx ends: every SweepInterval it

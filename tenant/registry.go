@@ -77,12 +77,16 @@ func (e *Entry) Data() map[string]any {
 // cleared, so a restart finishes the job. ClearedAt (Unix seconds) is set
 // once the first pass cleared them; the record stays for the second pass,
 // PurgeGrace later, which clears what requests already under way at the
-// delete wrote afterwards.
+// delete wrote afterwards. Holder (a manager's random id) has the lease on
+// the purge until LeaseUntil (Unix nanoseconds) while it works on it; the
+// other nodes keep off it until then (purge.go).
 type purgeRecord struct {
 	TenantID     string `json:"tenant_id"`
 	HSMKeyLabel  string `json:"hsm_key_label,omitempty"`
 	HSMDestroyed bool   `json:"hsm_destroyed"`
 	ClearedAt    int64  `json:"cleared_at,omitempty"`
+	Holder       string `json:"holder,omitempty"`
+	LeaseUntil   int64  `json:"lease_until,omitempty"`
 }
 
 // Registry keys, in the root tenant's barrier.

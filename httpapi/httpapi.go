@@ -206,7 +206,10 @@ func (s *Server) dispatch(c echo.Context) error {
 	h["Strict-Transport-Security"] = hsts
 
 	r := &request{ctx: ctx, id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root}
-	err := s.resolveNamespace(c, r)
+	err := checkWrapTTL(req.Header)
+	if err == nil {
+		err = s.resolveNamespace(c, r)
+	}
 	switch {
 	case err != nil: // written below
 	case s.auditable(r):

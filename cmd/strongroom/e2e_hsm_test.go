@@ -74,7 +74,7 @@ func TestAutoUnsealSurvivesKill(t *testing.T) {
 	p := startServerEnv(t, f.env(), "-config", cfg)
 	c := newClient(t, p.addr)
 	st, err := c.Sys().SealStatus()
-	if err != nil || st.Type != "pkcs11" || !st.RecoverySeal || st.Initialized {
+	if err != nil || st.Type != "pkcs11" || !st.RecoverySeal || st.RecoverySealType != "shamir" || st.Initialized {
 		t.Fatalf("before init: %+v %v", st, err)
 	}
 	// vault operator init -recovery-shares=5 -recovery-threshold=3
@@ -206,7 +206,7 @@ func TestDualControlProcess(t *testing.T) {
 	p := startServerEnv(t, f.env(), "-config", cfg)
 	c := newClient(t, p.addr)
 	st, _ := c.Sys().SealStatus()
-	if st.RecoverySeal {
+	if st.RecoverySeal || st.RecoverySealType != "" {
 		t.Fatal("dual control reports a recovery seal: the CLI would send recovery shares")
 	}
 	res, err := c.Sys().Init(&vault.InitRequest{SecretShares: 3, SecretThreshold: 2})
@@ -295,7 +295,7 @@ func TestMigrationProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st.Sealed || st.Type != "shamir" || st.RecoverySeal {
+	if st.Sealed || st.Type != "shamir" || st.RecoverySeal || st.RecoverySealType != "" {
 		t.Fatalf("after migrating back: %+v", st)
 	}
 	p.stop(t)

@@ -176,7 +176,11 @@ type SealStatusResponse struct {
 	ClusterName  string `json:"cluster_name,omitempty"`
 	ClusterID    string `json:"cluster_id,omitempty"`
 	RecoverySeal bool   `json:"recovery_seal"`
-	StorageType  string `json:"storage_type,omitempty"`
+	// RecoverySealType is "shamir" with a recovery seal (the recovery keys
+	// are Shamir shares), as Vault's and OpenBao's auto seals report it;
+	// `vault status` prints it as "Recovery Seal Type".
+	RecoverySealType string `json:"recovery_seal_type,omitempty"`
+	StorageType      string `json:"storage_type,omitempty"`
 }
 
 // SealStatus answers GET sys/seal-status.
@@ -189,6 +193,9 @@ func (s *Sys) SealStatus(ctx context.Context) (*SealStatusResponse, error) {
 		Type: st.Type, Initialized: st.Initialized, Sealed: st.Sealed,
 		T: st.Threshold, N: st.Shares, Progress: st.Progress, Nonce: st.Nonce,
 		RecoverySeal: st.RecoverySeal, Migration: st.Migration, Version: s.Version, BuildDate: s.BuildDate, StorageType: s.StorageType,
+	}
+	if st.RecoverySeal {
+		out.RecoverySealType = "shamir"
 	}
 	if !st.Sealed {
 		if info, err := s.cluster(ctx); err == nil {

@@ -85,7 +85,7 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 		}
 		return respondData(c, r, map[string]any{
 			"default_lease_ttl": def, "max_lease_ttl": max,
-			"force_no_cache": e.Config.ForceNoCache, "description": e.Description, "options": e.Options,
+			"force_no_cache": e.Config.ForceNoCache, "description": e.Description, "options": e.ReportedOptions(),
 		}, nil)
 	}
 	return engine.Errorf(engine.ErrBadRequest, "cannot fetch sysview for path %q", p)

@@ -45,7 +45,8 @@ type Config struct {
 }
 
 // Info is the entry as sys/mounts and sys/internal/ui/mounts report it
-// (Vault's SystemBackend.mountInfo).
+// (Vault's SystemBackend.mountInfo: "deprecation_status" is "supported"
+// for every built-in engine, and a mount without options reports null).
 func (e *Entry) Info() map[string]any {
 	return map[string]any{
 		"type":                    e.Type,
@@ -54,8 +55,9 @@ func (e *Entry) Info() map[string]any {
 		"local":                   e.Local,
 		"seal_wrap":               e.SealWrap,
 		"external_entropy_access": false,
-		"options":                 e.Options,
+		"options":                 e.ReportedOptions(),
 		"uuid":                    e.UUID,
+		"deprecation_status":      "supported",
 		"plugin_version":          "",
 		"running_plugin_version":  "v0.1.0+builtin.strongroom",
 		"running_sha256":          "",
@@ -65,6 +67,15 @@ func (e *Entry) Info() map[string]any {
 			"force_no_cache":    e.Config.ForceNoCache,
 		},
 	}
+}
+
+// ReportedOptions are the options as Vault reports them: nil (JSON null)
+// when there are none, as for a mount enabled without options.
+func (e *Entry) ReportedOptions() map[string]string {
+	if len(e.Options) == 0 {
+		return nil
+	}
+	return e.Options
 }
 
 // Factory builds the backend of a mount type over the mount's own view of

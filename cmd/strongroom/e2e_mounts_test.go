@@ -1,0 +1,51 @@
+package main
+
+import (
+	"testing"
+
+	vault "github.com/hashicorp/vault/api"
+)
+
+// TestMountInfoShape: `vault secrets list -detailed` and `vault read
+// sys/mounts/<path>` see a mount as Vault reports it (SystemBackend.
+// mountInfo): deprecation_status "supported" for the built-in engines, and
+// options null for a mount enabled without any.
+func TestMountInfoShape(t *testing.T) {
+	_, c, _ := kvServer(t)
+	// vault secrets enable transit
+	if err := c.Sys().Mount("transit", &vault.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Sys().ListMounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, wantOpts := range map[string]map[string]string{"transit/": nil, "secret/": {"version": "2"}} {
+		m := l[path]
+		if m == nil {
+			t.Fatalf("%s not listed: %v", path, l)
+		}
+		if m.DeprecationStatus != "supported" || (wantOpts == nil) != (m.Options == nil) || m.Options["version"] != wantOpts["version"] {
+			t.Fatalf("%s listed as %+v", path, m)
+		}
+	}
+	// vault read sys/mounts/transit
+	s, err := c.Logical().Read("sys/mounts/transit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts, ok := s.Data["options"]; !ok || opts != nil || s.Data["deprecation_status"] != "supported" {
+		t.Fatalf("sys/mounts/transit: %v", s.Data)
+	}
+	// vault secrets tune -default-lease-ttl=1h transit, then read tune
+	if err := c.Sys().TuneMount("transit", vault.MountConfigInput{DefaultLeaseTTL: "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err = c.Logical().Read("sys/mounts/transit/tune")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts, ok := s.Data["options"]; !ok || opts != nil {
+		t.Fatalf("sys/mounts/transit/tune: %v", s.Data)
+	}
+}

@@ -135,7 +135,9 @@ func (s *Server) capabilities(c echo.Context, r *request) error {
 		if in.Token == "" {
 			return engine.Errorf(engine.ErrBadRequest, "missing token")
 		}
-		e, err = s.authenticate(ctx, &request{token: in.Token})
+		// The token is looked up in the request's namespace, as the
+		// request's own token is.
+		e, err = s.authenticate(ctx, &request{ctx: ctx, t: r.t, ns: r.ns, token: in.Token})
 		if errors.Is(err, engine.ErrPermissionDenied) {
 			return engine.Errorf(engine.ErrBadRequest, "invalid token")
 		}

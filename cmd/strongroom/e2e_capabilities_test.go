@@ -1,0 +1,54 @@
+package main
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+
+	vault "github.com/hashicorp/vault/api"
+)
+
+// TestTokenCapabilitiesCLI makes the calls of `vault token capabilities`:
+// PATH alone (sys/capabilities-self), TOKEN PATH (sys/capabilities, the
+// token in the body) and -accessor ACCESSOR PATH
+// (sys/capabilities-accessor), for a token of a policy, the root token,
+// and tokens and accessors that do not exist.
+func TestTokenCapabilitiesCLI(t *testing.T) {
+	p, c, _ := kvServer(t)
+	// vault policy write app app.hcl
+	if err := c.Sys().PutPolicy("app", `path "secret/data/app/*" { capabilities = ["read", "create", "update"] }`); err != nil {
+		t.Fatal(err)
+	}
+	// vault token create -policy=app -ttl=1h
+	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"app"}, TTL: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, acc := sec.Auth.ClientToken, sec.Auth.Accessor
+	want := func(what string, got []string, err error, caps ...string) {
+		t.Helper()
+		if err != nil || !slices.Equal(got, caps) {
+			t.Fatalf("%s: %v %v, want %v", what, got, err, caps)
+		}
+	}
+	// vault token capabilities TOKEN PATH
+	got, err := c.Sys().Capabilities(tok, "secret/data/app/db")
+	want("token, allowed path", got, err, "create", "read", "update")
+	got, err = c.Sys().Capabilities(tok, "secret/data/other")
+	want("token, other path", got, err, "deny")
+	got, err = c.Sys().Capabilities(c.Token(), "secret/data/other")
+	want("root token", got, err, "root")
+	// vault token capabilities -accessor ACCESSOR PATH
+	got, err = c.Sys().CapabilitiesAccessor(acc, "secret/data/app/db")
+	want("accessor", got, err, "create", "read", "update")
+	// vault token capabilities PATH, as the app token
+	app := newClient(t, p.addr)
+	app.SetToken(tok)
+	got, err = app.Sys().CapabilitiesSelf("secret/data/app/db")
+	want("self", got, err, "create", "read", "update")
+
+	_, err = c.Sys().Capabilities("srs.doesnotexist", "secret/data/app/db")
+	wantStatus(t, err, http.StatusBadRequest, "invalid token")
+	_, err = c.Sys().CapabilitiesAccessor("nosuchaccessor", "secret/data/app/db")
+	wantStatus(t, err, http.StatusBadRequest, "invalid accessor")
+}

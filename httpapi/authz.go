@@ -72,14 +72,17 @@ func (s *Server) authorize(ctx context.Context, e *token.Entry, r *request, op e
 			}
 		}
 	}
-	if !res.Allowed {
-		return false, engine.ErrPermissionDenied
-	}
-	if needsSudo(r.path) && !res.RootPrivs {
-		return false, engine.ErrPermissionDenied
+	if !res.Allowed || (needsSudo(r.path) && !res.RootPrivs) {
+		return false, errACLDenied
 	}
 	return res.RootPrivs, nil
 }
+
+// errACLDenied is the refusal of a valid token that its policies do not
+// allow, in Vault's words: Vault's CheckToken appends ErrPermissionDenied
+// to a multierror, so the client reads "1 error occurred: * permission
+// denied" (a missing or invalid token reads just "permission denied").
+var errACLDenied = engine.Errorf(engine.ErrPermissionDenied, "1 error occurred:\n\t* permission denied\n\n")
 
 // bodyParams decodes the top-level fields of a JSON body for parameter
 // checks; a body that is not a JSON object has none.

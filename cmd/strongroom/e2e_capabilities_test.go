@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"testing"
@@ -51,4 +52,38 @@ func TestTokenCapabilitiesCLI(t *testing.T) {
 	wantStatus(t, err, http.StatusBadRequest, "invalid token")
 	_, err = c.Sys().CapabilitiesAccessor("nosuchaccessor", "secret/data/app/db")
 	wantStatus(t, err, http.StatusBadRequest, "invalid accessor")
+}
+
+// TestPermissionDeniedTexts: a valid token its policies do not allow reads
+// Vault's multierror text, as `vault kv get` prints it ("* 1 error
+// occurred: * permission denied"); a token that does not exist reads
+// "permission denied" alone, as in Vault.
+func TestPermissionDeniedTexts(t *testing.T) {
+	p, c, _ := kvServer(t)
+	if err := c.Sys().PutPolicy("app", `path "secret/data/app/*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := newClient(t, p.addr)
+	app.SetToken(sec.Auth.ClientToken)
+	bad := newClient(t, p.addr)
+	bad.SetToken("srs.doesnotexist")
+	for _, tc := range []struct {
+		c    *vault.Client
+		path string
+		want string
+	}{
+		{app, "secret/data/other", "1 error occurred:\n\t* permission denied\n\n"},
+		{app, "sys/policies/acl/app", "1 error occurred:\n\t* permission denied\n\n"},
+		{bad, "secret/data/app/x", "permission denied"},
+	} {
+		_, err := tc.c.Logical().Read(tc.path)
+		var re *vault.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden || !slices.Equal(re.Errors, []string{tc.want}) {
+			t.Fatalf("%s: %v, want 403 %q", tc.path, err, tc.want)
+		}
+	}
 }

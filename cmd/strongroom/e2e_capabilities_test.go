@@ -87,3 +87,21 @@ func TestPermissionDeniedTexts(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupUnknownToken: `vault token lookup TOKEN` of a revoked token
+// answers 403 "bad token", as Vault's handleLookup does.
+func TestLookupUnknownToken(t *testing.T) {
+	_, c, _ := kvServer(t)
+	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Auth().Token().Lookup(sec.Auth.ClientToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Auth().Token().RevokeTree(sec.Auth.ClientToken); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Auth().Token().Lookup(sec.Auth.ClientToken)
+	wantStatus(t, err, http.StatusForbidden, "bad token")
+}

@@ -364,7 +364,9 @@ func (b *Backend) lookup(ctx context.Context, tok string) (*engine.Response, err
 		return err
 	})
 	if errors.Is(err, ErrInvalid) {
-		return nil, engine.Errorf(engine.ErrBadRequest, "bad token")
+		// Vault's handleLookup: ErrorResponse("bad token") with
+		// ErrPermissionDenied, a 403.
+		return nil, engine.Errorf(engine.ErrPermissionDenied, "bad token")
 	}
 	if err != nil {
 		return nil, err

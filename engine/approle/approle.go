@@ -40,13 +40,19 @@ func Factory(e *mounts.Entry, view *seal.View) (engine.Backend, error) {
 
 // Role is an AppRole role (Vault's roleStorageEntry, the fields we keep).
 type Role struct {
-	Name            string        `json:"name"`
-	RoleID          string        `json:"role_id"`
-	BindSecretID    bool          `json:"bind_secret_id"`
-	TokenPolicies   []string      `json:"token_policies"`
-	TokenTTL        time.Duration `json:"token_ttl"`
-	TokenMaxTTL     time.Duration `json:"token_max_ttl"`
-	TokenPeriod     time.Duration `json:"token_period"`
+	Name          string        `json:"name"`
+	RoleID        string        `json:"role_id"`
+	BindSecretID  bool          `json:"bind_secret_id"`
+	TokenPolicies []string      `json:"token_policies"`
+	TokenTTL      time.Duration `json:"token_ttl"`
+	TokenMaxTTL   time.Duration `json:"token_max_ttl"`
+	TokenPeriod   time.Duration `json:"token_period"`
+	// Policies and Period are the legacy fields as Vault keeps them
+	// (tokenutil.UpgradeValue): set to the token_ field's value when a
+	// request named the legacy field, cleared when it named only the new
+	// one. A role read reports them only when set.
+	Policies        []string      `json:"policies,omitempty"`
+	Period          time.Duration `json:"period,omitempty"`
 	TokenNumUses    int           `json:"token_num_uses"`
 	SecretIDTTL     time.Duration `json:"secret_id_ttl"`
 	SecretIDNumUses int           `json:"secret_id_num_uses"`
@@ -283,10 +289,15 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 			if in.BindSecretID != nil {
 				r.BindSecretID = bool(*in.BindSecretID)
 			}
-			for _, p := range []*stringList{in.Policies, in.TokenPolicies} {
-				if p != nil {
-					r.TokenPolicies = []string(*p)
+			switch {
+			case in.TokenPolicies != nil:
+				r.TokenPolicies, r.Policies = []string(*in.TokenPolicies), nil
+				if in.Policies != nil {
+					r.Policies = r.TokenPolicies
 				}
+			case in.Policies != nil:
+				r.TokenPolicies = []string(*in.Policies)
+				r.Policies = r.TokenPolicies
 			}
 			setDur := func(dst *time.Duration, vals ...*engine.Duration) {
 				for _, v := range vals {
@@ -298,6 +309,12 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 			setDur(&r.TokenTTL, in.TokenTTL)
 			setDur(&r.TokenMaxTTL, in.TokenMaxTTL)
 			setDur(&r.TokenPeriod, in.Period, in.TokenPeriod)
+			switch {
+			case in.TokenPeriod != nil && in.Period == nil:
+				r.Period = 0
+			case in.Period != nil || in.TokenPeriod != nil:
+				r.Period = r.TokenPeriod
+			}
 			setDur(&r.SecretIDTTL, in.SecretIDTTL)
 			if in.TokenNumUses != nil {
 				r.TokenNumUses = int(*in.TokenNumUses)
@@ -332,15 +349,24 @@ func roleData(r *Role) map[string]any {
 	if pol == nil {
 		pol = []string{}
 	}
-	return map[string]any{
-		"bind_secret_id": r.BindSecretID, "token_policies": pol, "policies": pol,
+	// Vault's pathRoleRead: secret_id_bound_cidrs is null when unset, and
+	// the legacy policies and period appear only when set.
+	d := map[string]any{
+		"bind_secret_id": r.BindSecretID, "token_policies": pol,
 		"token_ttl": int64(r.TokenTTL.Seconds()), "token_max_ttl": int64(r.TokenMaxTTL.Seconds()),
-		"token_period": int64(r.TokenPeriod.Seconds()), "period": int64(r.TokenPeriod.Seconds()),
+		"token_period":   int64(r.TokenPeriod.Seconds()),
 		"token_num_uses": r.TokenNumUses, "secret_id_ttl": int64(r.SecretIDTTL.Seconds()),
 		"secret_id_num_uses": r.SecretIDNumUses, "token_type": "default", "local_secret_ids": false,
-		"secret_id_bound_cidrs": []string{}, "token_bound_cidrs": []string{}, "token_no_default_policy": false,
+		"secret_id_bound_cidrs": nil, "token_bound_cidrs": []string{}, "token_no_default_policy": false,
 		"token_explicit_max_ttl": 0,
 	}
+	if len(r.Policies) > 0 {
+		d["policies"] = r.Policies
+	}
+	if r.Period > 0 {
+		d["period"] = int64(r.Period.Seconds())
+	}
+	return d
 }
 
 func (b *Backend) listRoles(ctx context.Context) (*engine.Response, error) {

@@ -3,6 +3,7 @@ package approle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,4 +181,37 @@ func FuzzRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRoleReadLegacyFields: a role read reports the legacy policies and
+// period only as Vault keeps them (tokenutil.UpgradeValue): set when the
+// request named them, cleared by a request that names only the token_
+// field; secret_id_bound_cidrs is null when unset.
+func TestRoleReadLegacyFields(t *testing.T) {
+	e := newEnv(t)
+	read := func() map[string]any { return data(e.must(t, engine.OpRead, "role/r", "")) }
+	e.must(t, engine.OpUpdate, "role/r", `{"token_policies":"default","token_ttl":"20m"}`)
+	r := read()
+	if _, ok := r["policies"]; ok {
+		t.Fatalf("policies reported without the legacy field: %v", r)
+	}
+	if _, ok := r["period"]; ok {
+		t.Fatalf("period reported without the legacy field: %v", r)
+	}
+	if v, ok := r["secret_id_bound_cidrs"]; !ok || v != nil {
+		t.Fatalf("secret_id_bound_cidrs: %v", r)
+	}
+	e.must(t, engine.OpUpdate, "role/r", `{"policies":"a,b","period":"5m"}`)
+	r = read()
+	if fmt.Sprint(r["policies"]) != "[a b]" || fmt.Sprint(r["token_policies"]) != "[a b]" || r["period"] != int64(300) || r["token_period"] != int64(300) {
+		t.Fatalf("after the legacy fields: %v", r)
+	}
+	e.must(t, engine.OpUpdate, "role/r", `{"token_policies":"c","token_period":"1m"}`)
+	r = read()
+	if _, ok := r["policies"]; ok || fmt.Sprint(r["token_policies"]) != "[c]" {
+		t.Fatalf("token_policies alone keeps the legacy policies: %v", r)
+	}
+	if _, ok := r["period"]; ok || r["token_period"] != int64(60) {
+		t.Fatalf("token_period alone keeps the legacy period: %v", r)
+	}
 }

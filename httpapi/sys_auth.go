@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -18,9 +20,7 @@ func (s *Server) authList(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	data := map[string]any{"token/": (&mounts.Entry{
-		Path: "token/", Type: "token", Description: "token based credentials", Accessor: "auth_token",
-	}).Info()}
+	data := map[string]any{"token/": tokenMount(r.t.ID).Info()}
 	if r.t.Auths != nil {
 		list, err := r.t.Auths.List(r.ctx)
 		if err != nil {
@@ -31,6 +31,20 @@ func (s *Server) authList(c echo.Context, r *request) error {
 		}
 	}
 	return respondData(c, r, data, nil)
+}
+
+// tokenMount is the token store's entry in the auth table of the tenant
+// with storage id id. Vault names it "auth_token_<8 hex>" and gives it a
+// UUID, random per cluster; here both come from a hash of the tenant's id,
+// so they stay the same without being stored and differ between tenants.
+func tokenMount(id []byte) *mounts.Entry {
+	h := sha256.Sum256(append([]byte("auth/token/"), id...))
+	x := hex.EncodeToString(h[:])
+	return &mounts.Entry{
+		Path: "token/", Type: "token", Description: "token based credentials",
+		Accessor: "auth_token_" + x[:8],
+		UUID:     x[8:16] + "-" + x[16:20] + "-" + x[20:24] + "-" + x[24:28] + "-" + x[28:40],
+	}
 }
 
 // POST sys/auth/<path>

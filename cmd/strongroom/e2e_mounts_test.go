@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"testing"
 
 	vault "github.com/hashicorp/vault/api"
@@ -47,5 +48,42 @@ func TestMountInfoShape(t *testing.T) {
 	}
 	if opts, ok := s.Data["options"]; !ok || opts != nil {
 		t.Fatalf("sys/mounts/transit/tune: %v", s.Data)
+	}
+}
+
+// TestAuthListAccessors: `vault auth list` shows accessors in Vault's form,
+// auth_<type>_<8 hex> (the token store's the same on every read), and
+// secrets engines keep <type>_<8 hex>.
+func TestAuthListAccessors(t *testing.T) {
+	_, c, _ := kvServer(t)
+	// vault auth enable approle
+	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	var tokenAcc string
+	for range 2 {
+		l, err := c.Sys().ListAuth()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, ar := l["token/"], l["approle/"]
+		if tok == nil || ar == nil {
+			t.Fatalf("auth list: %v", l)
+		}
+		if !regexp.MustCompile(`^auth_token_[0-9a-f]{8}$`).MatchString(tok.Accessor) || (tokenAcc != "" && tok.Accessor != tokenAcc) ||
+			!regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`).MatchString(tok.UUID) {
+			t.Fatalf("token/: accessor %q (before %q), uuid %q", tok.Accessor, tokenAcc, tok.UUID)
+		}
+		tokenAcc = tok.Accessor
+		if !regexp.MustCompile(`^auth_approle_[0-9a-f]{8}$`).MatchString(ar.Accessor) {
+			t.Fatalf("approle/ accessor %q", ar.Accessor)
+		}
+	}
+	m, err := c.Sys().ListMounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^kv_[0-9a-f]{8}$`).MatchString(m["secret/"].Accessor) {
+		t.Fatalf("secret/ accessor %q", m["secret/"].Accessor)
 	}
 }

@@ -402,7 +402,7 @@ func (t *Table) Mount(ctx context.Context, path string, in MountInput) error {
 	}
 	e := &Entry{
 		Path: p, Type: typ, Description: in.Description, Options: opts,
-		Accessor: accessor(typ), UUID: uuid.NewString(), Local: in.Local, SealWrap: in.SealWrap,
+		Accessor: t.accessor(typ), UUID: uuid.NewString(), Local: in.Local, SealWrap: in.SealWrap,
 		Config: Config{DefaultLeaseTTL: int64(in.Config.DefaultLeaseTTL), MaxLeaseTTL: int64(in.Config.MaxLeaseTTL), ForceNoCache: in.Config.ForceNoCache},
 	}
 	t.mu.Lock()
@@ -568,8 +568,13 @@ func (t *Table) Route(ctx context.Context, path string) (*Entry, engine.Backend,
 }
 
 // accessor makes a mount accessor as Vault does: type_8hex.
-func accessor(typ string) string {
+// accessor names a new mount as Vault does: "<type>_<8 hex>" for a secrets
+// engine, "auth_<type>_<8 hex>" for an auth method.
+func (t *Table) accessor(typ string) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
+	if t.kind == "auth" {
+		typ = "auth_" + typ
+	}
 	return typ + "_" + hex.EncodeToString(b[:])
 }

@@ -71,8 +71,11 @@ func New(store storage.Store, id []byte, name string, opts seal.Options, p Parts
 	t.Mounts = mounts.New(b, p.Engines)
 	t.Auths = mounts.NewAuth(b, p.AuthMethods)
 	t.Tokens = token.NewCache(p.TokenCacheSize, p.TokenCacheAge)
-	t.TokenStore = &token.Backend{Barrier: b, Cache: t.Tokens}
 	t.Policies = &policy.Store{Barrier: b}
+	t.TokenStore = &token.Backend{Barrier: b, Cache: t.Tokens, PolicyExists: func(ctx context.Context, name string) (bool, error) {
+		_, ok, err := t.Policies.Get(ctx, name)
+		return ok, err
+	}}
 	t.Audits = &sys.Audits{Barrier: b, StreamsOnly: p.StreamsOnly}
 	t.resets = []func(){t.Mounts.Reset, t.Auths.Reset, t.Tokens.Clear, t.Policies.Invalidate, t.Audits.Reset}
 	t.Sys = &sys.Sys{

@@ -105,3 +105,23 @@ func TestLookupUnknownToken(t *testing.T) {
 	_, err = c.Auth().Token().Lookup(sec.Auth.ClientToken)
 	wantStatus(t, err, http.StatusForbidden, "bad token")
 }
+
+// TestTokenCreateWarnsOfMissingPolicy: `vault token create -policy=nope`
+// succeeds with Vault's warning for each policy that does not exist.
+func TestTokenCreateWarnsOfMissingPolicy(t *testing.T) {
+	_, c, _ := kvServer(t)
+	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"nope"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sec.Warnings, []string{`Policy "nope" does not exist`}) {
+		t.Fatalf("warnings %q", sec.Warnings)
+	}
+	if err := c.Sys().PutPolicy("nope", `path "x" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	sec, err = c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"nope"}})
+	if err != nil || len(sec.Warnings) != 0 {
+		t.Fatalf("with the policy written: %v %q", err, sec.Warnings)
+	}
+}

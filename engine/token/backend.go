@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"sort"
@@ -23,6 +24,9 @@ type Backend struct {
 	Barrier *seal.Barrier
 	Cache   *Cache // dropped entries on revocation; may be nil
 	Now     func() time.Time
+	// PolicyExists, if set, tells whether a policy exists, for the
+	// warnings of token creation (Vault's "Policy %q does not exist").
+	PolicyExists func(ctx context.Context, name string) (bool, error)
 }
 
 var _ engine.Backend = (*Backend)(nil)
@@ -343,7 +347,23 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		resp = &engine.Response{Auth: authOf(tok, e)}
 		return nil
 	})
-	return resp, err
+	if err != nil {
+		return nil, err
+	}
+	// Vault's handleCreateCommon: a policy that does not exist is no
+	// error, but the answer warns of it.
+	if b.PolicyExists != nil {
+		for _, p := range resp.Auth.Policies {
+			ok, err := b.PolicyExists(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				resp.Warnings = append(resp.Warnings, fmt.Sprintf("Policy %q does not exist", p))
+			}
+		}
+	}
+	return resp, nil
 }
 
 // authOf is the envelope's auth block for a token.

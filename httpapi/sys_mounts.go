@@ -83,10 +83,15 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 		if max == 0 {
 			max = systemDefaultLeaseTTL
 		}
-		return respondData(c, r, map[string]any{
+		// Vault's handleTuneReadCommon: options only when there are some.
+		data := map[string]any{
 			"default_lease_ttl": def, "max_lease_ttl": max,
-			"force_no_cache": e.Config.ForceNoCache, "description": e.Description, "options": e.ReportedOptions(),
-		}, nil)
+			"force_no_cache": e.Config.ForceNoCache, "description": e.Description,
+		}
+		if opts := e.ReportedOptions(); opts != nil {
+			data["options"] = opts
+		}
+		return respondData(c, r, data, nil)
 	}
 	return engine.Errorf(engine.ErrBadRequest, "cannot fetch sysview for path %q", p)
 }

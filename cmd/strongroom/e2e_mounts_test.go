@@ -46,9 +46,32 @@ func TestMountInfoShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts, ok := s.Data["options"]; !ok || opts != nil {
-		t.Fatalf("sys/mounts/transit/tune: %v", s.Data)
+	if _, ok := s.Data["options"]; ok {
+		t.Fatalf("sys/mounts/transit/tune reports options: %v", s.Data)
 	}
+	s, err = c.Logical().Read("sys/mounts/secret/tune")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts, _ := s.Data["options"].(map[string]any); opts["version"] != "2" {
+		t.Fatalf("sys/mounts/secret/tune: %v", s.Data)
+	}
+	// vault secrets enable kv: version 1, with no version kept (as Vault).
+	if err := c.Sys().Mount("kv", &vault.MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.Sys().GetMount("kv"); err != nil || m.Options != nil {
+		t.Fatalf("plain kv mount: %+v %v", m, err)
+	}
+	if mp, v := cliPreflight(t, c, "kv/x"); mp != "kv/" || v != "" {
+		t.Fatalf("plain kv preflight: %q %q", mp, v)
+	}
+	if _, err := c.Logical().Write("kv/x", map[string]any{"a": "b"}); err != nil {
+		t.Fatalf("kv v1 write on a plain kv mount: %v", err)
+	}
+	// vault secrets enable -version=2 transit
+	err = c.Sys().Mount("t2", &vault.MountInput{Type: "transit", Options: map[string]string{"version": "2"}})
+	wantStatus(t, err, 400, `secrets engine "transit" does not allow setting a version`)
 }
 
 // TestAuthListAccessors: `vault auth list` shows accessors in Vault's form,

@@ -388,14 +388,17 @@ func (t *Table) Mount(ctx context.Context, path string, in MountInput) error {
 	case "kv-v1":
 		typ, opts["version"] = "kv", "1"
 	}
-	if typ == "kv" {
+	// As Vault's handleMount: a plain kv mount keeps no version (it is
+	// version 1), and only kv takes one.
+	switch {
+	case typ == "kv":
 		switch opts["version"] {
-		case "":
-			opts["version"] = "1"
-		case "1", "2":
+		case "", "1", "2":
 		default:
 			return engine.Errorf(engine.ErrBadRequest, "invalid kv version %q: must be 1 or 2", opts["version"])
 		}
+	case opts["version"] != "":
+		return engine.Errorf(engine.ErrBadRequest, "secrets engine %q does not allow setting a version", typ)
 	}
 	if in.Config.DefaultLeaseTTL < 0 || in.Config.MaxLeaseTTL < 0 {
 		return engine.Errorf(engine.ErrBadRequest, "lease TTLs cannot be negative")
@@ -517,7 +520,7 @@ func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
 			if v == "1" && e.Options["version"] == "2" {
 				return engine.Errorf(engine.ErrBadRequest, "cannot downgrade mount from KV version 2 to 1")
 			}
-			if v == "2" && e.Options["version"] == "1" {
+			if v == "2" && e.Options["version"] != "2" {
 				return engine.Errorf(engine.ErrBadRequest, "upgrading a KV version 1 mount in place is not supported; copy the secrets to a new kv-v2 mount")
 			}
 		}

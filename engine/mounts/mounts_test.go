@@ -75,9 +75,16 @@ func TestMountRouteUnmount(t *testing.T) {
 	if err := tbl.Mount(ctx, "x", MountInput{Type: "kv", Options: map[string]string{"version": "3"}}); !errors.Is(err, engine.ErrBadRequest) {
 		t.Fatalf("kv version 3: %v", err)
 	}
+	if err := tbl.Mount(ctx, "x", MountInput{Type: "transit", Options: map[string]string{"version": "2"}}); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("transit with a version: %v", err)
+	}
+	// As in Vault, a plain kv mount keeps no version (it is version 1).
 	list, _ := tbl.List(ctx)
-	if len(list) != 2 || list[0].Path != "secret/" || list[0].Options["version"] != "2" || list[1].Options["version"] != "1" {
+	if len(list) != 2 || list[0].Path != "secret/" || list[0].Options["version"] != "2" || len(list[1].Options) != 0 {
 		t.Fatalf("list: %+v", list)
+	}
+	if err := tbl.Tune(ctx, "team/a", TuneInput{Options: map[string]string{"version": "2"}}); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("tuning a plain kv mount to version 2: %v", err)
 	}
 	e, _, rest, err := tbl.Route(ctx, "team/a/x/y")
 	if err != nil || e.Path != "team/a/" || rest != "x/y" {

@@ -164,6 +164,8 @@ func (s *Server) table() map[string]*route {
 			http.MethodPut: s.generateRootUpdate, http.MethodPost: s.generateRootUpdate}},
 		"sys/rotate":                {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
 		"sys/key-status":            {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
+		"sys/tools/random":          s.toolsRoute(),
+		"sys/tools/hash":            s.toolsRoute(),
 		"sys/mounts":                {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
 		"sys/auth":                  {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
 		"sys/audit":                 {methods: map[string]handlerFunc{http.MethodGet: s.auditList}},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/mounts"
+	"github.com/strongroom/strongroom/engine/transit"
 )
 
 var methodOps = map[string]engine.Operation{
@@ -141,6 +142,8 @@ func (s *Server) prefixTable() []prefixRoute {
 		{"sys/audit/", &route{methods: map[string]handlerFunc{
 			http.MethodPut: s.auditPath, http.MethodPost: s.auditPath, http.MethodDelete: s.auditPath}}},
 		{"sys/audit-hash/", &route{methods: map[string]handlerFunc{http.MethodPost: s.auditHash, http.MethodPut: s.auditHash}}},
+		{"sys/tools/random/", s.toolsRoute()},
+		{"sys/tools/hash/", s.toolsRoute()},
 		{"sys/policy/", s.policyRouteAll()},
 		{"sys/policies/acl/", s.policyRouteAll()},
 		{"sys/auth/", &route{methods: map[string]handlerFunc{
@@ -162,6 +165,23 @@ func (s *Server) prefixRoute(path string) (*route, string, bool) {
 const mergePatchType = "application/merge-patch+json"
 
 var errUnsupportedMediaType = errors.New("unsupported media type")
+
+// toolsRoute serves sys/tools/random and sys/tools/hash (Vault's
+// SystemBackend tools paths), with transit's code.
+func (s *Server) toolsRoute() *route {
+	h := func(c echo.Context, r *request) error {
+		if err := s.check(c, r); err != nil {
+			return err
+		}
+		resp, err := transit.Tools(r.ctx, &engine.Request{ID: r.id, Operation: engine.OpUpdate,
+			Path: strings.TrimPrefix(r.path, "sys/tools/"), Body: r.body})
+		if err != nil {
+			return err
+		}
+		return respondLogical(c, r, resp)
+	}
+	return &route{methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}
+}
 
 // policyRouteAll serves every method of the policy paths.
 func (s *Server) policyRouteAll() *route {

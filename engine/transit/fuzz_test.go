@@ -107,3 +107,22 @@ func FuzzKWPUnwrap(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTools feeds paths below sys/tools/ and bodies to Tools: every answer
+// is a success or a 400/404/405, never a panic or an internal error.
+func FuzzTools(f *testing.F) {
+	for _, s := range [][2]string{
+		{"random", ``}, {"random/16", `{"format":"hex"}`}, {"random/platform/8", ``}, {"random/seal/1/x", ``},
+		{"random/0", ``}, {"hash", `{"input":"YQ=="}`}, {"hash/sha3-256", `{"input":"YQ==","format":"base64"}`},
+		{"hash/md5", `{"input":"YQ=="}`}, {"nope", ``}, {"random", `{"bytes":"1e9"}`},
+	} {
+		f.Add(s[0], s[1])
+	}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, path, body string) {
+		_, err := Tools(ctx, &engine.Request{Operation: engine.OpUpdate, Path: path, Body: []byte(body)})
+		if err != nil && !allowed(err) && !errors.Is(err, engine.ErrUnsupportedOperation) && !errors.Is(err, engine.ErrUnsupportedPath) {
+			t.Fatalf("%q %q: %v", path, body, err)
+		}
+	})
+}

@@ -75,6 +75,8 @@ type Server struct {
 	echo     *echo.Echo
 	routes   map[string]*route
 	prefixes []prefixRoute // routes that take the rest of the path, longest first
+
+	migrations migrationLog // recent sys/remount moves
 }
 
 // prefixRoute serves every path under prefix (e.g. sys/mounts/<path>).
@@ -164,6 +166,7 @@ func (s *Server) table() map[string]*route {
 			http.MethodPut: s.generateRootUpdate, http.MethodPost: s.generateRootUpdate}},
 		"sys/rotate":                {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
 		"sys/key-status":            {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
+		"sys/remount":               {methods: map[string]handlerFunc{http.MethodPost: s.remount, http.MethodPut: s.remount}},
 		"sys/tools/random":          s.toolsRoute(),
 		"sys/tools/hash":            s.toolsRoute(),
 		"sys/mounts":                {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},

@@ -142,6 +142,7 @@ func (s *Server) prefixTable() []prefixRoute {
 		{"sys/audit/", &route{methods: map[string]handlerFunc{
 			http.MethodPut: s.auditPath, http.MethodPost: s.auditPath, http.MethodDelete: s.auditPath}}},
 		{"sys/audit-hash/", &route{methods: map[string]handlerFunc{http.MethodPost: s.auditHash, http.MethodPut: s.auditHash}}},
+		{"sys/remount/status/", &route{methods: map[string]handlerFunc{http.MethodGet: s.remountStatus}}},
 		{"sys/tools/random/", s.toolsRoute()},
 		{"sys/tools/hash/", s.toolsRoute()},
 		{"sys/policy/", s.policyRouteAll()},

@@ -542,6 +542,62 @@ func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
 	return nil
 }
 
+// Remount moves the mount at from to the path to, in one transaction
+// (Vault's remountSecretsEngine and remountCredential). A mount's records
+// are kept under its UUID, so nothing else moves; its backend is rebuilt
+// for the new entry. Errors: ErrNoMount (no mount exactly at from),
+// ErrReservedPath, ErrPathInUse (to overlaps a mount, from included),
+// engine.ErrBadRequest for a malformed path.
+func (t *Table) Remount(ctx context.Context, from, to string) error {
+	src, err := NormalizePath(from)
+	if err != nil {
+		return err
+	}
+	dst, err := NormalizePath(to)
+	if err != nil {
+		return err
+	}
+	for _, r := range t.reserved {
+		if strings.HasPrefix(dst, r) || strings.HasPrefix(r, dst) {
+			return engine.Errorf(ErrReservedPath, "cannot remount to destination %q: it conflicts with the reserved path %q", dst, r)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.readLocked(ctx); err != nil {
+		return err
+	}
+	idx := -1
+	for i, m := range t.entries {
+		if m.entry.Path == src {
+			idx = i
+		}
+		if strings.HasPrefix(dst, m.entry.Path) || strings.HasPrefix(m.entry.Path, dst) {
+			return engine.Errorf(ErrPathInUse, "path already in use at %q", m.entry.Path)
+		}
+	}
+	if idx < 0 {
+		return engine.Errorf(ErrNoMount, "no matching mount at %q", src)
+	}
+	e := *t.entries[idx].entry
+	e.Path = dst
+	m, err := t.build(&e)
+	if err != nil {
+		return err
+	}
+	next := append([]*mounted(nil), t.entries...)
+	old := next[idx].backend
+	next[idx] = m
+	next = sortMounts(next)
+	if err := t.barrier.Update(ctx, func(tx *seal.Tx) error { return t.saveLocked(tx, next) }); err != nil {
+		closeBackend(m.backend)
+		return err
+	}
+	t.entries = next
+	closeBackend(old)
+	return nil
+}
+
 // Route returns the mount serving path (longest prefix), and the path
 // below it. ErrNoMount when none does.
 func (t *Table) Route(ctx context.Context, path string) (*Entry, engine.Backend, string, error) {

@@ -218,3 +218,55 @@ func TestTwoTablesOneStore(t *testing.T) {
 		}
 	}
 }
+
+// TestRemount: the mount moves with its UUID, so its records follow; the
+// old path routes nowhere; a table loaded afresh (another node) sees the
+// move; overlaps, reserved paths and a missing source are refused.
+func TestRemount(t *testing.T) {
+	tbl, b := newTable(t)
+	ctx := context.Background()
+	if err := tbl.Mount(ctx, "a", MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Mount(ctx, "other", MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	e, be, _, err := tbl.Route(ctx, "a/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uuid := e.UUID
+	if _, err := be.HandleRequest(ctx, &engine.Request{Operation: engine.OpUpdate, Path: "x", Body: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.Remount(ctx, "a", "b/c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := tbl.Route(ctx, "a/x"); !errors.Is(err, ErrNoMount) {
+		t.Fatalf("old path: %v", err)
+	}
+	for _, fresh := range []*Table{tbl, New(b, tbl.factories)} {
+		e, be, rest, err := fresh.Route(ctx, "b/c/x")
+		if err != nil || e.UUID != uuid || rest != "x" {
+			t.Fatalf("new path: %+v %q %v", e, rest, err)
+		}
+		var got []byte
+		if err := be.(*echoBackend).view.View(ctx, func(tx *seal.ReadTx) error { got, err = tx.Get([]byte("x")); return err }); err != nil || string(got) != "v" {
+			t.Fatalf("the record at the new path: %q %v", got, err)
+		}
+	}
+	for _, tc := range []struct {
+		from, to string
+		want     error
+	}{
+		{"nope", "z", ErrNoMount},
+		{"b/c", "other", ErrPathInUse},
+		{"b/c", "b/c/d", ErrPathInUse},
+		{"other", "sys/x", ErrReservedPath},
+		{"other", "a//b", engine.ErrBadRequest},
+	} {
+		if err := tbl.Remount(ctx, tc.from, tc.to); !errors.Is(err, tc.want) {
+			t.Fatalf("%s -> %s: %v, want %v", tc.from, tc.to, err, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -124,4 +125,35 @@ func TestTokenCreateWarnsOfMissingPolicy(t *testing.T) {
 	if err != nil || len(sec.Warnings) != 0 {
 		t.Fatalf("with the policy written: %v %q", err, sec.Warnings)
 	}
+}
+
+// TestTokenWritesTakeCLIStrings: `vault write auth/token/roles/ci
+// orphan=true ...` and `vault write auth/token/create num_uses=2 ...` send
+// every value as a string, which Vault's framework reads as the field's
+// type.
+func TestTokenWritesTakeCLIStrings(t *testing.T) {
+	_, c, _ := kvServer(t)
+	lg := c.Logical()
+	if _, err := lg.Write("auth/token/roles/ci", map[string]any{
+		"allowed_policies": "default,app", "orphan": "true", "renewable": "false", "token_explicit_max_ttl": "2h"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := lg.Read("auth/token/roles/ci")
+	if err != nil || r.Data["orphan"] != true || r.Data["renewable"] != false {
+		t.Fatalf("role: %v %v", r, err)
+	}
+	s, err := lg.Write("auth/token/create", map[string]any{
+		"policies": "default", "num_uses": "2", "no_default_policy": "false", "renewable": "false", "no_parent": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Auth.Renewable || !s.Auth.Orphan {
+		t.Fatalf("token: %+v", s.Auth)
+	}
+	look, err := c.Auth().Token().Lookup(s.Auth.ClientToken)
+	if err != nil || look.Data["num_uses"] != json.Number("2") {
+		t.Fatalf("lookup: %v %v", look, err)
+	}
+	_, err = lg.Write("auth/token/roles/bad", map[string]any{"orphan": "maybe"})
+	wantStatus(t, err, http.StatusBadRequest, "")
 }

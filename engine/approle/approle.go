@@ -13,7 +13,6 @@ import (
 	"errors"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -77,53 +76,10 @@ func accessorKey(role, acc string) []byte       { return tuple.Pack("accessor", 
 
 var roleNameRE = regexp.MustCompile(`^[\w.@-]{1,128}$`)
 
-// Flex types read Vault's loosely typed fields: the CLI sends key=value
-// pairs as strings.
-type (
-	flexInt    int
-	flexBool   bool
-	stringList []string
-)
-
-func (f *flexInt) UnmarshalJSON(b []byte) error {
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err == nil {
-		v, err := strconv.Atoi(n.String())
-		if err != nil {
-			return engine.Errorf(engine.ErrBadRequest, "expected an integer")
-		}
-		*f = flexInt(v)
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return engine.Errorf(engine.ErrBadRequest, "expected an integer")
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		return engine.Errorf(engine.ErrBadRequest, "expected an integer, got %q", s)
-	}
-	*f = flexInt(v)
-	return nil
-}
-
-func (f *flexBool) UnmarshalJSON(b []byte) error {
-	var v bool
-	if err := json.Unmarshal(b, &v); err == nil {
-		*f = flexBool(v)
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return engine.Errorf(engine.ErrBadRequest, "expected a boolean")
-	}
-	v, err := strconv.ParseBool(s)
-	if err != nil {
-		return engine.Errorf(engine.ErrBadRequest, "expected a boolean, got %q", s)
-	}
-	*f = flexBool(v)
-	return nil
-}
+// stringList reads a JSON list of strings or a comma-separated string
+// (token.StringList); engine.Bool and engine.Int read the other loosely
+// typed fields: the CLI sends key=value pairs as strings.
+type stringList []string
 
 func (l *stringList) UnmarshalJSON(b []byte) error {
 	var t token.StringList
@@ -207,16 +163,16 @@ func saveRole(tx *seal.Tx, r *Role) error {
 
 // roleInput is the body of role/<name>; pointers keep absent fields.
 type roleInput struct {
-	BindSecretID    *flexBool        `json:"bind_secret_id"`
+	BindSecretID    *engine.Bool     `json:"bind_secret_id"`
 	TokenPolicies   *stringList      `json:"token_policies"`
 	Policies        *stringList      `json:"policies"`
 	TokenTTL        *engine.Duration `json:"token_ttl"`
 	TokenMaxTTL     *engine.Duration `json:"token_max_ttl"`
 	TokenPeriod     *engine.Duration `json:"token_period"`
 	Period          *engine.Duration `json:"period"`
-	TokenNumUses    *flexInt         `json:"token_num_uses"`
+	TokenNumUses    *engine.Int      `json:"token_num_uses"`
 	SecretIDTTL     *engine.Duration `json:"secret_id_ttl"`
-	SecretIDNumUses *flexInt         `json:"secret_id_num_uses"`
+	SecretIDNumUses *engine.Int      `json:"secret_id_num_uses"`
 	RoleID          *string          `json:"role_id"`
 	TokenType       *string          `json:"token_type"`
 }
@@ -426,7 +382,7 @@ func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name str
 	var in struct {
 		Metadata string          `json:"metadata"`
 		TTL      engine.Duration `json:"ttl"`
-		NumUses  flexInt         `json:"num_uses"`
+		NumUses  engine.Int      `json:"num_uses"`
 	}
 	if err := decode(req.Body, &in); err != nil {
 		return nil, err

@@ -129,14 +129,14 @@ func decode(body []byte, v any) error {
 type CreateRequest struct {
 	Policies        StringList        `json:"policies"`
 	Meta            map[string]string `json:"meta"`
-	NoParent        bool              `json:"no_parent"`
-	NoDefaultPolicy bool              `json:"no_default_policy"`
-	Renewable       *bool             `json:"renewable"`
+	NoParent        engine.Bool       `json:"no_parent"`
+	NoDefaultPolicy engine.Bool       `json:"no_default_policy"`
+	Renewable       *engine.Bool      `json:"renewable"`
 	TTL             engine.Duration   `json:"ttl"`
 	ExplicitMaxTTL  engine.Duration   `json:"explicit_max_ttl"`
 	Period          engine.Duration   `json:"period"`
 	DisplayName     string            `json:"display_name"`
-	NumUses         int               `json:"num_uses"`
+	NumUses         engine.Int        `json:"num_uses"`
 	Type            string            `json:"type"`
 	ID              string            `json:"id"`
 }
@@ -239,10 +239,10 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		isSudo := req.Sudo
 		e := &Entry{
 			Parent: ph, Path: "auth/token/" + req.Path, Meta: in.Meta, DisplayName: "token",
-			NumUses: in.NumUses, CreationTime: now.Unix(), Type: "service", Renewable: true,
+			NumUses: int(in.NumUses), CreationTime: now.Unix(), Type: "service", Renewable: true,
 		}
 		if in.Renewable != nil {
-			e.Renewable = *in.Renewable
+			e.Renewable = bool(*in.Renewable)
 		}
 		if in.DisplayName != "" {
 			e.DisplayName = strings.TrimSuffix(displayNameSanitize.ReplaceAllString("token-"+in.DisplayName, "-"), "-")
@@ -255,7 +255,7 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 			if !role.Renewable {
 				e.Renewable = false
 			}
-			addDefault := !in.NoDefaultPolicy && !slices.Contains(role.DisallowedPolicies, "default")
+			addDefault := !bool(in.NoDefaultPolicy) && !slices.Contains(role.DisallowedPolicies, "default")
 			final := sanitize(policies, addDefault)
 			if len(policies) == 0 {
 				if len(role.AllowedPolicies) > 0 {
@@ -285,9 +285,9 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 			if !subset(sanitize(parent.Policies, false), asked) {
 				return engine.Errorf(engine.ErrBadRequest, "child policies must be subset of parent")
 			}
-			policies = sanitize(asked, !in.NoDefaultPolicy && slices.Contains(parent.Policies, "default"))
+			policies = sanitize(asked, !bool(in.NoDefaultPolicy) && slices.Contains(parent.Policies, "default"))
 		default:
-			policies = sanitize(policies, !in.NoDefaultPolicy)
+			policies = sanitize(policies, !bool(in.NoDefaultPolicy))
 		}
 		if in.NoDefaultPolicy {
 			policies = slices.DeleteFunc(policies, func(p string) bool { return p == "default" })
@@ -298,7 +298,7 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		}
 		switch {
 		case role != nil:
-		case in.NoParent:
+		case bool(in.NoParent):
 			if !isSudo {
 				return engine.Errorf(engine.ErrBadRequest, "root or sudo privileges required to create orphan token")
 			}

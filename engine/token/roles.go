@@ -28,10 +28,10 @@ type Role struct {
 type roleInput struct {
 	AllowedPolicies     *StringList      `json:"allowed_policies"`
 	DisallowedPolicies  *StringList      `json:"disallowed_policies"`
-	Orphan              *bool            `json:"orphan"`
+	Orphan              *engine.Bool     `json:"orphan"`
 	Period              *engine.Duration `json:"period"`
 	TokenPeriod         *engine.Duration `json:"token_period"`
-	Renewable           *bool            `json:"renewable"`
+	Renewable           *engine.Bool     `json:"renewable"`
 	ExplicitMaxTTL      *engine.Duration `json:"explicit_max_ttl"`
 	TokenExplicitMaxTTL *engine.Duration `json:"token_explicit_max_ttl"`
 	PathSuffix          *string          `json:"path_suffix"`
@@ -118,7 +118,7 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 				r.DisallowedPolicies = sanitize(*in.DisallowedPolicies, false)
 			}
 			if in.Orphan != nil {
-				r.Orphan = *in.Orphan
+				r.Orphan = bool(*in.Orphan)
 			}
 			for _, p := range []*engine.Duration{in.Period, in.TokenPeriod} {
 				if p != nil {
@@ -126,7 +126,7 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 				}
 			}
 			if in.Renewable != nil {
-				r.Renewable = *in.Renewable
+				r.Renewable = bool(*in.Renewable)
 			}
 			for _, p := range []*engine.Duration{in.ExplicitMaxTTL, in.TokenExplicitMaxTTL} {
 				if p != nil {

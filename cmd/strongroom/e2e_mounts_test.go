@@ -110,3 +110,21 @@ func TestAuthListAccessors(t *testing.T) {
 		t.Fatalf("secret/ accessor %q", m["secret/"].Accessor)
 	}
 }
+
+// TestMountWriteTakesCLIStrings: `vault write sys/mounts/x type=kv
+// local=true` sends the flag as a string, which Vault's framework reads as
+// a boolean; so does `vault write sys/audit/f type=file local=true ...`.
+func TestMountWriteTakesCLIStrings(t *testing.T) {
+	_, c, _ := kvServer(t)
+	if _, err := c.Logical().Write("sys/mounts/x", map[string]any{"type": "kv", "local": "true", "seal_wrap": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.Sys().GetMount("x"); err != nil || !m.Local || m.SealWrap {
+		t.Fatalf("mount: %+v %v", m, err)
+	}
+	if _, err := c.Logical().Write("sys/audit/f", map[string]any{"type": "file", "local": "false", "options": map[string]any{"file_path": "discard"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Logical().Write("sys/mounts/y", map[string]any{"type": "kv", "local": "nope"})
+	wantStatus(t, err, 400, "")
+}

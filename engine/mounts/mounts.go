@@ -350,8 +350,8 @@ type MountInput struct {
 	Description string            `json:"description"`
 	Config      ConfigInput       `json:"config"`
 	Options     map[string]string `json:"options"`
-	Local       bool              `json:"local"`
-	SealWrap    bool              `json:"seal_wrap"`
+	Local       engine.Bool       `json:"local"`
+	SealWrap    engine.Bool       `json:"seal_wrap"`
 }
 
 // ConfigInput is the config object of a mount or tune request; durations
@@ -359,7 +359,7 @@ type MountInput struct {
 type ConfigInput struct {
 	DefaultLeaseTTL engine.Duration `json:"default_lease_ttl"`
 	MaxLeaseTTL     engine.Duration `json:"max_lease_ttl"`
-	ForceNoCache    bool            `json:"force_no_cache"`
+	ForceNoCache    engine.Bool     `json:"force_no_cache"`
 }
 
 // Mount enables an engine at path. Vault's type alias "kv-v2" (and
@@ -405,8 +405,8 @@ func (t *Table) Mount(ctx context.Context, path string, in MountInput) error {
 	}
 	e := &Entry{
 		Path: p, Type: typ, Description: in.Description, Options: opts,
-		Accessor: t.accessor(typ), UUID: uuid.NewString(), Local: in.Local, SealWrap: in.SealWrap,
-		Config: Config{DefaultLeaseTTL: int64(in.Config.DefaultLeaseTTL), MaxLeaseTTL: int64(in.Config.MaxLeaseTTL), ForceNoCache: in.Config.ForceNoCache},
+		Accessor: t.accessor(typ), UUID: uuid.NewString(), Local: bool(in.Local), SealWrap: bool(in.SealWrap),
+		Config: Config{DefaultLeaseTTL: int64(in.Config.DefaultLeaseTTL), MaxLeaseTTL: int64(in.Config.MaxLeaseTTL), ForceNoCache: bool(in.Config.ForceNoCache)},
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -56,7 +56,7 @@ type AuditInput struct {
 	Type        string            `json:"type"`
 	Description string            `json:"description"`
 	Options     map[string]string `json:"options"`
-	Local       bool              `json:"local"`
+	Local       engine.Bool       `json:"local"`
 }
 
 var auditKey = tuple.Pack("sys", "audit")
@@ -257,7 +257,7 @@ func (a *Audits) Enable(ctx context.Context, path string, in AuditInput) error {
 	if _, err := rand.Read(salt); err != nil {
 		return err
 	}
-	e := auditEntry{Path: p, Type: in.Type, Description: in.Description, Options: in.Options, Local: in.Local, Salt: salt}
+	e := auditEntry{Path: p, Type: in.Type, Description: in.Description, Options: in.Options, Local: bool(in.Local), Salt: salt}
 	d, err := newDevice(e)
 	if err != nil {
 		return err

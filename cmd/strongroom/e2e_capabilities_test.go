@@ -125,6 +125,12 @@ func TestTokenCreateWarnsOfMissingPolicy(t *testing.T) {
 	if err != nil || len(sec.Warnings) != 0 {
 		t.Fatalf("with the policy written: %v %q", err, sec.Warnings)
 	}
+	// vault token create -ttl=1h -explicit-max-ttl=20m: capped, with Vault's warning.
+	sec, err = c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"nope"}, TTL: "1h", ExplicitMaxTTL: "20m"})
+	if err != nil || sec.Auth.LeaseDuration != 1200 ||
+		!slices.Equal(sec.Warnings, []string{`TTL of "1h" exceeded the effective max_ttl of "20m"; TTL value is capped accordingly`}) {
+		t.Fatalf("capped TTL: %v %+v %q", err, sec.Auth, sec.Warnings)
+	}
 }
 
 // TestTokenWritesTakeCLIStrings: `vault write auth/token/roles/ci

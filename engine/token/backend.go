@@ -319,18 +319,7 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		if period > 0 && !isSudo && role == nil {
 			return engine.Errorf(engine.ErrBadRequest, "root or sudo privileges required to create periodic token")
 		}
-		ttl := time.Duration(in.TTL) * time.Second
-		switch {
-		case period > 0:
-			ttl = period
-		case ttl == 0 && !e.IsRoot():
-			ttl = SystemMaxTTL
-		case ttl > SystemMaxTTL:
-			ttl = SystemMaxTTL
-		}
-		if explicitMax > 0 && (ttl == 0 || ttl > explicitMax) {
-			ttl = explicitMax
-		}
+		ttl, warnings := createTTL(time.Duration(in.TTL)*time.Second, period, explicitMax, e.IsRoot())
 		e.TTL, e.ExplicitMaxTTL, e.Period = ttl, explicitMax, period
 		if ttl == 0 {
 			if parent.ExpireTime != 0 {
@@ -344,7 +333,7 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		if err != nil {
 			return err
 		}
-		resp = &engine.Response{Auth: authOf(tok, e)}
+		resp = &engine.Response{Auth: authOf(tok, e), Warnings: warnings}
 		return nil
 	})
 	if err != nil {
@@ -364,6 +353,59 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		}
 	}
 	return resp, nil
+}
+
+// createTTL is the TTL of a new token asked for with ttl, period and
+// explicit max TTL explicitMax, and the warnings that go with it (Vault's
+// handleCreateCommon and framework.CalculateTTL): a periodic token lives
+// one period, another ttl or the system default (768h); either is capped
+// by the system maximum (768h) and by explicitMax, with a warning. A root
+// token asked for without a TTL does not expire unless explicitMax says.
+func createTTL(ttl, period, explicitMax time.Duration, root bool) (time.Duration, []string) {
+	var warnings []string
+	if period > 0 || ttl > 0 || !root {
+		maxTTL := SystemMaxTTL
+		if explicitMax > 0 && explicitMax < maxTTL {
+			maxTTL = explicitMax
+		}
+		if period > 0 {
+			if period > maxTTL {
+				warnings = append(warnings, fmt.Sprintf("period of %q exceeded the effective max_ttl of %q; period value is capped accordingly",
+					humanDuration(period), humanDuration(maxTTL)))
+				period = maxTTL
+			}
+			ttl = period
+		} else {
+			if ttl == 0 {
+				ttl = SystemMaxTTL
+			}
+			if ttl > maxTTL {
+				warnings = append(warnings, fmt.Sprintf("TTL of %q exceeded the effective max_ttl of %q; TTL value is capped accordingly",
+					humanDuration(ttl), humanDuration(maxTTL)))
+				ttl = maxTTL
+			}
+		}
+	}
+	if ttl == 0 && explicitMax > 0 {
+		ttl = explicitMax
+	}
+	return ttl, warnings
+}
+
+// humanDuration prints d without zero parts ("768h", "20m"), as Vault's
+// framework does in its TTL warnings.
+func humanDuration(d time.Duration) string {
+	if d == 0 {
+		return "0s"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if i := strings.Index(s, "h0m"); i > 0 {
+		s = s[:i+1] + s[i+3:]
+	}
+	return s
 }
 
 // authOf is the envelope's auth block for a token.

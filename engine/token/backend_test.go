@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,4 +241,28 @@ func FuzzBackend(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCreateTTLWarnings(t *testing.T) {
+	h := time.Hour
+	for _, tc := range []struct {
+		ttl, period, max time.Duration
+		root             bool
+		want             time.Duration
+		warn             string
+	}{
+		{0, 0, 0, false, SystemMaxTTL, ""},
+		{h, 0, 20 * time.Minute, false, 20 * time.Minute, `TTL of "1h" exceeded the effective max_ttl of "20m"; TTL value is capped accordingly`},
+		{0, 0, 2 * h, false, 2 * h, `TTL of "768h" exceeded the effective max_ttl of "2h"; TTL value is capped accordingly`},
+		{1000 * h, 0, 0, false, SystemMaxTTL, `TTL of "1000h" exceeded the effective max_ttl of "768h"; TTL value is capped accordingly`},
+		{0, 3 * h, h, false, h, `period of "3h" exceeded the effective max_ttl of "1h"; period value is capped accordingly`},
+		{0, 90 * time.Second, 0, false, 90 * time.Second, ""},
+		{0, 0, 0, true, 0, ""},
+		{0, 0, h, true, h, ""},
+	} {
+		got, warns := createTTL(tc.ttl, tc.period, tc.max, tc.root)
+		if got != tc.want || strings.Join(warns, "|") != tc.warn {
+			t.Errorf("%+v: %v %q", tc, got, warns)
+		}
+	}
 }

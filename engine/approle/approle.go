@@ -141,6 +141,14 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 			if req.Operation == engine.OpUpdate || req.Operation == engine.OpDelete {
 				return nil, b.destroySecretID(ctx, req, name)
 			}
+		case "secret-id-accessor/lookup":
+			if req.Operation == engine.OpUpdate {
+				return b.lookupSecretIDAccessor(ctx, req, name)
+			}
+		case "secret-id-accessor/destroy":
+			if req.Operation == engine.OpUpdate || req.Operation == engine.OpDelete {
+				return nil, b.destroySecretIDAccessor(ctx, req, name)
+			}
 		default:
 			return nil, engine.ErrUnsupportedPath
 		}
@@ -478,6 +486,12 @@ func (b *Backend) lookupSecretID(ctx context.Context, req *engine.Request, name 
 	if s == nil {
 		return nil, nil // Vault answers 204 for an unknown secret ID
 	}
+	return &engine.Response{Data: secretIDData(s)}, nil
+}
+
+// secretIDData is a secret ID's lookup answer (Vault's
+// pathRoleSecretIDLookupUpdate).
+func secretIDData(s *SecretID) map[string]any {
 	exp := ""
 	if !s.ExpirationTime.IsZero() {
 		exp = s.ExpirationTime.Format(time.RFC3339Nano)
@@ -486,12 +500,65 @@ func (b *Backend) lookupSecretID(ctx context.Context, req *engine.Request, name 
 	if meta == nil {
 		meta = map[string]string{}
 	}
-	return &engine.Response{Data: map[string]any{
+	return map[string]any{
 		"secret_id_accessor": s.Accessor, "secret_id_num_uses": s.NumUses, "secret_id_ttl": int64(s.TTL.Seconds()),
 		"creation_time": s.CreationTime.Format(time.RFC3339Nano), "expiration_time": exp,
 		"last_updated_time": s.LastUpdated.Format(time.RFC3339Nano), "metadata": meta,
 		"cidr_list": []string{}, "token_bound_cidrs": []string{},
-	}}, nil
+	}
+}
+
+// accessorInput is the body of the secret-id-accessor paths.
+type accessorInput struct {
+	Accessor string `json:"secret_id_accessor"`
+}
+
+// secretByAccessor finds the keyed hash of role's secret ID whose accessor
+// the request names. An unknown accessor is a 404, in Vault's words.
+func secretByAccessor(tx *seal.ReadTx, role string, body []byte) ([]byte, error) {
+	var in accessorInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.Accessor == "" {
+		return nil, engine.Errorf(engine.ErrBadRequest, "missing secret_id_accessor")
+	}
+	h, err := tx.Get(accessorKey(role, in.Accessor))
+	if errors.Is(err, seal.ErrNotFound) {
+		return nil, engine.Errorf(engine.ErrUnsupportedPath, "failed to find accessor entry for secret_id_accessor: %q", in.Accessor)
+	}
+	return h, err
+}
+
+// lookupSecretIDAccessor answers role/<name>/secret-id-accessor/lookup
+// (Vault's pathRoleSecretIDAccessorLookupUpdate).
+func (b *Backend) lookupSecretIDAccessor(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
+	var s *SecretID
+	err := b.view.View(ctx, func(tx *seal.ReadTx) error {
+		h, err := secretByAccessor(tx, name, req.Body)
+		if err != nil {
+			return err
+		}
+		s, err = loadSecret(tx, name, h)
+		return err
+	})
+	if err != nil || s == nil {
+		return nil, err
+	}
+	return &engine.Response{Data: secretIDData(s)}, nil
+}
+
+// destroySecretIDAccessor answers role/<name>/secret-id-accessor/destroy
+// (Vault's pathRoleSecretIDAccessorDestroyUpdateDelete); Vault answers an
+// unknown accessor with a 500, here it is the lookup's 404.
+func (b *Backend) destroySecretIDAccessor(ctx context.Context, req *engine.Request, name string) error {
+	return b.view.Update(ctx, func(tx *seal.Tx) error {
+		h, err := secretByAccessor(&tx.ReadTx, name, req.Body)
+		if err != nil {
+			return err
+		}
+		return deleteSecret(tx, name, h)
+	})
 }
 
 func (b *Backend) destroySecretID(ctx context.Context, req *engine.Request, name string) error {

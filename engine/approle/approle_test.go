@@ -215,3 +215,34 @@ func TestRoleReadLegacyFields(t *testing.T) {
 		t.Fatalf("token_period alone keeps the legacy period: %v", r)
 	}
 }
+
+// TestSecretIDAccessor: role/<name>/secret-id-accessor/lookup and destroy
+// find a secret ID by its accessor, as Vault's do.
+func TestSecretIDAccessor(t *testing.T) {
+	e := newEnv(t)
+	e.must(t, engine.OpUpdate, "role/web", `{"token_policies":"default"}`)
+	roleID := data(e.must(t, engine.OpRead, "role/web/role-id", ""))["role_id"].(string)
+	sec := data(e.must(t, engine.OpUpdate, "role/web/secret-id", `{"metadata":"{\"host\":\"a\"}"}`))
+	sid, acc := sec["secret_id"].(string), sec["secret_id_accessor"].(string)
+	look := data(e.must(t, engine.OpUpdate, "role/web/secret-id-accessor/lookup", `{"secret_id_accessor":"`+acc+`"}`))
+	if look["secret_id_accessor"] != acc || look["metadata"].(map[string]string)["host"] != "a" {
+		t.Fatalf("lookup by accessor: %v", look)
+	}
+	if _, err := e.do(t, engine.OpUpdate, "role/web/secret-id-accessor/lookup", `{"secret_id_accessor":"nope"}`); !errors.Is(err, engine.ErrUnsupportedPath) ||
+		err.Error() != `failed to find accessor entry for secret_id_accessor: "nope"` {
+		t.Fatalf("unknown accessor: %v", err)
+	}
+	if _, err := e.do(t, engine.OpUpdate, "role/web/secret-id-accessor/lookup", `{}`); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("missing accessor: %v", err)
+	}
+	if _, err := e.do(t, engine.OpUpdate, "role/other/secret-id-accessor/lookup", `{"secret_id_accessor":"`+acc+`"}`); !errors.Is(err, engine.ErrUnsupportedPath) {
+		t.Fatalf("another role's accessor: %v", err)
+	}
+	e.must(t, engine.OpUpdate, "role/web/secret-id-accessor/destroy", `{"secret_id_accessor":"`+acc+`"}`)
+	if _, err := e.do(t, engine.OpUpdate, "login", `{"role_id":"`+roleID+`","secret_id":"`+sid+`"}`); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("login after the accessor's destroy: %v", err)
+	}
+	if _, err := e.do(t, engine.OpDelete, "role/web/secret-id-accessor/destroy", `{"secret_id_accessor":"`+acc+`"}`); !errors.Is(err, engine.ErrUnsupportedPath) {
+		t.Fatalf("destroy twice: %v", err)
+	}
+}

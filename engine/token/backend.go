@@ -220,8 +220,14 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 	if in.Type != "" && in.Type != "service" {
 		return nil, engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value: only service tokens are supported")
 	}
-	if in.TTL < 0 || in.ExplicitMaxTTL < 0 || in.Period < 0 {
-		return nil, engine.Errorf(engine.ErrBadRequest, "TTLs cannot be negative")
+	// Vault's parseAndMergeTTLPeriod checks them in this order.
+	switch {
+	case in.ExplicitMaxTTL < 0:
+		return nil, engine.Errorf(engine.ErrBadRequest, "explicit_max_ttl must be positive")
+	case in.Period < 0:
+		return nil, engine.Errorf(engine.ErrBadRequest, "period must be positive")
+	case in.TTL < 0:
+		return nil, engine.Errorf(engine.ErrBadRequest, "ttl must be positive")
 	}
 	var resp *engine.Response
 	err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {

@@ -266,3 +266,18 @@ func TestCreateTTLWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateRefusesNegativeTTLs: Vault's texts, in its order.
+func TestCreateRefusesNegativeTTLs(t *testing.T) {
+	b, _, root := newBackend(t)
+	for body, want := range map[string]string{
+		`{"ttl":"-1s"}`:                                  "ttl must be positive",
+		`{"period":"-1s","ttl":"-1s"}`:                   "period must be positive",
+		`{"explicit_max_ttl":-5,"period":"-1s","ttl":1}`: "explicit_max_ttl must be positive",
+	} {
+		_, err := do(t, b, engine.OpUpdate, "create", root, body, true)
+		if !errors.Is(err, engine.ErrBadRequest) || err.Error() != want {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}

@@ -163,3 +163,15 @@ func TestTokenWritesTakeCLIStrings(t *testing.T) {
 	_, err = lg.Write("auth/token/roles/bad", map[string]any{"orphan": "maybe"})
 	wantStatus(t, err, http.StatusBadRequest, "")
 }
+
+// TestProtectedPolicies: `vault policy write root ...`, `vault policy delete
+// root` and `vault policy delete default` are refused with Vault's texts.
+func TestProtectedPolicies(t *testing.T) {
+	_, c, _ := kvServer(t)
+	err := c.Sys().PutPolicy("root", `path "x" { capabilities = ["read"] }`)
+	wantStatus(t, err, http.StatusBadRequest, `cannot update "root" policy`)
+	err = c.Sys().DeletePolicy("root")
+	wantStatus(t, err, http.StatusBadRequest, `cannot delete "root" policy`)
+	err = c.Sys().DeletePolicy("default")
+	wantStatus(t, err, http.StatusBadRequest, "cannot delete default policy")
+}

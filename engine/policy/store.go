@@ -68,7 +68,7 @@ func (s *Store) Get(ctx context.Context, name string) (string, bool, error) {
 func (s *Store) Put(ctx context.Context, name, text string) error {
 	name = NormalizeName(name)
 	if name == RootPolicyName {
-		return engine.Errorf(ErrProtected, "cannot update root policy")
+		return engine.Errorf(ErrProtected, "cannot update %q policy", RootPolicyName) // Vault's policy_store.go
 	}
 	if name != DefaultPolicyName {
 		if err := ValidName(name); err != nil {
@@ -95,7 +95,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	name = NormalizeName(name)
 	switch name {
 	case RootPolicyName:
-		return engine.Errorf(ErrProtected, "cannot delete root policy")
+		return engine.Errorf(ErrProtected, "cannot delete %q policy", RootPolicyName)
 	case DefaultPolicyName:
 		return engine.Errorf(ErrProtected, "cannot delete default policy")
 	}

@@ -52,6 +52,10 @@ var (
 	ErrBadRequest = errors.New("bad request")
 	// ErrNotFound: the secret does not exist (404 with an empty error list).
 	ErrNotFound = errors.New("not found")
+	// ErrNotFoundNoBody: 404 with an empty body, Vault's answer through
+	// logical.RespondWithStatusCode(nil, req, 404) (a KV v2 patch of a
+	// secret that does not exist).
+	ErrNotFoundNoBody = errors.New("not found, no body")
 )
 
 // Error is an error that matches a sentinel kind (ErrBadRequest, ...) with

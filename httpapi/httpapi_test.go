@@ -241,7 +241,7 @@ func TestStatusOfIsExhaustive(t *testing.T) {
 		err  error
 		code int
 	}{
-		{seal.ErrSealed, 503}, {engine.ErrPermissionDenied, 403}, {engine.ErrNotFound, 404},
+		{seal.ErrSealed, 503}, {engine.ErrPermissionDenied, 403}, {engine.ErrNotFound, 404}, {engine.ErrNotFoundNoBody, 404},
 		{engine.ErrUnsupportedOperation, 405}, {engine.ErrBadRequest, 400}, {errRequestTooLarge, 413},
 		{storage.ErrTimeout, 503}, {fmt.Errorf("namespace %q not found: %w", "acme", seal.ErrGone), 404},
 		{errors.New("anything else"), 500},

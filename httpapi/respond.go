@@ -67,7 +67,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, seal.ErrSealed.Error()
 	case errors.Is(err, engine.ErrPermissionDenied):
 		return http.StatusForbidden, err.Error()
-	case errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrNotFoundNoBody):
 		return http.StatusNotFound, ""
 	case errors.Is(err, engine.ErrUnsupportedOperation):
 		return http.StatusMethodNotAllowed, ""
@@ -102,7 +102,11 @@ func (s *Server) writeError(c echo.Context, r *request, err error) error {
 		// material; it may name storage keys and PKCS#11 calls.
 		s.opts.Logger.Error("request failed", "request_id", r.id, "path", r.path, "error", err.Error())
 	}
-	if msg == "" {
+	switch {
+	case errors.Is(err, engine.ErrNotFoundNoBody):
+		c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+		return c.NoContent(status)
+	case msg == "":
 		return writeErrors(c, status)
 	}
 	return writeErrors(c, status, msg)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -303,4 +304,24 @@ func TestKVLargeValue(t *testing.T) {
 	}
 	_, err = c.KVv2("secret").Put(ctx, "too-big", map[string]any{"blob": big + big})
 	wantStatus(t, err, 413, "too large")
+}
+
+// TestKVPatchMissingIsAnEmpty404: `vault kv patch` and `vault kv metadata
+// patch` of a secret that does not exist answer 404 with an empty body, as
+// Vault's KV plugin does (RespondWithStatusCode(nil, req, 404)); the CLI
+// prints "Raw Message:" with nothing after it.
+func TestKVPatchMissingIsAnEmpty404(t *testing.T) {
+	_, c, _ := kvServer(t)
+	ctx := context.Background()
+	for _, path := range []string{"secret/data/missing", "secret/metadata/missing"} {
+		body := map[string]any{"max_versions": 1}
+		if strings.Contains(path, "/data/") {
+			body = map[string]any{"data": map[string]any{"a": 1}}
+		}
+		_, err := c.Logical().JSONMergePatch(ctx, path, body)
+		var re *vault.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusNotFound || !re.RawError || len(re.Errors) != 1 || re.Errors[0] != "" {
+			t.Fatalf("%s: %#v", path, err)
+		}
+	}
 }

@@ -169,15 +169,16 @@ func (b *v2Backend) patchData(ctx context.Context, path string, req *engine.Requ
 		return nil, err
 	}
 	return b.commitVersion(ctx, path, func(r reader, cfg configRecord, s *secretRecord, final bool) ([]byte, error) {
+		// Vault's pathDataPatch answers these two with an empty 404.
 		if s == nil {
-			return nil, engine.ErrNotFound
+			return nil, engine.ErrNotFoundNoBody
 		}
 		if err := checkCAS(cfg, s, cas); err != nil {
 			return nil, err
 		}
 		v := s.version(s.Current)
 		if v == nil {
-			return nil, engine.ErrNotFound
+			return nil, engine.ErrNotFoundNoBody
 		}
 		if deleted(v, b.now()) || v.Destroyed {
 			return nil, &earlyResponse{&engine.Response{Status: http.StatusNotFound, Data: describeVersion(s, s.Current, v)}}

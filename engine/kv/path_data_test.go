@@ -137,7 +137,7 @@ func TestCAS(t *testing.T) {
 
 func TestPatch(t *testing.T) {
 	e := newV2(t)
-	fails(t, e.b, engine.OpPatch, "data/p", `{"data":{"a":1}}`, "", engine.ErrNotFound, "")
+	fails(t, e.b, engine.OpPatch, "data/p", `{"data":{"a":1}}`, "", engine.ErrNotFoundNoBody, "")
 	ok(t, e.b, engine.OpUpdate, "data/p", `{"data":{"a":1,"b":{"c":2,"d":3},"e":[1,2],"keep":"k"}}`, "")
 	resp := ok(t, e.b, engine.OpPatch, "data/p", `{"data":{"a":null,"b":{"c":null,"x":{"y":null,"z":1}},"e":[3],"new":"n"}}`, "")
 	if md := dataOf(t, resp); md["version"] != json.Number("2") || md["deletion_time"] != "" {
@@ -166,7 +166,7 @@ func TestPatch(t *testing.T) {
 	}
 	// Metadata without versions: 404.
 	ok(t, e.b, engine.OpUpdate, "metadata/only", `{"max_versions":3}`, "")
-	fails(t, e.b, engine.OpPatch, "data/only", `{"data":{"a":1}}`, "", engine.ErrNotFound, "")
+	fails(t, e.b, engine.OpPatch, "data/only", `{"data":{"a":1}}`, "", engine.ErrNotFoundNoBody, "")
 }
 
 func TestDeleteUndeleteDestroy(t *testing.T) {

@@ -274,7 +274,7 @@ func (b *v2Backend) patchMetadata(ctx context.Context, path string, req *engine.
 			return err
 		}
 		if s == nil {
-			return engine.ErrNotFound
+			return engine.ErrNotFoundNoBody // Vault's pathMetadataPatch: an empty 404
 		}
 		warnings = f.warnings(cfg)
 		f.apply(s, true)

@@ -118,7 +118,7 @@ func manyKeys(n int) string {
 
 func TestMetadataPatch(t *testing.T) {
 	e := newV2(t)
-	fails(t, e.b, engine.OpPatch, "metadata/p", `{"max_versions":1}`, "", engine.ErrNotFound, "")
+	fails(t, e.b, engine.OpPatch, "metadata/p", `{"max_versions":1}`, "", engine.ErrNotFoundNoBody, "")
 	ok(t, e.b, engine.OpUpdate, "metadata/p", `{"max_versions":4,"cas_required":true,"delete_version_after":"1h","custom_metadata":{"a":"1","b":"2"}}`, "")
 	ok(t, e.b, engine.OpPatch, "metadata/p", `{"custom_metadata":{"a":null,"c":"3"},"max_versions":6}`, "")
 	md := dataOf(t, ok(t, e.b, engine.OpRead, "metadata/p", "", ""))

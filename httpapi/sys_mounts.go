@@ -168,8 +168,12 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 		return engine.ErrUnsupportedPath
 	}
 	me, _, _, err := t.Route(ctx, path)
+	// Vault's pathInternalUIMountRead names the path sanitized (a
+	// trailing slash) in its refusal.
+	denied := engine.Errorf(engine.ErrPermissionDenied,
+		"preflight capability check returned 403, please ensure client's policies grant access to path %q", sanitizeMountPath(path))
 	if errors.Is(err, mounts.ErrNoMount) {
-		return engine.Errorf(engine.ErrPermissionDenied, "preflight capability check returned 403, please ensure client's policies grant access to path %q", path)
+		return denied
 	}
 	if err != nil {
 		return err
@@ -185,7 +189,7 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 			return err
 		}
 		if !acl.HasMountAccess(me.Path) {
-			return engine.Errorf(engine.ErrPermissionDenied, "preflight capability check returned 403, please ensure client's policies grant access to path %q", path)
+			return denied
 		}
 	}
 	info := me.Info()

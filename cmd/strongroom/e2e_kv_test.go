@@ -325,3 +325,12 @@ func TestKVPatchMissingIsAnEmpty404(t *testing.T) {
 		}
 	}
 }
+
+// TestPreflightRefusalNamesSanitizedPath: the KV preflight for a path with
+// no mount answers 403 naming the path with a trailing slash, as Vault's
+// pathInternalUIMountRead does.
+func TestPreflightRefusalNamesSanitizedPath(t *testing.T) {
+	_, c, _ := kvServer(t)
+	_, err := c.Logical().Read("sys/internal/ui/mounts/nope/x")
+	wantStatus(t, err, http.StatusForbidden, `grant access to path "nope/x/"`)
+}

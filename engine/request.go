@@ -37,6 +37,9 @@ type Response struct {
 	Status int
 	// Auth is the envelope's auth block, set by token creation and logins.
 	Auth *Auth
+	// LeaseDuration is the envelope's lease_duration in seconds: a KV v1
+	// read's refresh interval. No lease ID is ever issued.
+	LeaseDuration int64
 }
 
 // Auth is the auth block of Vault's response envelope (api.SecretAuth).

@@ -126,7 +126,7 @@ func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	env := envelope{RequestID: r.id, Data: resp.Data, Warnings: resp.Warnings}
+	env := envelope{RequestID: r.id, Data: resp.Data, Warnings: resp.Warnings, LeaseDuration: int(resp.LeaseDuration)}
 	if resp.Auth != nil {
 		env.Auth = resp.Auth
 	}

@@ -334,3 +334,30 @@ func TestPreflightRefusalNamesSanitizedPath(t *testing.T) {
 	_, err := c.Logical().Read("sys/internal/ui/mounts/nope/x")
 	wantStatus(t, err, http.StatusForbidden, `grant access to path "nope/x/"`)
 }
+
+// TestKVv1RefreshInterval: a KV v1 read carries the lease duration Vault's
+// passthrough gives it (`vault read` prints it as refresh_interval): the
+// mount's default lease TTL (768h unless tuned), or the secret's own ttl.
+func TestKVv1RefreshInterval(t *testing.T) {
+	_, c, _ := kvServer(t)
+	lg := c.Logical()
+	for path, data := range map[string]map[string]any{"kv1/plain": {"a": "b"}, "kv1/hourly": {"a": "b", "ttl": "1h"}, "kv1/secs": {"a": "b", "lease": 90}} {
+		if _, err := lg.Write(path, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]int{"kv1/plain": 768 * 3600, "kv1/hourly": 3600, "kv1/secs": 90}
+	for path, d := range want {
+		s, err := lg.Read(path)
+		if err != nil || s == nil || s.LeaseDuration != d || s.LeaseID != "" || s.Renewable {
+			t.Fatalf("%s: %+v %v, want lease_duration %d", path, s, err, d)
+		}
+	}
+	// vault secrets tune -default-lease-ttl=2h kv1
+	if err := c.Sys().TuneMount("kv1", vault.MountConfigInput{DefaultLeaseTTL: "2h"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := lg.Read("kv1/plain"); err != nil || s.LeaseDuration != 7200 {
+		t.Fatalf("after the tune: %+v %v", s, err)
+	}
+}

@@ -65,7 +65,14 @@ type Options struct {
 	// Now is the clock; nil means time.Now. Tests inject one to move
 	// through delete_version_after.
 	Now func() time.Time
+	// DefaultLeaseTTL is the mount's default lease TTL, the refresh
+	// interval KV v1 reads report (Vault's passthrough: the mount's
+	// DefaultLeaseTTL); zero means the system default, 768h.
+	DefaultLeaseTTL time.Duration
 }
+
+// systemDefaultLeaseTTL is Vault's default lease TTL.
+const systemDefaultLeaseTTL = 768 * time.Hour
 
 func (o Options) clock() func() time.Time {
 	if o.Now != nil {
@@ -84,7 +91,7 @@ func Factory(e *mounts.Entry, view *seal.View) (engine.Backend, error) {
 	}
 	switch v := e.Options["version"]; v {
 	case "", "1":
-		return NewV1(view, Options{}), nil
+		return NewV1(view, Options{DefaultLeaseTTL: time.Duration(e.Config.DefaultLeaseTTL) * time.Second}), nil
 	case "2":
 		return NewV2(view, Options{}), nil
 	default:
@@ -94,10 +101,14 @@ func Factory(e *mounts.Entry, view *seal.View) (engine.Backend, error) {
 
 var _ mounts.Factory = Factory
 
-// NewV1 returns the version 1 (unversioned) backend over view. It keeps no
-// times, so opts is accepted for symmetry with NewV2.
+// NewV1 returns the version 1 (unversioned) backend over view; of opts it
+// uses DefaultLeaseTTL.
 func NewV1(view *seal.View, opts Options) engine.Backend {
-	return &v1Backend{st: sealStore{view}}
+	ttl := opts.DefaultLeaseTTL
+	if ttl <= 0 {
+		ttl = systemDefaultLeaseTTL
+	}
+	return &v1Backend{st: sealStore{view}, defaultTTL: ttl}
 }
 
 // NewV2 returns the version 2 (versioned) backend over view.

@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/seal"
@@ -28,7 +29,8 @@ import (
 const maxDataBytes = storage.MaxValueSize - 4096
 
 type v1Backend struct {
-	st store
+	st         store
+	defaultTTL time.Duration // the refresh interval of a read
 }
 
 // listResponse is the data of a LIST answer.
@@ -72,7 +74,33 @@ func (b *v1Backend) read(ctx context.Context, path string) (*engine.Response, er
 	if err != nil {
 		return nil, err
 	}
-	return &engine.Response{Data: json.RawMessage(raw)}, nil
+	return &engine.Response{Data: json.RawMessage(raw), LeaseDuration: int64(b.leaseTTL(raw).Seconds())}, nil
+}
+
+// leaseTTL is the lease duration of a read of the secret raw, Vault's
+// passthrough handleRead: its "ttl" (or else "lease") field when that
+// reads as a duration (seconds or a duration string), else the mount's
+// default. Clients take it as a refresh interval; no lease is issued.
+func (b *v1Backend) leaseTTL(raw []byte) time.Duration {
+	var f struct {
+		TTL   json.RawMessage `json:"ttl"`
+		Lease json.RawMessage `json:"lease"`
+	}
+	if json.Unmarshal(raw, &f) != nil {
+		return b.defaultTTL
+	}
+	v := f.TTL
+	if v == nil {
+		v = f.Lease
+	}
+	if v == nil {
+		return b.defaultTTL
+	}
+	var d engine.Duration
+	if d.UnmarshalJSON(v) != nil {
+		return b.defaultTTL
+	}
+	return time.Duration(d) * time.Second
 }
 
 func (b *v1Backend) write(ctx context.Context, path string, body []byte) (*engine.Response, error) {

@@ -274,10 +274,20 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	}
 	h, ok := rt.methods[method]
 	if !ok {
+		if rt.sealedOK {
+			return errRawMethodNotAllowed
+		}
 		return engine.ErrUnsupportedOperation
 	}
 	return h(c, r)
 }
+
+// errRawMethodNotAllowed is a 405 with an empty error list: the answer of
+// the sys/ endpoints Vault serves with its own HTTP handlers (sys/init,
+// sys/seal-status, sys/unseal, sys/health, ...: those that answer while
+// sealed). Every other path answers a method it does not serve with the
+// logical 405, "1 error occurred: * unsupported operation".
+var errRawMethodNotAllowed = engine.Errorf(engine.ErrUnsupportedOperation, "")
 
 var errRequestTooLarge = errors.New("http: request body too large")
 

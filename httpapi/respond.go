@@ -69,8 +69,16 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrNotFoundNoBody):
 		return http.StatusNotFound, ""
-	case errors.Is(err, engine.ErrUnsupportedOperation):
+	case errors.Is(err, errRawMethodNotAllowed):
 		return http.StatusMethodNotAllowed, ""
+	case errors.Is(err, engine.ErrUnsupportedOperation):
+		// Vault's router: the backend's ErrUnsupportedOperation in a
+		// multierror, unless the error gives its own reason.
+		var ee *engine.Error
+		if errors.As(err, &ee) && ee.Reason != "" {
+			return http.StatusMethodNotAllowed, ee.Reason
+		}
+		return http.StatusMethodNotAllowed, "1 error occurred:\n\t* unsupported operation\n\n"
 	case errors.Is(err, seal.ErrAlreadyInitialized):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, seal.ErrGone):

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
+	"io"
+	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	vault "github.com/hashicorp/vault/api"
@@ -127,4 +131,34 @@ func TestMountWriteTakesCLIStrings(t *testing.T) {
 	}
 	_, err := c.Logical().Write("sys/mounts/y", map[string]any{"type": "kv", "local": "nope"})
 	wantStatus(t, err, 400, "")
+}
+
+// TestMethodNotAllowedTexts: a method a logical path does not serve is 405
+// "1 error occurred: * unsupported operation", as Vault's router answers;
+// the sys/ endpoints Vault serves with its own HTTP handlers (sys/health,
+// sys/seal-status, ...) answer 405 with an empty error list.
+func TestMethodNotAllowedTexts(t *testing.T) {
+	p, c, _ := kvServer(t)
+	if err := c.Sys().Mount("transit", &vault.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"transit/encrypt/k", "sys/rotate"} {
+		_, err := c.Logical().Read(path)
+		var re *vault.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusMethodNotAllowed || len(re.Errors) != 1 || re.Errors[0] != "1 error occurred:\n\t* unsupported operation\n\n" {
+			t.Fatalf("GET %s: %#v", path, err)
+		}
+	}
+	for _, path := range []string{"sys/health", "sys/seal-status"} {
+		req, _ := http.NewRequest(http.MethodPatch, p.addr+"/v1/"+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || strings.TrimSpace(string(body)) != `{"errors":[]}` {
+			t.Fatalf("PATCH %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
 }

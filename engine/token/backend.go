@@ -109,8 +109,19 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		return b.listRoles(ctx)
 	case strings.HasPrefix(p, "roles/"):
 		return b.roleOp(ctx, req, strings.TrimPrefix(p, "roles/"))
+	case knownPaths[p] || strings.HasPrefix(p, "create/"):
+		// The path exists, not for this operation: Vault's 405.
+		return nil, engine.ErrUnsupportedOperation
 	}
 	return nil, engine.ErrUnsupportedPath
+}
+
+// knownPaths are the token store's fixed paths, for telling a wrong
+// operation (405) from an unknown path (404).
+var knownPaths = map[string]bool{
+	"create": true, "create-orphan": true, "lookup-self": true, "lookup": true, "lookup-accessor": true,
+	"renew-self": true, "renew": true, "revoke-self": true, "revoke": true, "revoke-orphan": true,
+	"revoke-accessor": true, "roles": true, "roles/": true,
 }
 
 // decode reads a JSON body into v; an empty body leaves v as is.

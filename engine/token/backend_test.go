@@ -281,3 +281,18 @@ func TestCreateRefusesNegativeTTLs(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongOperationIs405: a known path asked with an operation it does not
+// serve is ErrUnsupportedOperation (405, as Vault), an unknown path
+// ErrUnsupportedPath (404).
+func TestWrongOperationIs405(t *testing.T) {
+	b, _, root := newBackend(t)
+	for path, want := range map[string]error{
+		"create": engine.ErrUnsupportedOperation, "create/r": engine.ErrUnsupportedOperation,
+		"revoke": engine.ErrUnsupportedOperation, "nope": engine.ErrUnsupportedPath,
+	} {
+		if _, err := do(t, b, engine.OpRead, path, root, "", true); !errors.Is(err, want) {
+			t.Errorf("read %s: %v, want %v", path, err, want)
+		}
+	}
+}

@@ -89,7 +89,12 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, engine.ErrBadRequest):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, engine.ErrUnsupportedPath):
-		return http.StatusNotFound, err.Error()
+		// Vault's router wraps a backend's ErrUnsupportedPath in a
+		// multierror; other reasons ("no handler for route ...") stand.
+		if msg := err.Error(); msg != engine.ErrUnsupportedPath.Error() {
+			return http.StatusNotFound, msg
+		}
+		return http.StatusNotFound, "1 error occurred:\n\t* unsupported path\n\n"
 	case errors.Is(err, seal.ErrHSM):
 		// The message names the PKCS#11 call and its return value; it
 		// holds no PIN and no key material.

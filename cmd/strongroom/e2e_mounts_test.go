@@ -162,3 +162,24 @@ func TestMethodNotAllowedTexts(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsupportedPathText: a path a mounted engine does not have is 404
+// "1 error occurred: * unsupported path", Vault's router text; a path
+// under no mount keeps "no handler for route".
+func TestUnsupportedPathText(t *testing.T) {
+	_, c, _ := kvServer(t)
+	if err := c.Sys().Mount("transit", &vault.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"transit/nope":    "1 error occurred:\n\t* unsupported path\n\n",
+		"auth/token/nope": "1 error occurred:\n\t* unsupported path\n\n",
+		"nomount/x":       `no handler for route "nomount/x". route entry not found.`,
+	} {
+		_, err := c.Logical().Write(path, map[string]any{"a": "b"})
+		var re *vault.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusNotFound || len(re.Errors) != 1 || re.Errors[0] != want {
+			t.Fatalf("PUT %s: %#v", path, err)
+		}
+	}
+}

@@ -183,3 +183,12 @@ func TestUnsupportedPathText(t *testing.T) {
 		}
 	}
 }
+
+// TestDisableSystemPaths: `vault secrets disable sys` and `vault auth
+// disable token` are refused with Vault's 400s.
+func TestDisableSystemPaths(t *testing.T) {
+	_, c, _ := kvServer(t)
+	wantStatus(t, c.Sys().Unmount("sys"), http.StatusBadRequest, `cannot unmount "sys/"`)
+	wantStatus(t, c.Sys().Unmount("cubbyhole"), http.StatusBadRequest, `cannot unmount "cubbyhole/"`)
+	wantStatus(t, c.Sys().DisableAuth("token"), http.StatusBadRequest, "token credential backend cannot be disabled")
+}

@@ -438,6 +438,16 @@ func (t *Table) Unmount(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
+	// Vault's handleUnmount and disableCredential refuse the system's
+	// own paths rather than report a success that did nothing.
+	for _, r := range t.reserved {
+		if strings.HasPrefix(p, r) {
+			if t.kind == "auth" {
+				return engine.Errorf(ErrReservedPath, "token credential backend cannot be disabled")
+			}
+			return engine.Errorf(ErrReservedPath, "cannot unmount %q", p)
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.readLocked(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/strongroom/strongroom/engine"
@@ -268,5 +269,24 @@ func TestRemount(t *testing.T) {
 		if err := tbl.Remount(ctx, tc.from, tc.to); !errors.Is(err, tc.want) {
 			t.Fatalf("%s -> %s: %v, want %v", tc.from, tc.to, err, tc.want)
 		}
+	}
+}
+
+// TestUnmountReserved: disabling the system's own paths is refused, in
+// Vault's words, not answered with a success that did nothing.
+func TestUnmountReserved(t *testing.T) {
+	tbl, b := newTable(t)
+	ctx := context.Background()
+	for _, p := range []string{"sys", "cubbyhole", "identity/", "auth/x"} {
+		if err := tbl.Unmount(ctx, p); !errors.Is(err, ErrReservedPath) || !strings.Contains(err.Error(), "cannot unmount") {
+			t.Fatalf("unmount %s: %v", p, err)
+		}
+	}
+	auths := NewAuth(b, nil)
+	if err := auths.Unmount(ctx, "token"); !errors.Is(err, ErrReservedPath) || err.Error() != "token credential backend cannot be disabled" {
+		t.Fatalf("disable token: %v", err)
+	}
+	if err := tbl.Unmount(ctx, "nothing-here"); err != nil {
+		t.Fatalf("unmounting a path with no mount is no error, as in Vault: %v", err)
 	}
 }

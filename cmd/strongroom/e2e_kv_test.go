@@ -354,7 +354,7 @@ func TestKVv1RefreshInterval(t *testing.T) {
 		}
 	}
 	// vault secrets tune -default-lease-ttl=2h kv1
-	if err := c.Sys().TuneMount("kv1", vault.MountConfigInput{DefaultLeaseTTL: "2h"}); err != nil {
+	if err := c.Sys().TuneMountAllowNil("kv1", vault.TuneMountConfigInput{DefaultLeaseTTL: ptr("2h")}); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := lg.Read("kv1/plain"); err != nil || s.LeaseDuration != 7200 {

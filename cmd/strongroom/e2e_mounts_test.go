@@ -43,7 +43,7 @@ func TestMountInfoShape(t *testing.T) {
 		t.Fatalf("sys/mounts/transit: %v", s.Data)
 	}
 	// vault secrets tune -default-lease-ttl=1h transit, then read tune
-	if err := c.Sys().TuneMount("transit", vault.MountConfigInput{DefaultLeaseTTL: "1h"}); err != nil {
+	if err := c.Sys().TuneMountAllowNil("transit", vault.TuneMountConfigInput{DefaultLeaseTTL: ptr("1h")}); err != nil {
 		t.Fatal(err)
 	}
 	s, err = c.Logical().Read("sys/mounts/transit/tune")
@@ -192,3 +192,5 @@ func TestDisableSystemPaths(t *testing.T) {
 	wantStatus(t, c.Sys().Unmount("cubbyhole"), http.StatusBadRequest, `cannot unmount "cubbyhole/"`)
 	wantStatus(t, c.Sys().DisableAuth("token"), http.StatusBadRequest, "token credential backend cannot be disabled")
 }
+
+func ptr[T any](v T) *T { return &v }

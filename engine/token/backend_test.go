@@ -296,3 +296,20 @@ func TestWrongOperationIs405(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupTTLRoundsUp: a token looked up within the second after its
+// creation reads its full TTL, as Vault's lookup shows it.
+func TestLookupTTLRoundsUp(t *testing.T) {
+	b, c, root := newBackend(t)
+	a := mustCreate(t, b, root, `{"ttl":"1h"}`, true)
+	c.t = c.t.Add(500 * time.Millisecond)
+	resp, err := do(t, b, engine.OpUpdate, "lookup", root, `{"token":"`+a.ClientToken+`"}`, true)
+	if err != nil || resp.Data.(map[string]any)["ttl"] != int64(3600) {
+		t.Fatalf("ttl half a second after creation: %v %v", resp, err)
+	}
+	c.t = c.t.Add(time.Second)
+	resp, _ = do(t, b, engine.OpUpdate, "lookup", root, `{"token":"`+a.ClientToken+`"}`, true)
+	if resp.Data.(map[string]any)["ttl"] != int64(3599) {
+		t.Fatalf("ttl 1.5 s after creation: %v", resp.Data.(map[string]any)["ttl"])
+	}
+}

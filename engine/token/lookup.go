@@ -1,6 +1,9 @@
 package token
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // LookupData is the data of auth/token/lookup(-self, -accessor) for an
 // entry, with the fields and types of Vault's token store (handleLookup in
@@ -43,7 +46,11 @@ func LookupData(tok string, e *Entry, now time.Time) map[string]any {
 		}
 		d["expire_time"] = expire.UTC().Format(time.RFC3339Nano)
 		d["issue_time"] = time.Unix(e.CreationTime, 0).UTC().Format(time.RFC3339Nano)
-		d["ttl"] = int64(max(expire.Sub(now), 0).Seconds())
+		// Whole seconds left, rounded up: expiries are kept in whole
+		// seconds, so a token looked up in the second after its creation
+		// reads its full TTL ("1h", not "59m59s"), as Vault's lookup
+		// (which rounds the clock) shows it.
+		d["ttl"] = int64(math.Ceil(max(expire.Sub(now), 0).Seconds()))
 		d["renewable"] = e.Renewable
 	}
 	return d

@@ -10,6 +10,10 @@ import (
 // held in a single-use token that lives this long.
 const wrapTTLHeader = "X-Vault-Wrap-TTL"
 
+// wrapTTLKey is the header's canonical form, computed once: Header.Get
+// would canonicalise (and allocate) on every request.
+var wrapTTLKey = http.CanonicalHeaderKey(wrapTTLHeader)
+
 // errWrappingUnsupported refuses a request that asks for response
 // wrapping. Strongroom does not implement it, and answering such a
 // request in the clear would hand the secret to whoever was meant to see
@@ -24,7 +28,10 @@ var errWrappingUnsupported = engine.Errorf(engine.ErrBadRequest,
 // negative"); zero asks for nothing, since Vault wraps only a TTL above
 // zero. Any other value asks for wrapping: errWrappingUnsupported.
 func checkWrapTTL(h http.Header) error {
-	v := h.Get(wrapTTLHeader)
+	var v string
+	if vs := h[wrapTTLKey]; len(vs) > 0 {
+		v = vs[0]
+	}
 	if v == "" {
 		return nil
 	}

@@ -54,3 +54,13 @@ func FuzzCheckWrapTTL(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckWrapTTLAllocatesNothing: every request passes through
+// checkWrapTTL; without the header it must cost no allocation (Header.Get
+// with the non-canonical name allocated one per request).
+func TestCheckWrapTTLAllocatesNothing(t *testing.T) {
+	h := http.Header{"Content-Type": {"application/json"}, "X-Vault-Token": {"t"}}
+	if n := testing.AllocsPerRun(100, func() { _ = checkWrapTTL(h) }); n != 0 {
+		t.Fatalf("%v allocations per request", n)
+	}
+}

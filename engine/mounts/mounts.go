@@ -487,8 +487,9 @@ type TuneInput struct {
 	Options         map[string]string `json:"options"`
 }
 
-// Tune changes a mount's configuration. A kv mount's version may go from 1
-// to 2 (Vault upgrades in place); not back.
+// Tune changes a mount's configuration. A kv mount's version cannot
+// change: 2 to 1 is refused as in Vault, and 1 to 2 (which Vault upgrades
+// in place) is not supported.
 func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
 	p, err := NormalizePath(path)
 	if err != nil {
@@ -536,20 +537,7 @@ func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
 		}
 		e.Options[k] = v
 	}
-	m, err := t.build(&e)
-	if err != nil {
-		return err
-	}
-	next := append([]*mounted(nil), t.entries...)
-	old := next[idx].backend
-	next[idx] = m
-	if err := t.barrier.Update(ctx, func(tx *seal.Tx) error { return t.saveLocked(tx, next) }); err != nil {
-		closeBackend(m.backend)
-		return err
-	}
-	t.entries = next
-	closeBackend(old)
-	return nil
+	return t.replaceLocked(ctx, idx, &e)
 }
 
 // Remount moves the mount at from to the path to, in one transaction
@@ -591,7 +579,14 @@ func (t *Table) Remount(ctx context.Context, from, to string) error {
 	}
 	e := *t.entries[idx].entry
 	e.Path = dst
-	m, err := t.build(&e)
+	return t.replaceLocked(ctx, idx, &e)
+}
+
+// replaceLocked rebuilds the mount at index idx from e and saves the table
+// with it in one transaction; the old backend is closed once the new one
+// is in place. t.mu must be held.
+func (t *Table) replaceLocked(ctx context.Context, idx int, e *Entry) error {
+	m, err := t.build(e)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -75,6 +76,7 @@ func (s *Server) serveAudited(c echo.Context, r *request) error {
 		ID: r.id, Operation: auditOperation(c), Path: r.path, ClientToken: r.token,
 		Data: bodyParams(r.body), RemoteAddr: c.Request().RemoteAddr, Namespace: r.namespace(),
 	}
+	areq.MountType, areq.MountPoint = auditMount(ctx, r)
 	if auth != nil {
 		areq.ClientTokenAccessor = auth.Accessor
 	}
@@ -253,4 +255,28 @@ func (s *Server) auditHash(c echo.Context, r *request) error {
 		return err
 	}
 	return respondData(c, r, map[string]any{"hash": h}, nil)
+}
+
+// auditMount names the mount serving r's path, as Vault's audit entries do
+// (mount_type, mount_point): the system backend for sys/, the token store
+// for auth/token/, else the auth method or secrets engine whose mount the
+// path falls under; nothing for a path under no mount.
+func auditMount(ctx context.Context, r *request) (typ, point string) {
+	switch {
+	case strings.HasPrefix(r.path, "sys/"):
+		return "system", "sys/"
+	case strings.HasPrefix(r.path, "auth/token/"):
+		return "token", "auth/token/"
+	case strings.HasPrefix(r.path, "auth/"):
+		if r.t.Auths != nil {
+			if e, _, _, err := r.t.Auths.Route(ctx, strings.TrimPrefix(r.path, "auth/")); err == nil {
+				return e.Type, "auth/" + e.Path
+			}
+		}
+	case r.t.Mounts != nil:
+		if e, _, _, err := r.t.Mounts.Route(ctx, r.path); err == nil {
+			return e.Type, e.Path
+		}
+	}
+	return "", ""
 }

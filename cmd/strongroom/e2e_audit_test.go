@@ -70,7 +70,7 @@ func TestAuditDevice(t *testing.T) {
 		t.Fatal("the secret's HMAC from sys/audit-hash is not in the log")
 	}
 	rootHash, _ := c.Sys().AuditHash("file", res.RootToken)
-	var requests, responses, denied int
+	var requests, responses, denied, mounts int
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -80,7 +80,13 @@ func TestAuditDevice(t *testing.T) {
 			Request struct {
 				Path        string `json:"path"`
 				ClientToken string `json:"client_token"`
+				MountType   string `json:"mount_type"`
+				MountPoint  string `json:"mount_point"`
 			} `json:"request"`
+			Response struct {
+				MountType  string `json:"mount_type"`
+				MountPoint string `json:"mount_point"`
+			} `json:"response"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			t.Fatalf("not a JSON line: %s", sc.Text())
@@ -94,13 +100,23 @@ func TestAuditDevice(t *testing.T) {
 				denied++
 			}
 		}
+		// Each entry names the mount serving its path, as Vault's do.
+		wantMount := map[string][2]string{"secret/data/app": {"kv", "secret/"}, "transit/encrypt/k": {"transit", "transit/"},
+			"auth/token/create": {"token", "auth/token/"}, "sys/mounts/secret": {"system", "sys/"}}[line.Request.Path]
+		if wantMount[0] != "" && (line.Request.MountType != wantMount[0] || line.Request.MountPoint != wantMount[1] ||
+			(line.Type == "response" && (line.Response.MountType != wantMount[0] || line.Response.MountPoint != wantMount[1]))) {
+			t.Fatalf("mount of %s: %s", line.Request.Path, sc.Text())
+		}
+		if wantMount[0] != "" {
+			mounts++
+		}
 		if line.Request.Path == "secret/data/app" && line.Request.ClientToken != rootHash && line.Request.ClientToken != "" &&
 			!strings.HasPrefix(line.Request.ClientToken, "hmac-sha256:") {
 			t.Fatalf("client token not hashed: %s", sc.Text())
 		}
 	}
-	if requests < 6 || requests != responses || denied != 1 {
-		t.Fatalf("%d requests, %d responses, %d denied", requests, responses, denied)
+	if requests < 6 || requests != responses || denied != 1 || mounts < 10 {
+		t.Fatalf("%d requests, %d responses, %d denied, %d entries checked for their mount", requests, responses, denied, mounts)
 	}
 
 	// Fail closed: with a second device on a full disk, requests still

@@ -175,3 +175,40 @@ func TestProtectedPolicies(t *testing.T) {
 	err = c.Sys().DeletePolicy("default")
 	wantStatus(t, err, http.StatusBadRequest, "cannot delete default policy")
 }
+
+// TestTokenRoleRead: `vault read auth/token/roles/ci` answers Vault's
+// fields: the deprecated explicit_max_ttl and period as Vault keeps them
+// (zero when only the token_ field was written), allowed_entity_aliases
+// null, no token_bound_cidrs or token_num_uses when unset.
+func TestTokenRoleRead(t *testing.T) {
+	_, c, _ := kvServer(t)
+	lg := c.Logical()
+	if _, err := lg.Write("auth/token/roles/ci", map[string]any{"allowed_policies": "default", "token_explicit_max_ttl": "2h"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := lg.Read("auth/token/roles/ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := r.Data
+	if d["explicit_max_ttl"] != json.Number("0") || d["token_explicit_max_ttl"] != json.Number("7200") {
+		t.Fatalf("max TTLs: %v", d)
+	}
+	if v, ok := d["allowed_entity_aliases"]; !ok || v != nil {
+		t.Fatalf("allowed_entity_aliases: %v", d)
+	}
+	for _, k := range []string{"token_bound_cidrs", "token_num_uses"} {
+		if _, ok := d[k]; ok {
+			t.Fatalf("%s reported unset: %v", k, d)
+		}
+	}
+	// The deprecated field alone sets both.
+	if _, err := lg.Write("auth/token/roles/ci", map[string]any{"explicit_max_ttl": "1h", "period": "5m"}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = lg.Read("auth/token/roles/ci")
+	if r.Data["explicit_max_ttl"] != json.Number("3600") || r.Data["token_explicit_max_ttl"] != json.Number("3600") ||
+		r.Data["period"] != json.Number("300") || r.Data["token_period"] != json.Number("300") {
+		t.Fatalf("after the deprecated fields: %v", r.Data)
+	}
+}

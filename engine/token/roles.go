@@ -22,6 +22,13 @@ type Role struct {
 	Renewable          bool          `json:"renewable"`
 	ExplicitMaxTTL     time.Duration `json:"explicit_max_ttl"`
 	PathSuffix         string        `json:"path_suffix"`
+	// LegacyPeriod and LegacyExplicitMaxTTL are what a read reports as
+	// period and explicit_max_ttl, kept as Vault keeps the deprecated
+	// fields (tokenutil.UpgradeValue): the value when a write named the
+	// old field, zero when it named only token_period or
+	// token_explicit_max_ttl. Period and ExplicitMaxTTL are what applies.
+	LegacyPeriod         time.Duration `json:"legacy_period,omitempty"`
+	LegacyExplicitMaxTTL time.Duration `json:"legacy_explicit_max_ttl,omitempty"`
 }
 
 // roleInput is the body of a role write; absent fields keep their value.
@@ -63,16 +70,36 @@ func loadRole(tx *seal.ReadTx, name string) (*Role, error) {
 	return seal.GetJSON[Role](tx, roleKey(name))
 }
 
+// data is the role as Vault's tokenStoreRoleRead answers it: token_bound_cidrs
+// and token_num_uses only when set (never, here), allowed_entity_aliases
+// null, the deprecated period and explicit_max_ttl as UpgradeValue left them.
 func (r *Role) data() map[string]any {
 	return map[string]any{
 		"name": r.Name, "allowed_policies": nonNil(r.AllowedPolicies), "disallowed_policies": nonNil(r.DisallowedPolicies),
 		"allowed_policies_glob": []string{}, "disallowed_policies_glob": []string{},
-		"orphan": r.Orphan, "period": int64(r.Period.Seconds()), "token_period": int64(r.Period.Seconds()),
-		"renewable": r.Renewable, "explicit_max_ttl": int64(r.ExplicitMaxTTL.Seconds()),
+		"orphan": r.Orphan, "period": int64(r.LegacyPeriod.Seconds()), "token_period": int64(r.Period.Seconds()),
+		"renewable": r.Renewable, "explicit_max_ttl": int64(r.LegacyExplicitMaxTTL.Seconds()),
 		"token_explicit_max_ttl": int64(r.ExplicitMaxTTL.Seconds()), "path_suffix": r.PathSuffix,
-		"token_type": "default-service", "token_no_default_policy": false, "token_num_uses": 0,
-		"allowed_entity_aliases": []string{}, "token_bound_cidrs": []string{},
+		"token_type": "default-service", "token_no_default_policy": false, "allowed_entity_aliases": nil,
 	}
+}
+
+// upgradeDuration applies a write of the deprecated field old and its
+// replacement cur to a role's value and legacy value, as Vault's
+// tokenutil.UpgradeValue: cur wins when given, and the legacy value follows
+// it only if old was given too (else it is cleared); old alone sets both.
+func upgradeDuration(old, cur *engine.Duration, value, legacy time.Duration) (time.Duration, time.Duration) {
+	switch {
+	case cur != nil:
+		value, legacy = time.Duration(*cur)*time.Second, 0
+		if old != nil {
+			legacy = value
+		}
+	case old != nil:
+		value = time.Duration(*old) * time.Second
+		legacy = value
+	}
+	return value, legacy
 }
 
 func nonNil(s []string) []string {
@@ -120,19 +147,11 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 			if in.Orphan != nil {
 				r.Orphan = bool(*in.Orphan)
 			}
-			for _, p := range []*engine.Duration{in.Period, in.TokenPeriod} {
-				if p != nil {
-					r.Period = time.Duration(*p) * time.Second
-				}
-			}
+			r.Period, r.LegacyPeriod = upgradeDuration(in.Period, in.TokenPeriod, r.Period, r.LegacyPeriod)
 			if in.Renewable != nil {
 				r.Renewable = bool(*in.Renewable)
 			}
-			for _, p := range []*engine.Duration{in.ExplicitMaxTTL, in.TokenExplicitMaxTTL} {
-				if p != nil {
-					r.ExplicitMaxTTL = time.Duration(*p) * time.Second
-				}
-			}
+			r.ExplicitMaxTTL, r.LegacyExplicitMaxTTL = upgradeDuration(in.ExplicitMaxTTL, in.TokenExplicitMaxTTL, r.ExplicitMaxTTL, r.LegacyExplicitMaxTTL)
 			if in.PathSuffix != nil {
 				r.PathSuffix = *in.PathSuffix
 			}

@@ -494,7 +494,7 @@ func (b *Backend) renew(ctx context.Context, req *engine.Request, tok string) (*
 		if err != nil {
 			return err
 		}
-		e, err := Renew(tx, th, time.Duration(in.Increment)*time.Second, b.now())
+		e, warnings, err := Renew(tx, th, time.Duration(in.Increment)*time.Second, b.now())
 		if err != nil {
 			return err
 		}
@@ -503,7 +503,7 @@ func (b *Backend) renew(ctx context.Context, req *engine.Request, tok string) (*
 		}
 		a := authOf(tok, e)
 		a.LeaseDuration = max(e.ExpireTime-b.now().Unix(), 0)
-		resp = &engine.Response{Auth: a}
+		resp = &engine.Response{Auth: a, Warnings: warnings}
 		return nil
 	})
 	if err == nil && b.Cache != nil {

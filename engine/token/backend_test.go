@@ -313,3 +313,20 @@ func TestLookupTTLRoundsUp(t *testing.T) {
 		t.Fatalf("ttl 1.5 s after creation: %v", resp.Data.(map[string]any)["ttl"])
 	}
 }
+
+// TestRenewWarnsWhenCapped: a renewal past the explicit max TTL is capped
+// with Vault's warning; one within it has none.
+func TestRenewWarnsWhenCapped(t *testing.T) {
+	b, c, root := newBackend(t)
+	a := mustCreate(t, b, root, `{"ttl":"10m","explicit_max_ttl":"20m"}`, true)
+	c.t = c.t.Add(time.Minute)
+	resp, err := do(t, b, engine.OpUpdate, "renew", root, `{"token":"`+a.ClientToken+`","increment":"5m"}`, true)
+	if err != nil || len(resp.Warnings) != 0 || resp.Auth.LeaseDuration != 300 {
+		t.Fatalf("within the max: %+v %v", resp, err)
+	}
+	resp, err = do(t, b, engine.OpUpdate, "renew", root, `{"token":"`+a.ClientToken+`","increment":"1h"}`, true)
+	want := `TTL of "1h" exceeded the effective max_ttl of "19m"; TTL value is capped accordingly`
+	if err != nil || strings.Join(resp.Warnings, "|") != want || resp.Auth.LeaseDuration != 19*60 {
+		t.Fatalf("past the max: %+v %v", resp, err)
+	}
+}

@@ -352,14 +352,15 @@ func Use(tx *seal.Tx, th []byte, now time.Time) (last bool, err error) {
 
 // Renew extends a renewable token from now by increment (0 means its
 // original TTL, or its period for a periodic token), capped by its explicit
-// max TTL and the system max TTL counted from creation.
-func Renew(tx *seal.Tx, th []byte, increment time.Duration, now time.Time) (*Entry, error) {
+// max TTL and the system max TTL counted from creation; a cap gives Vault's
+// warning (framework.CalculateTTL).
+func Renew(tx *seal.Tx, th []byte, increment time.Duration, now time.Time) (*Entry, []string, error) {
 	e, err := LookupHash(&tx.ReadTx, th, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !e.Renewable || e.ExpireTime == 0 {
-		return nil, ErrNotRenewable
+		return nil, nil, ErrNotRenewable
 	}
 	ttl := increment
 	switch {
@@ -377,21 +378,24 @@ func Renew(tx *seal.Tx, th []byte, increment time.Duration, now time.Time) (*Ent
 		maxExpire = now.Add(ttl) // periodic tokens renew indefinitely
 	}
 	expire := now.Add(ttl)
+	var warnings []string
 	if expire.After(maxExpire) {
+		warnings = append(warnings, fmt.Sprintf("TTL of %q exceeded the effective max_ttl of %q; TTL value is capped accordingly",
+			humanDuration(ttl), humanDuration(maxExpire.Sub(now.Truncate(time.Second)))))
 		expire = maxExpire
 	}
 	if err := tx.Delete(expiryKey(e.ExpireTime, th)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e.ExpireTime, e.IssueTime = expire.Unix(), now.Unix()
 	if err := tx.Set(expiryKey(e.ExpireTime, th), []byte{}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Other nodes' lookup caches hold the old expiry.
 	if err := tx.BumpEpoch(seal.EpochTokens); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return e, save(tx, th, e)
+	return e, warnings, save(tx, th, e)
 }
 
 // ErrNotRenewable is returned by Renew for a token that cannot be renewed.

@@ -129,10 +129,16 @@ func (m *Manager) startPurge(idHex string) {
 	m.purging[idHex] = true
 	m.purgeMu.Unlock()
 	go func() {
+		// The purge counts as running until all of this is done, so that
+		// whoever waits for it sees its lease, retry wait and log line.
+		defer func() {
+			m.purgeMu.Lock()
+			delete(m.purging, idHex)
+			m.purgeMu.Unlock()
+		}()
 		err := m.purge(m.life, idHex)
 		failed := err != nil && !errors.Is(err, errPurgeHeld) && m.life.Err() == nil
 		m.purgeMu.Lock()
-		delete(m.purging, idHex)
 		r := m.retry[idHex]
 		if failed {
 			r.wait = min(max(2*r.wait, m.cfg.SweepInterval), maxPurgeRetry)

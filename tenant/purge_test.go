@@ -105,13 +105,7 @@ func TestFailedPurgeRetriesLater(t *testing.T) {
 	// Delete's own attempt, then the background one it starts.
 	settle := func(attempts int64) {
 		t.Helper()
-		// Not the coherence window: a purge attempt under -race on a
-		// loaded machine may take longer than a second.
-		for deadline := time.Now().Add(10 * time.Second); !(h.destroys.Load() >= attempts && purgesIdle(m)); time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d attempts after 10 s, want %d", h.destroys.Load(), attempts)
-			}
-		}
+		waitLong(t, func() bool { return h.destroys.Load() >= attempts && purgesIdle(m) })
 		time.Sleep(20 * time.Millisecond) // no further attempt follows
 		if n := h.destroys.Load(); n != attempts {
 			t.Fatalf("%d attempts to destroy the key, want %d", n, attempts)
@@ -151,7 +145,7 @@ func TestFailedPurgeRetriesLater(t *testing.T) {
 	if err := m.FinishPurges(ctx, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return purgesIdle(m) && tenantRecords(t, st, id) == 0 })
+	waitLong(t, func() bool { return purgesIdle(m) && tenantRecords(t, st, id) == 0 })
 	if p := mustPurge(t, m, e.TenantID); !p.HSMDestroyed || p.ClearedAt == 0 {
 		t.Fatalf("after the token came back: %+v", p)
 	}
@@ -196,6 +190,20 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// waitLong waits up to 10 s for cond: not the coherence window (waitUntil)
+// but background purges, which under -race on a loaded machine may take
+// more than a second.
+func waitLong(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("not within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 func purgesIdle(m *Manager) bool {
 	m.purgeMu.Lock()

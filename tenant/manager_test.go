@@ -435,7 +435,7 @@ func TestSecondPurgePassClearsLateWrites(t *testing.T) {
 	if err := m.FinishPurges(ctx, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return tenantRecords(t, st, id) == 0 && purges() == 0 })
+	waitLong(t, func() bool { return tenantRecords(t, st, id) == 0 && purges() == 0 })
 }
 
 // BenchmarkRegistryRead reads the registry of 3,000 namespaces, as a

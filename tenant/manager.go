@@ -462,19 +462,29 @@ func (m *Manager) refresh(ctx context.Context) {
 		return
 	}
 	m.refreshes.Add(1)
-	m.idxMu.Lock()
-	m.idx, m.idxLoaded = nil, false
-	m.idxMu.Unlock()
 	idx, err := m.readIndex(ctx)
 	if err != nil {
-		return // the loaded tenants are checked at the next change
+		// Read again on the next use; the loaded tenants are checked at
+		// the next change.
+		m.idxMu.Lock()
+		m.idx, m.idxLoaded = nil, false
+		m.idxMu.Unlock()
+		return
 	}
 	byID := map[string]string{}
 	for name, e := range idx {
 		byID[e.TenantID] = name
 	}
+	// The new index and the loaded tenants' new names take effect
+	// together: a lookup that saw a renamed namespace's new name before
+	// its loaded tenant was moved to it would load a second, sealed,
+	// tenant, and the one in use would then be unloaded. Lock order: mu,
+	// then idxMu, as in Lookup.
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.idxMu.Lock()
+	m.idx, m.idxLoaded = idx, true
+	m.idxMu.Unlock()
 	for name, t := range m.loaded {
 		if e := idx[name]; e != nil && bytes.Equal(e.id(), t.ID) {
 			continue

@@ -511,3 +511,63 @@ func unfinishedPurges(t *testing.T, m *Manager) []string {
 	}
 	return ids
 }
+
+// TestRenameSeenAtomically: while another node renames a namespace, lookups
+// of the new name on this node never get a tenant other than the one
+// already loaded (unsealed) under the old name, and that one stays
+// unsealed. A refresh that published the new index before moving the
+// loaded tenant let such a lookup load a second, sealed, tenant, and the
+// one in use was then unloaded.
+func TestRenameSeenAtomically(t *testing.T) {
+	ctx := context.Background()
+	for round := range 20 {
+		st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+		a := newNode(t, st, clk, &key, Config{})
+		b := newNode(t, st, clk, &key, Config{})
+		if _, err := a.Create(ctx, "old", CreateInput{}); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, func() bool { return b.Has(ctx, "old") })
+		tkey := initShamir(t, a, "old")
+		tb, err := b.Lookup(ctx, "old")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tb.Sys.Unseal(ctx, sys.UnsealRequest{Key: tkey}); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		foreign := make(chan *Tenant, 1)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if tn, err := b.Lookup(ctx, "new"); err == nil && tn != tb {
+					select {
+					case foreign <- tn:
+					default:
+					}
+				}
+			}
+		})
+		if _, err := a.Rename(ctx, "old", "new"); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, func() bool { return b.Has(ctx, "new") })
+		time.Sleep(20 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		select {
+		case <-foreign:
+			t.Fatalf("round %d: a lookup of the new name loaded a second tenant", round)
+		default:
+		}
+		if tb.Barrier.Sealed() {
+			t.Fatalf("round %d: the loaded tenant was sealed by the rename", round)
+		}
+	}
+}

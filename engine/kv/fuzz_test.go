@@ -60,7 +60,7 @@ func FuzzRequest(f *testing.F) {
 			}
 			resp, err := b.HandleRequest(context.Background(), req)
 			if err != nil {
-				if !errors.Is(err, engine.ErrBadRequest) && !errors.Is(err, engine.ErrNotFound) &&
+				if !errors.Is(err, engine.ErrBadRequest) && !errors.Is(err, engine.ErrNotFound) && !errors.Is(err, engine.ErrNotFoundNoBody) &&
 					!errors.Is(err, engine.ErrUnsupportedOperation) && !errors.Is(err, engine.ErrUnsupportedPath) {
 					t.Fatalf("%v %q %q: server error %v", req.Operation, path, body, err)
 				}

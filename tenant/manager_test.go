@@ -92,6 +92,10 @@ func TestParseName(t *testing.T) {
 			t.Errorf("ParseName(%q) accepted", bad)
 		}
 	}
+	// Vault's text for a reserved name quotes it with its slash.
+	if _, err := ParseName("root"); err == nil || err.Error() != `"root/" is a reserved path and cannot be used as a namespace name` {
+		t.Errorf("ParseName(root): %v", err)
+	}
 }
 
 // TestLifecycle: create, look up, reuse after delete with a fresh id,

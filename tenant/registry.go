@@ -113,7 +113,8 @@ func ParseName(path string) (string, error) {
 	case strings.Contains(name, "/"):
 		return "", engine.Errorf(engine.ErrBadRequest, "nested namespaces are not supported: %q", name)
 	case reservedNames[strings.ToLower(name)]:
-		return "", engine.Errorf(engine.ErrBadRequest, "%q is a reserved path and cannot be used as a namespace name", name)
+		// Vault's and OpenBao's text quotes the path with its slash.
+		return "", engine.Errorf(engine.ErrBadRequest, "%q is a reserved path and cannot be used as a namespace name", name+"/")
 	case !namePattern.MatchString(name):
 		return "", engine.Errorf(engine.ErrBadRequest, "invalid namespace name %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}

@@ -17,7 +17,7 @@ import (
 // Vault's root-protected paths (PathsSpecial.Root of the system backend and
 // the token store, and sys/seal).
 var sudoPaths = []string{
-	"sys/seal", "sys/step-down", "sys/rotate", "sys/audit", "sys/audit/*", "sys/auth/*", "sys/remount",
+	"sys/seal", "sys/step-down", "sys/rotate", "sys/rotate/keyring", "sys/audit", "sys/audit/*", "sys/auth/*", "sys/remount",
 	"sys/raw", "sys/raw/*", "sys/leases/revoke-prefix/*", "sys/leases/revoke-force/*",
 	"auth/token/revoke-orphan", "auth/token/accessors", "sys/storage/snapshot",
 }

@@ -165,6 +165,7 @@ func (s *Server) table() map[string]*route {
 		"sys/generate-root/update": {methods: map[string]handlerFunc{
 			http.MethodPut: s.generateRootUpdate, http.MethodPost: s.generateRootUpdate}},
 		"sys/rotate":                {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
+		"sys/rotate/keyring":        {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
 		"sys/key-status":            {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
 		"sys/remount":               {methods: map[string]handlerFunc{http.MethodPost: s.remount, http.MethodPut: s.remount}},
 		"sys/tools/random":          s.toolsRoute(),

@@ -178,4 +178,22 @@ func TestRotateAndKeyStatus(t *testing.T) {
 	wantStatus(t, anon.Sys().Rotate(), 403, "permission denied")
 	_, err = anon.Sys().KeyStatus()
 	wantStatus(t, err, 403, "permission denied")
+	// OpenBao's name for it (`bao operator rotate`): the same, sudo too.
+	if _, err := c.Logical().Write("sys/rotate/keyring", nil); err != nil {
+		t.Fatal(err)
+	}
+	if ks, err = c.Sys().KeyStatus(); err != nil || ks.Term != 3 {
+		t.Fatalf("key-status after sys/rotate/keyring: %+v %v", ks, err)
+	}
+	if err := c.Sys().PutPolicy("rot", `path "sys/rotate/keyring" { capabilities = ["update"] }`); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"rot"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot := newClient(t, p.addr)
+	rot.SetToken(sec.Auth.ClientToken)
+	_, err = rot.Logical().Write("sys/rotate/keyring", nil)
+	wantStatus(t, err, 403, "permission denied")
 }

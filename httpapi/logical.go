@@ -148,7 +148,7 @@ func (s *Server) prefixTable() []prefixRoute {
 		{"sys/policy/", s.policyRouteAll()},
 		{"sys/policies/acl/", s.policyRouteAll()},
 		{"sys/auth/", &route{methods: map[string]handlerFunc{
-			http.MethodPost: s.authEnable, http.MethodPut: s.authEnable, http.MethodDelete: s.authDisable}}},
+			http.MethodGet: s.authRead, http.MethodPost: s.authEnable, http.MethodPut: s.authEnable, http.MethodDelete: s.authDisable}}},
 		{"sys/mounts/", &route{methods: map[string]handlerFunc{
 			http.MethodGet: s.mountRead, http.MethodPost: s.mountWrite, http.MethodPut: s.mountWrite, http.MethodDelete: s.mountDelete}}},
 	}

@@ -47,6 +47,22 @@ func tokenMount(id []byte) *mounts.Entry {
 	}
 }
 
+// GET sys/auth/<path>/tune: the method's tune read. Reading one method's
+// configuration (GET sys/auth/<path>) is not served.
+func (s *Server) authRead(c echo.Context, r *request) error {
+	if err := s.check(c, r); err != nil {
+		return err
+	}
+	path, ok := strings.CutSuffix(strings.TrimPrefix(r.path, "sys/auth/"), "/tune")
+	if !ok {
+		return engine.ErrUnsupportedOperation
+	}
+	return s.authTuneRead(c, r, path)
+}
+
+// errAuthTune refuses tuning an auth method (its TTLs stay the system's).
+var errAuthTune = engine.Errorf(engine.ErrBadRequest, "tuning auth methods is not supported")
+
 // POST sys/auth/<path>
 func (s *Server) authEnable(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
@@ -57,7 +73,7 @@ func (s *Server) authEnable(c echo.Context, r *request) error {
 	}
 	path := strings.TrimPrefix(r.path, "sys/auth/")
 	if strings.HasSuffix(path, "/tune") {
-		return engine.Errorf(engine.ErrBadRequest, "tuning auth methods is not supported")
+		return errAuthTune
 	}
 	var in mounts.MountInput
 	if err := decodeJSON(r.body, &in); err != nil {

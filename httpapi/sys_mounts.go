@@ -63,6 +63,9 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
+	if tune && strings.HasPrefix(p, "auth/") {
+		return s.authTuneRead(c, r, strings.TrimPrefix(p, "auth/"))
+	}
 	list, err := t.List(r.ctx)
 	if err != nil {
 		return err
@@ -74,26 +77,60 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 		if !tune {
 			return respondData(c, r, e.Info(), nil)
 		}
-		// Vault reports the effective TTLs: the system default (768h)
-		// where the mount sets none.
-		def, max := e.Config.DefaultLeaseTTL, e.Config.MaxLeaseTTL
-		if def == 0 {
-			def = systemDefaultLeaseTTL
-		}
-		if max == 0 {
-			max = systemDefaultLeaseTTL
-		}
-		// Vault's handleTuneReadCommon: options only when there are some.
-		data := map[string]any{
-			"default_lease_ttl": def, "max_lease_ttl": max,
-			"force_no_cache": e.Config.ForceNoCache, "description": e.Description,
-		}
-		if opts := e.ReportedOptions(); opts != nil {
-			data["options"] = opts
-		}
-		return respondData(c, r, data, nil)
+		return respondData(c, r, tuneData(e, false), nil)
 	}
 	return engine.Errorf(engine.ErrBadRequest, "cannot fetch sysview for path %q", p)
+}
+
+// tuneData is a mount's tune read (Vault's handleTuneReadCommon): the
+// effective TTLs (the system default, 768h, where the mount sets none),
+// options only when there are some, and for an auth method its token type.
+func tuneData(e *mounts.Entry, auth bool) map[string]any {
+	def, max := e.Config.DefaultLeaseTTL, e.Config.MaxLeaseTTL
+	if def == 0 {
+		def = systemDefaultLeaseTTL
+	}
+	if max == 0 {
+		max = systemDefaultLeaseTTL
+	}
+	data := map[string]any{
+		"default_lease_ttl": def, "max_lease_ttl": max,
+		"force_no_cache": e.Config.ForceNoCache, "description": e.Description,
+	}
+	if opts := e.ReportedOptions(); opts != nil {
+		data["options"] = opts
+	}
+	if auth {
+		data["token_type"] = "default-service"
+	}
+	return data
+}
+
+// authTuneRead answers the tune read of the auth method at auth/<path>
+// (GET sys/auth/<path>/tune, or sys/mounts/auth/<path>/tune as `vault
+// read` and Terraform's provider ask): the token store's defaults for
+// token/, the method's configuration otherwise. Tuning auth methods is
+// not supported, so the TTLs are always the system's.
+func (s *Server) authTuneRead(c echo.Context, r *request, path string) error {
+	p, err := mounts.NormalizePath(path)
+	if err != nil {
+		return err
+	}
+	if p == "token/" {
+		return respondData(c, r, tuneData(tokenMount(r.t.ID), true), nil)
+	}
+	if r.t.Auths != nil {
+		list, err := r.t.Auths.List(r.ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			if e.Path == p {
+				return respondData(c, r, tuneData(e, true), nil)
+			}
+		}
+	}
+	return engine.Errorf(engine.ErrBadRequest, "cannot fetch sysview for path %q", "auth/"+p)
 }
 
 // POST sys/mounts/<path> and sys/mounts/<path>/tune
@@ -104,6 +141,9 @@ func (s *Server) mountWrite(c echo.Context, r *request) error {
 	}
 	arg, tune := mountArg(r.path)
 	ctx := r.ctx
+	if tune && strings.HasPrefix(strings.TrimPrefix(arg, "/"), "auth/") {
+		return errAuthTune // `vault auth tune` asks here
+	}
 	if tune {
 		var in mounts.TuneInput
 		if err := decodeJSON(r.body, &in); err != nil {

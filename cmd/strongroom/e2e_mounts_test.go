@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -194,3 +195,42 @@ func TestDisableSystemPaths(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAuthTuneRead: the tune read of an auth method (`vault read
+// sys/auth/token/tune`; Terraform's provider reads sys/mounts/auth/<path>/tune
+// when it refreshes an auth backend) answers Vault's fields; writes stay
+// refused; sudo is needed on sys/auth/*, as in Vault.
+func TestAuthTuneRead(t *testing.T) {
+	p, c, _ := kvServer(t)
+	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"sys/auth/token/tune", "sys/mounts/auth/token/tune", "sys/auth/approle/tune", "sys/mounts/auth/approle/tune"} {
+		s, err := c.Logical().Read(path)
+		if err != nil || s == nil || s.Data["default_lease_ttl"] != json.Number("2764800") || s.Data["max_lease_ttl"] != json.Number("2764800") ||
+			s.Data["token_type"] != "default-service" {
+			t.Fatalf("%s: %v %v", path, s, err)
+		}
+	}
+	if cfg, err := c.Sys().MountConfig("auth/approle"); err != nil || cfg.DefaultLeaseTTL != 2764800 {
+		t.Fatalf("MountConfig: %+v %v", cfg, err)
+	}
+	_, err := c.Logical().Read("sys/auth/nope/tune")
+	wantStatus(t, err, http.StatusBadRequest, `cannot fetch sysview for path "auth/nope/"`)
+	_, err = c.Logical().Write("sys/auth/approle/tune", map[string]any{"default_lease_ttl": "1h"})
+	wantStatus(t, err, http.StatusBadRequest, "tuning auth methods is not supported")
+	// vault auth tune -default-lease-ttl=1h token/ (the CLI writes sys/mounts/auth/token/tune)
+	err = c.Sys().TuneMountAllowNil("auth/token", vault.TuneMountConfigInput{DefaultLeaseTTL: ptr("1h")})
+	wantStatus(t, err, http.StatusBadRequest, "tuning auth methods is not supported")
+	if err := c.Sys().PutPolicy("reader", `path "sys/auth/*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"reader"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := newClient(t, p.addr)
+	rd.SetToken(sec.Auth.ClientToken)
+	_, err = rd.Logical().Read("sys/auth/token/tune")
+	wantStatus(t, err, http.StatusForbidden, "permission denied")
+}

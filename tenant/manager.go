@@ -90,6 +90,11 @@ type Manager struct {
 	idxMu     sync.RWMutex
 	idx       map[string]*Entry // every namespace by name, once loaded
 	idxLoaded bool
+	// While a refresh reads the registry, the changes this node commits
+	// are also logged here, to be applied on top of what it read.
+	refreshing bool
+	idxLog     []indexUpdate
+	refreshMu  sync.Mutex // one refresh at a time
 
 	holder  string // this manager's id in purge leases
 	purgeMu sync.Mutex
@@ -452,41 +457,63 @@ func (m *Manager) Loaded() int {
 	return len(m.loaded)
 }
 
+// indexUpdate is a change of the index this node made (setIndex): the
+// entry now at name, nil for none.
+type indexUpdate struct {
+	name string
+	e    *Entry
+}
+
 // refresh runs after the registry changed through another node (or
-// through several changes at once): it forgets the index, which the next
-// use reads again, and re-keys or unloads the loaded tenants whose name
-// no longer names them. It never installs the index it read: a change
-// this node commits meanwhile would be lost from it.
+// through several changes at once): it reads the registry, then installs
+// it as the index and re-keys or unloads the loaded tenants whose name no
+// longer names them, in one step. The changes this node committed while
+// the registry was read are applied on top of what was read (one
+// committed before the read is applied twice, to the same effect), so none
+// is lost; and a lookup never sees a renamed namespace's new name before
+// its loaded tenant was moved to it (it would load a second, sealed,
+// tenant, and the one in use would then be unloaded).
 func (m *Manager) refresh(ctx context.Context) {
 	if m.cfg.Root.Barrier.Sealed() {
 		return
 	}
+	m.refreshMu.Lock()
+	defer m.refreshMu.Unlock()
 	m.refreshes.Add(1)
+	m.idxMu.Lock()
+	m.refreshing, m.idxLog = true, nil
+	m.idxMu.Unlock()
 	idx, err := m.readIndex(ctx)
 	if err != nil {
 		// Read again on the next use; the loaded tenants are checked at
 		// the next change.
 		m.idxMu.Lock()
 		m.idx, m.idxLoaded = nil, false
+		m.refreshing, m.idxLog = false, nil
 		m.idxMu.Unlock()
 		return
 	}
-	byID := map[string]string{}
-	for name, e := range idx {
-		byID[e.TenantID] = name
-	}
-	// The new index and the loaded tenants' new names take effect
-	// together: a lookup that saw a renamed namespace's new name before
-	// its loaded tenant was moved to it would load a second, sealed,
-	// tenant, and the one in use would then be unloaded. Lock order: mu,
-	// then idxMu, as in Lookup.
+	// Lock order: mu, then idxMu, as in Lookup.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.idxMu.Lock()
+	for _, u := range m.idxLog {
+		if u.e == nil {
+			delete(idx, u.name)
+		} else {
+			idx[u.name] = u.e
+		}
+	}
 	m.idx, m.idxLoaded = idx, true
+	m.refreshing, m.idxLog = false, nil
+	// The names by tenant id, read while setIndex cannot write the map.
+	byID := make(map[string]string, len(idx))
+	for name, e := range idx {
+		byID[e.TenantID] = name
+	}
 	m.idxMu.Unlock()
 	for name, t := range m.loaded {
-		if e := idx[name]; e != nil && bytes.Equal(e.id(), t.ID) {
+		if byID[hex.EncodeToString(t.ID)] == name {
 			continue
 		}
 		// Renamed: the same tenant under its new name, keys kept.
@@ -588,6 +615,9 @@ func putEntry(tx *seal.Tx, e *Entry) error {
 func (m *Manager) setIndex(name string, e *Entry) {
 	m.idxMu.Lock()
 	defer m.idxMu.Unlock()
+	if m.refreshing {
+		m.idxLog = append(m.idxLog, indexUpdate{name: name, e: e})
+	}
 	if !m.idxLoaded {
 		return
 	}

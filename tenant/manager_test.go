@@ -575,3 +575,47 @@ func TestRenameSeenAtomically(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshKeepsLocalChanges: refreshes running while this node creates
+// namespaces never drop one of them from its index (a refresh installs the
+// registry it read; a namespace created meanwhile must stay).
+func TestRefreshKeepsLocalChanges(t *testing.T) {
+	ctx := context.Background()
+	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
+	m := newNode(t, st, clk, &key, Config{})
+	if _, err := m.entries(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				m.refresh(ctx)
+			}
+		}
+	})
+	const n = 200
+	var cw sync.WaitGroup
+	for w := range 4 {
+		cw.Go(func() {
+			for i := w; i < n; i += 4 {
+				if _, err := m.Create(ctx, fmt.Sprintf("n%03d", i), CreateInput{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	cw.Wait()
+	close(stop)
+	wg.Wait()
+	for i := range n {
+		if name := fmt.Sprintf("n%03d", i); !m.Has(ctx, name) {
+			t.Fatalf("%s created, missing from the index", name)
+		}
+	}
+}

@@ -75,6 +75,15 @@ func TestManyTenants(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	nd := startAutoNode(t, ctx, dir, tok.Lib, tok.Label, tenantsBlock)
+	firstNode, firstClosed := nd, false
+	defer func() {
+		// On a failure before the restart, close the first node too: its
+		// HSM sessions would otherwise outlive the test and stall the
+		// next test's HSM start.
+		if !firstClosed {
+			firstNode.close(context.Background())
+		}
+	}()
 	c := newClient(t, nd.addrs[0])
 	res, err := c.Sys().Init(&vault.InitRequest{RecoveryShares: 1, RecoveryThreshold: 1})
 	if err != nil {
@@ -127,6 +136,7 @@ func TestManyTenants(t *testing.T) {
 	}
 	c.CloneConfig().HttpClient.CloseIdleConnections()
 	nd.close(context.Background())
+	firstClosed = true
 
 	// Restart: the node starts without unwrapping any tenant.
 	runtime.GC()

@@ -275,25 +275,35 @@ func TestIdleUnloadAndBound(t *testing.T) {
 	}
 }
 
-// TestTwoNodesSeeRegistryChanges: a delete or rename through one node
-// reaches the other within the coherence window (the registry epoch).
-func TestTwoNodesSeeRegistryChanges(t *testing.T) {
+// unsealedOnTwoNodes starts two nodes on one store, creates the shamir
+// namespace name through a and returns its tenant as b loaded and unsealed
+// it.
+func unsealedOnTwoNodes(t *testing.T, name string) (a, b *Manager, tb *Tenant) {
+	t.Helper()
 	ctx := context.Background()
 	st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
-	a := newNode(t, st, clk, &key, Config{})
-	b := newNode(t, st, clk, &key, Config{})
-	if _, err := a.Create(ctx, "shared", CreateInput{}); err != nil {
+	a = newNode(t, st, clk, &key, Config{})
+	b = newNode(t, st, clk, &key, Config{})
+	if _, err := a.Create(ctx, name, CreateInput{}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return b.Has(ctx, "shared") })
-	tkey := initShamir(t, a, "shared")
-	tb, err := b.Lookup(ctx, "shared")
+	waitUntil(t, func() bool { return b.Has(ctx, name) })
+	tkey := initShamir(t, a, name)
+	tb, err := b.Lookup(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tb.Sys.Unseal(ctx, sys.UnsealRequest{Key: tkey}); err != nil {
 		t.Fatal(err)
 	}
+	return a, b, tb
+}
+
+// TestTwoNodesSeeRegistryChanges: a delete or rename through one node
+// reaches the other within the coherence window (the registry epoch).
+func TestTwoNodesSeeRegistryChanges(t *testing.T) {
+	ctx := context.Background()
+	a, b, tb := unsealedOnTwoNodes(t, "shared")
 	if _, err := a.Rename(ctx, "shared", "moved"); err != nil {
 		t.Fatal(err)
 	}
@@ -525,21 +535,7 @@ func unfinishedPurges(t *testing.T, m *Manager) []string {
 func TestRenameSeenAtomically(t *testing.T) {
 	ctx := context.Background()
 	for round := range 20 {
-		st, clk, key := openStore(t), &clock{now: time.Unix(1e9, 0)}, ""
-		a := newNode(t, st, clk, &key, Config{})
-		b := newNode(t, st, clk, &key, Config{})
-		if _, err := a.Create(ctx, "old", CreateInput{}); err != nil {
-			t.Fatal(err)
-		}
-		waitUntil(t, func() bool { return b.Has(ctx, "old") })
-		tkey := initShamir(t, a, "old")
-		tb, err := b.Lookup(ctx, "old")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tb.Sys.Unseal(ctx, sys.UnsealRequest{Key: tkey}); err != nil {
-			t.Fatal(err)
-		}
+		a, b, tb := unsealedOnTwoNodes(t, "old")
 		stop := make(chan struct{})
 		foreign := make(chan *Tenant, 1)
 		var wg sync.WaitGroup

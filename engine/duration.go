@@ -57,3 +57,22 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// UpgradeDuration applies a write of a deprecated duration field (old)
+// and its replacement (cur) to a stored value and the legacy value a read
+// reports, as Vault's tokenutil.UpgradeValue: cur wins when given, and the
+// legacy value follows it only if old was given too (else it is cleared);
+// old alone sets both; neither keeps both.
+func UpgradeDuration(old, cur *Duration, value, legacy time.Duration) (time.Duration, time.Duration) {
+	switch {
+	case cur != nil:
+		value, legacy = time.Duration(*cur)*time.Second, 0
+		if old != nil {
+			legacy = value
+		}
+	case old != nil:
+		value = time.Duration(*old) * time.Second
+		legacy = value
+	}
+	return value, legacy
+}

@@ -272,13 +272,7 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 			}
 			setDur(&r.TokenTTL, in.TokenTTL)
 			setDur(&r.TokenMaxTTL, in.TokenMaxTTL)
-			setDur(&r.TokenPeriod, in.Period, in.TokenPeriod)
-			switch {
-			case in.TokenPeriod != nil && in.Period == nil:
-				r.Period = 0
-			case in.Period != nil || in.TokenPeriod != nil:
-				r.Period = r.TokenPeriod
-			}
+			r.TokenPeriod, r.Period = engine.UpgradeDuration(in.Period, in.TokenPeriod, r.TokenPeriod, r.Period)
 			setDur(&r.SecretIDTTL, in.SecretIDTTL)
 			if in.TokenNumUses != nil {
 				r.TokenNumUses = int(*in.TokenNumUses)

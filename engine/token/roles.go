@@ -84,24 +84,6 @@ func (r *Role) data() map[string]any {
 	}
 }
 
-// upgradeDuration applies a write of the deprecated field old and its
-// replacement cur to a role's value and legacy value, as Vault's
-// tokenutil.UpgradeValue: cur wins when given, and the legacy value follows
-// it only if old was given too (else it is cleared); old alone sets both.
-func upgradeDuration(old, cur *engine.Duration, value, legacy time.Duration) (time.Duration, time.Duration) {
-	switch {
-	case cur != nil:
-		value, legacy = time.Duration(*cur)*time.Second, 0
-		if old != nil {
-			legacy = value
-		}
-	case old != nil:
-		value = time.Duration(*old) * time.Second
-		legacy = value
-	}
-	return value, legacy
-}
-
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -147,11 +129,11 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 			if in.Orphan != nil {
 				r.Orphan = bool(*in.Orphan)
 			}
-			r.Period, r.LegacyPeriod = upgradeDuration(in.Period, in.TokenPeriod, r.Period, r.LegacyPeriod)
+			r.Period, r.LegacyPeriod = engine.UpgradeDuration(in.Period, in.TokenPeriod, r.Period, r.LegacyPeriod)
 			if in.Renewable != nil {
 				r.Renewable = bool(*in.Renewable)
 			}
-			r.ExplicitMaxTTL, r.LegacyExplicitMaxTTL = upgradeDuration(in.ExplicitMaxTTL, in.TokenExplicitMaxTTL, r.ExplicitMaxTTL, r.LegacyExplicitMaxTTL)
+			r.ExplicitMaxTTL, r.LegacyExplicitMaxTTL = engine.UpgradeDuration(in.ExplicitMaxTTL, in.TokenExplicitMaxTTL, r.ExplicitMaxTTL, r.LegacyExplicitMaxTTL)
 			if in.PathSuffix != nil {
 				r.PathSuffix = *in.PathSuffix
 			}

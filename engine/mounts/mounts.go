@@ -500,12 +500,7 @@ func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
 	if err := t.readLocked(ctx); err != nil {
 		return err
 	}
-	idx := -1
-	for i, m := range t.entries {
-		if m.entry.Path == p {
-			idx = i
-		}
-	}
+	idx := t.indexLocked(p)
 	if idx < 0 {
 		return engine.Errorf(engine.ErrBadRequest, "cannot tune %q: no mount at this path", p)
 	}
@@ -565,21 +560,29 @@ func (t *Table) Remount(ctx context.Context, from, to string) error {
 	if err := t.readLocked(ctx); err != nil {
 		return err
 	}
-	idx := -1
-	for i, m := range t.entries {
-		if m.entry.Path == src {
-			idx = i
-		}
+	for _, m := range t.entries {
 		if strings.HasPrefix(dst, m.entry.Path) || strings.HasPrefix(m.entry.Path, dst) {
 			return engine.Errorf(ErrPathInUse, "path already in use at %q", m.entry.Path)
 		}
 	}
+	idx := t.indexLocked(src)
 	if idx < 0 {
 		return engine.Errorf(ErrNoMount, "no matching mount at %q", src)
 	}
 	e := *t.entries[idx].entry
 	e.Path = dst
 	return t.replaceLocked(ctx, idx, &e)
+}
+
+// indexLocked is the index in t.entries of the mount at exactly path p,
+// or -1. t.mu must be held.
+func (t *Table) indexLocked(p string) int {
+	for i, m := range t.entries {
+		if m.entry.Path == p {
+			return i
+		}
+	}
+	return -1
 }
 
 // replaceLocked rebuilds the mount at index idx from e and saves the table

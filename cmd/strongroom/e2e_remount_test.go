@@ -69,9 +69,8 @@ func TestSecretsMove(t *testing.T) {
 		_, err := sys.StartRemount(tc.from, tc.to)
 		wantStatus(t, err, http.StatusBadRequest, tc.want)
 	}
-	if _, err := sys.RemountStatus("no-such-id"); err == nil {
-		t.Fatal("status of an unknown migration")
-	}
+	_, err = sys.RemountStatus("no-such-id")
+	wantStatus(t, err, http.StatusNotFound, "")
 
 	// sudo is needed.
 	if err := sys.PutPolicy("mover", `path "sys/remount" { capabilities = ["update"] }`); err != nil {

@@ -69,6 +69,7 @@ var compatMounts = []struct{ prefix, engine string }{
 	{"secret/", "kv-v2"},
 	{"kv/", "kv-v1"},
 	{"transit/", "transit"},
+	{"cubbyhole/", "cubbyhole"},
 }
 
 // compatEnginePaths are the paths the engines serve, below their mounts
@@ -83,7 +84,7 @@ var compatEnginePaths = []string{
 	"auth/approle/role/r/secret-id-accessor/lookup", "auth/approle/role/r/secret-id-accessor/destroy", "auth/approle/login",
 	"secret/config", "secret/data/a/b", "secret/metadata/a/b", "secret/metadata/", "secret/delete/a/b",
 	"secret/undelete/a/b", "secret/destroy/a/b", "secret/subkeys/a/b",
-	"kv/a/b",
+	"kv/a/b", "cubbyhole/a/b",
 	"transit/keys", "transit/keys/k", "transit/keys/k/config", "transit/keys/k/rotate", "transit/keys/k/trim",
 	"transit/keys/k/import", "transit/keys/k/import_version", "transit/keys/k/soft-delete",
 	"transit/keys/k/soft-delete-restore", "transit/config/keys", "transit/cache-config",

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/cubbyhole"
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/policy"
 	"github.com/strongroom/strongroom/engine/sys"
@@ -97,6 +99,9 @@ type route struct {
 	// rootOnly routes concern the whole node (its store, its metrics): in
 	// a namespace they do not exist.
 	rootOnly bool
+	// wraps routes can answer a request for response wrapping (see
+	// wrapping.go); the others refuse it before doing anything.
+	wraps bool
 }
 
 // request is what the front door knows of a request before an engine sees it.
@@ -112,6 +117,12 @@ type request struct {
 	body  []byte
 
 	bodyRead bool
+	// wrapTTL is the response wrapping the client asked for
+	// (X-Vault-Wrap-TTL); 0 for none.
+	wrapTTL time.Duration
+	// displayName is the caller's token's display name, once known, which
+	// a wrapping token inherits.
+	displayName string
 	// family names the route for metrics: the route-table path, a prefix
 	// route, or the mount; "other" for everything else.
 	family string
@@ -134,6 +145,9 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, echo: echo.New(), root: &tenant.Tenant{ID: []byte("root"),
 		Sys: opts.Sys, Mounts: opts.Mounts, Auths: opts.Auths, Tokens: opts.Tokens,
 		TokenStore: opts.TokenStore, Policies: opts.Policies, Audits: opts.Audits}}
+	if opts.Sys != nil {
+		s.root.Cubbyhole = &cubbyhole.Backend{Barrier: opts.Sys.Barrier}
+	}
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleEchoError
@@ -155,7 +169,7 @@ func (s *Server) table() map[string]*route {
 	rekeyInit, rekeyUpdate := s.rekeyRoutes(false)
 	recoveryInit, recoveryUpdate := s.rekeyRoutes(true)
 	nsList, _ := s.namespaceRoutes()
-	return map[string]*route{
+	t := map[string]*route{
 		"sys/namespaces":                nsList,
 		"sys/rekey/init":                rekeyInit,
 		"sys/rekey/update":              rekeyUpdate,
@@ -191,6 +205,8 @@ func (s *Server) table() map[string]*route {
 			http.MethodGet: s.health, http.MethodHead: s.health}},
 		"sys/leader": {sealedOK: true, methods: map[string]handlerFunc{http.MethodGet: s.leader}},
 	}
+	maps.Copy(t, s.wrappingRoutes())
+	return t
 }
 
 // The headers every response carries.
@@ -212,7 +228,8 @@ func (s *Server) dispatch(c echo.Context) error {
 	h["Strict-Transport-Security"] = hsts
 
 	r := &request{ctx: ctx, id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root}
-	err := checkWrapTTL(req.Header)
+	var err error
+	r.wrapTTL, err = checkWrapTTL(req.Header)
 	if err == nil {
 		err = s.resolveNamespace(c, r)
 	}
@@ -254,6 +271,9 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	}
 	if !(known && rt.sealedOK) && r.t.Sys.Barrier.Sealed() {
 		return seal.ErrSealed
+	}
+	if r.wrapTTL > 0 && known && !rt.wraps {
+		return errWrappingUnsupported
 	}
 	method := req.Method
 	if method == "LIST" || (method == http.MethodGet && req.URL.RawQuery != "" && req.URL.Query().Get("list") == "true") {

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/cubbyhole"
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/transit"
 )
@@ -55,10 +56,11 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 		if err != nil {
 			return err
 		}
+		r.displayName = e.DisplayName
 		var exists func() (bool, error)
 		if ec, ok := backend.(engine.ExistenceChecker); ok {
 			exists = func() (bool, error) {
-				return ec.Exists(ctx, &engine.Request{ID: r.id, Operation: op, MountPath: mountPath, Path: rest, Body: r.body})
+				return ec.Exists(ctx, &engine.Request{ID: r.id, Operation: op, MountPath: mountPath, Path: rest, Body: r.body, ClientToken: r.token})
 			}
 		}
 		if sudo, err = s.authorize(ctx, e, r, op, exists); err != nil {
@@ -83,7 +85,7 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 	if err != nil {
 		return err
 	}
-	return respondLogical(c, r, resp)
+	return s.respondLogical(c, r, resp)
 }
 
 // route finds the engine serving path: the token store at auth/token/, or
@@ -92,6 +94,9 @@ func (s *Server) route(ctx context.Context, r *request, path string) (string, en
 	const tokenMount = "auth/token/"
 	if strings.HasPrefix(path, tokenMount) && r.t.TokenStore != nil {
 		return tokenMount, r.t.TokenStore, strings.TrimPrefix(path, tokenMount), nil
+	}
+	if rest, ok := strings.CutPrefix(path, cubbyhole.MountPath); ok && r.t.Cubbyhole != nil {
+		return cubbyhole.MountPath, r.t.Cubbyhole, rest, nil
 	}
 	if strings.HasPrefix(path, "auth/") && r.t.Auths != nil {
 		entry, backend, rest, err := r.t.Auths.Route(ctx, strings.TrimPrefix(path, "auth/"))
@@ -117,8 +122,9 @@ func (s *Server) route(ctx context.Context, r *request, path string) (string, en
 }
 
 // respondLogical writes an engine response: 204 without data, else the
-// envelope with the engine's status (200 by default).
-func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
+// envelope with the engine's status (200 by default). A request for
+// response wrapping gets a successful response with data or auth wrapped.
+func (s *Server) respondLogical(c echo.Context, r *request, resp *engine.Response) error {
 	if resp == nil || (resp.Data == nil && resp.Auth == nil && resp.Status == 0 && len(resp.Warnings) == 0) {
 		return c.NoContent(http.StatusNoContent)
 	}
@@ -130,7 +136,25 @@ func respondLogical(c echo.Context, r *request, resp *engine.Response) error {
 	if resp.Auth != nil {
 		env.Auth = resp.Auth
 	}
+	if r.wrapTTL > 0 && status == http.StatusOK && (resp.Data != nil || resp.Auth != nil) {
+		return s.wrapEnvelope(c, r, env, wrappedAccessor(resp))
+	}
 	return writeJSON(c, status, env)
+}
+
+// wrappedAccessor is the wrap_info's wrapped_accessor of a wrapped
+// response (Vault's wrapInCubbyhole): the accessor of the token it issues,
+// or of the AppRole secret ID it creates.
+func wrappedAccessor(resp *engine.Response) string {
+	if resp.Auth != nil {
+		return resp.Auth.Accessor
+	}
+	if m, ok := resp.Data.(map[string]any); ok {
+		if a, ok := m["secret_id_accessor"].(string); ok {
+			return a
+		}
+	}
+	return ""
 }
 
 // prefixTable lists the sys/ routes that take a path argument.
@@ -179,9 +203,9 @@ func (s *Server) toolsRoute() *route {
 		if err != nil {
 			return err
 		}
-		return respondLogical(c, r, resp)
+		return s.respondLogical(c, r, resp)
 	}
-	return &route{methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}
+	return &route{wraps: true, methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}
 }
 
 // policyRouteAll serves every method of the policy paths.

@@ -25,6 +25,7 @@ import (
 var unauthenticated = []string{
 	"sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader",
 	"sys/rekey/", "sys/rekey-recovery-key/", "sys/generate-root/", "auth/approle/login",
+	"sys/wrapping/lookup",
 }
 
 func isUnauthenticated(path string) bool {
@@ -42,6 +43,7 @@ var engineRoutes = map[string][]string{
 	"kv1/":          {"x", ""},
 	"transit/":      {"keys/k", "keys/", "keys/k/rotate", "keys/k/config", "keys/k/trim", "encrypt/k", "decrypt/k", "rewrap/k", "datakey/plaintext/k", "datakey/wrapped/k", "random", "random/32", "hash", "hash/sha2-512", "hmac/k", "sign/k", "verify/k", "export/encryption-key/k", "backup/k", "restore", "restore/k", "wrapping_key", "keys/k/import", "keys/k/import_version", "cache-config"},
 	"auth/approle/": {"role/", "role/r", "role/r/role-id", "role/r/secret-id", "role/r/secret-id/lookup", "role/r/secret-id/destroy", "login"},
+	"cubbyhole/":    {"x", "a/b", "response", ""},
 	"auth/token/":   {"create", "create-orphan", "create/r", "lookup", "lookup-self", "lookup-accessor", "renew", "renew-self", "revoke", "revoke-self", "revoke-accessor", "revoke-orphan", "roles/", "roles/r"},
 }
 
@@ -55,16 +57,7 @@ func TestEveryRouteDeniedToDefaultPolicy(t *testing.T) {
 	root := f.initUnseal(t)
 	ctx := context.Background()
 	b := f.sys.Barrier
-	tbl := mounts.New(b, map[string]mounts.Factory{"kv": kv.Factory, "transit": transit.Factory})
-	auths := mounts.NewAuth(b, map[string]mounts.Factory{"approle": approle.Factory})
-	for path, typ := range map[string]string{"kv2": "kv-v2", "kv1": "kv", "transit": "transit"} {
-		if err := tbl.Mount(ctx, path, mounts.MountInput{Type: typ}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := auths.Mount(ctx, "approle", mounts.MountInput{Type: "approle"}); err != nil {
-		t.Fatal(err)
-	}
+	tbl, auths := walkMounts(t, b)
 	policies := &policy.Store{Barrier: b}
 	srv := New(Options{Sys: f.sys, Mounts: tbl, Auths: auths, Policies: policies,
 		TokenStore: &token.Backend{Barrier: b}, Tokens: token.NewCache(100, time.Second)})
@@ -84,6 +77,45 @@ func TestEveryRouteDeniedToDefaultPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	checked, total := walkRoutes(t, srv, func() string { return userTok }, func(path string, op engine.Operation) bool {
+		return defACL.Allow(policy.Request{Path: path, Operation: op}).Allowed
+	})
+	t.Logf("%d probes, %d expected to be denied", total, checked)
+	// The same walk with the root token reaches the handlers: no 403.
+	req := httptest.NewRequest("GET", "/v1/sys/mounts", nil)
+	req.Header.Set("X-Vault-Token", root)
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, req)
+	if w.Code != 200 {
+		t.Fatalf("root on sys/mounts: %d", w.Code)
+	}
+	_ = engine.OpRead
+}
+
+// walkMounts mounts the engines of engineRoutes.
+func walkMounts(t *testing.T, b *seal.Barrier) (*mounts.Table, *mounts.Table) {
+	t.Helper()
+	ctx := context.Background()
+	tbl := mounts.New(b, map[string]mounts.Factory{"kv": kv.Factory, "transit": transit.Factory})
+	auths := mounts.NewAuth(b, map[string]mounts.Factory{"approle": approle.Factory})
+	for path, typ := range map[string]string{"kv2": "kv-v2", "kv1": "kv", "transit": "transit"} {
+		if err := tbl.Mount(ctx, path, mounts.MountInput{Type: typ}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := auths.Mount(ctx, "approle", mounts.MountInput{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	return tbl, auths
+}
+
+// walkRoutes sends every method to every route of srv (see
+// TestEveryRouteDeniedToDefaultPolicy) with a token from mint, and fails
+// the test for each answer that is not 403 where allow and the
+// unauthenticated list deny. It returns how many probes expected a 403,
+// and how many it sent.
+func walkRoutes(t *testing.T, srv *Server, mint func() string, allow func(path string, op engine.Operation) bool) (int, int) {
+	t.Helper()
 	type probe struct{ method, path string }
 	var probes []probe
 	for path, rt := range srv.routes {
@@ -114,12 +146,12 @@ func TestEveryRouteDeniedToDefaultPolicy(t *testing.T) {
 		if p.method == "LIST" && !strings.HasSuffix(path, "/") {
 			path += "/"
 		}
-		allowed := isUnauthenticated(path) || defACL.Allow(policy.Request{Path: path, Operation: op}).Allowed
+		allowed := isUnauthenticated(path) || allow(path, op)
 		req := httptest.NewRequest(p.method, "/v1/"+p.path, strings.NewReader(`{}`))
 		if p.method == "PATCH" {
 			req.Header.Set("Content-Type", "application/merge-patch+json")
 		}
-		req.Header.Set("X-Vault-Token", userTok)
+		req.Header.Set("X-Vault-Token", mint())
 		w := httptest.NewRecorder()
 		srv.ServeHTTP(w, req)
 		if allowed {
@@ -127,17 +159,41 @@ func TestEveryRouteDeniedToDefaultPolicy(t *testing.T) {
 		}
 		checked++
 		if w.Code != http.StatusForbidden {
-			t.Errorf("%s /v1/%s with the default policy: %d %s, want 403", p.method, p.path, w.Code, strings.TrimSpace(w.Body.String()))
+			t.Errorf("%s /v1/%s: %d %s, want 403", p.method, p.path, w.Code, strings.TrimSpace(w.Body.String()))
 		}
 	}
-	t.Logf("%d probes, %d expected to be denied", len(probes), checked)
-	// The same walk with the root token reaches the handlers: no 403.
-	req := httptest.NewRequest("GET", "/v1/sys/mounts", nil)
-	req.Header.Set("X-Vault-Token", root)
-	w := httptest.NewRecorder()
-	srv.ServeHTTP(w, req)
-	if w.Code != 200 {
-		t.Fatalf("root on sys/mounts: %d", w.Code)
+	return checked, len(probes)
+}
+
+// TestWrappingTokenConfined: a response-wrapping token may only read and
+// create cubbyhole/response and unwrap (Vault's responseWrappingPolicy).
+// The walk of every route gives each probe a fresh wrapping token, since
+// an allowed request uses the token's one use.
+func TestWrappingTokenConfined(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.initUnseal(t)
+	b := f.sys.Barrier
+	tbl, auths := walkMounts(t, b)
+	policies := &policy.Store{Barrier: b}
+	srv := New(Options{Sys: f.sys, Mounts: tbl, Auths: auths, Policies: policies, TokenStore: &token.Backend{Barrier: b}})
+	root := srv.root
+	mint := func() string {
+		info, err := wrap(context.Background(), root, wrapRequest{TTL: time.Minute, Response: `{"data":{}}`, CreationPath: "x"}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Token
 	}
-	_ = engine.OpRead
+	type rule struct {
+		path string
+		op   engine.Operation
+	}
+	allowed := map[rule]bool{{"cubbyhole/response", engine.OpRead}: true, {"cubbyhole/response", engine.OpUpdate}: true,
+		{"sys/wrapping/unwrap", engine.OpUpdate}: true}
+	checked, total := walkRoutes(t, srv, mint, func(path string, op engine.Operation) bool {
+		return allowed[rule{path, op}]
+	})
+	if checked < total-60 {
+		t.Fatalf("only %d of %d probes were expected to be denied", checked, total)
+	}
 }

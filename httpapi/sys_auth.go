@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/cubbyhole"
 	"github.com/strongroom/strongroom/engine/mounts"
 )
 
@@ -34,17 +35,33 @@ func (s *Server) authList(c echo.Context, r *request) error {
 }
 
 // tokenMount is the token store's entry in the auth table of the tenant
-// with storage id id. Vault names it "auth_token_<8 hex>" and gives it a
-// UUID, random per cluster; here both come from a hash of the tenant's id,
-// so they stay the same without being stored and differ between tenants.
+// with storage id id (see builtinMount).
 func tokenMount(id []byte) *mounts.Entry {
-	h := sha256.Sum256(append([]byte("auth/token/"), id...))
+	return builtinMount(id, "auth/", &mounts.Entry{Path: "token/", Type: "token", Description: "token based credentials"})
+}
+
+// cubbyholeMount is the cubbyhole's entry in the mount table of the tenant
+// with storage id id, as Vault lists it (local, "cubbyhole_<8 hex>").
+func cubbyholeMount(id []byte) *mounts.Entry {
+	return builtinMount(id, "", &mounts.Entry{Path: cubbyhole.MountPath, Type: "cubbyhole",
+		Description: "per-token private secret storage", Local: true})
+}
+
+// builtinMount fills in the accessor and UUID of e, a mount every tenant
+// has without a record of it, from a hash of the tenant's id and the
+// mount's full path; table is "auth/" for an auth method, else "". Vault
+// names the accessors "auth_<type>_<8 hex>" and "<type>_<8 hex>" and makes
+// both and the UUID random per cluster; derived, they stay the same without
+// being stored and differ between tenants.
+func builtinMount(id []byte, table string, e *mounts.Entry) *mounts.Entry {
+	h := sha256.Sum256(append([]byte(table+e.Path), id...))
 	x := hex.EncodeToString(h[:])
-	return &mounts.Entry{
-		Path: "token/", Type: "token", Description: "token based credentials",
-		Accessor: "auth_token_" + x[:8],
-		UUID:     x[8:16] + "-" + x[16:20] + "-" + x[20:24] + "-" + x[24:28] + "-" + x[28:40],
+	e.Accessor = e.Type + "_" + x[:8]
+	if table == "auth/" {
+		e.Accessor = "auth_" + e.Accessor
 	}
+	e.UUID = x[8:16] + "-" + x[16:20] + "-" + x[20:24] + "-" + x[24:28] + "-" + x[28:40]
+	return e
 }
 
 // GET sys/auth/<path>/tune: the method's tune read. Reading one method's

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/cubbyhole"
 	"github.com/strongroom/strongroom/engine/mounts"
 )
 
@@ -36,7 +37,7 @@ func (s *Server) mountList(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	data := map[string]any{}
+	data := map[string]any{cubbyhole.MountPath: cubbyholeMount(r.t.ID).Info()}
 	for _, e := range list {
 		data[e.Path] = e.Info()
 	}
@@ -70,6 +71,7 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
+	list = append(list, cubbyholeMount(r.t.ID))
 	for _, e := range list {
 		if e.Path != p {
 			continue
@@ -208,6 +210,9 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 		return engine.ErrUnsupportedPath
 	}
 	me, _, _, err := t.Route(ctx, path)
+	if cm := cubbyholeMount(r.t.ID); path == strings.TrimSuffix(cm.Path, "/") || strings.HasPrefix(path, cm.Path) {
+		me, err = cm, nil
+	}
 	// Vault's pathInternalUIMountRead names the path sanitized (a
 	// trailing slash) in its refusal.
 	denied := engine.Errorf(engine.ErrPermissionDenied,

@@ -1,9 +1,45 @@
 package httpapi
 
+// Response wrapping (Vault's wrapInCubbyhole, vault/wrapping.go, and the
+// sys/wrapping/* handlers of vault/logical_system.go, as OpenBao has them).
+//
+// A request with X-Vault-Wrap-TTL above zero gets, instead of its
+// response, a single-use token that lives that long: the wrapping token.
+// The response (Vault's HTTP envelope, marshaled, with the original
+// request's ID) is stored in the wrapping token's cubbyhole as
+// cubbyhole/response {"response": "<json>"}, next to cubbyhole/wrapinfo
+// {creation_ttl (nanoseconds), creation_time, creation_path}; the token,
+// both records and its indexes are written in one transaction. The
+// wrapping token's only policy is response-wrapping, which allows reading
+// cubbyhole/response and sys/wrapping/unwrap. Unwrapping reads the response
+// and revokes the token (its cubbyhole with it) in one transaction, so a
+// response is unwrapped at most once.
+//
+// Which requests wrap: every engine path (secrets engines, auth/token/*,
+// auth methods, cubbyhole/), sys/tools/*, sys/wrapping/wrap and
+// sys/wrapping/rewrap. A response without data or auth (204) and an error
+// are not wrapped, as in Vault. The other sys/ endpoints refuse a wrap TTL
+// with 400 before doing anything (Vault wraps them too): answering them
+// unwrapped would show a secret to a client that asked to see only a
+// wrapping token. JWT wrapping tokens (X-Vault-Wrap-Format: jwt) are not
+// made; the header is ignored, as Vault does for sys/wrapping/wrap.
+
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/cubbyhole"
+	"github.com/strongroom/strongroom/engine/kv"
+	"github.com/strongroom/strongroom/engine/token"
+	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/tenant"
 )
 
 // wrapTTLHeader is how a client asks for response wrapping: the response
@@ -14,35 +50,348 @@ const wrapTTLHeader = "X-Vault-Wrap-TTL"
 // would canonicalise (and allocate) on every request.
 var wrapTTLKey = http.CanonicalHeaderKey(wrapTTLHeader)
 
-// errWrappingUnsupported refuses a request that asks for response
-// wrapping. Strongroom does not implement it, and answering such a
-// request in the clear would hand the secret to whoever was meant to see
-// only a wrapping token (`vault kv get -wrap-ttl=5m` would print it), so
-// the request is not carried out at all.
+// errWrappingUnsupported refuses a wrap TTL on a sys/ endpoint that does
+// not wrap its response; the request is not carried out.
 var errWrappingUnsupported = engine.Errorf(engine.ErrBadRequest,
-	"response wrapping (%s) is not supported by this server; the request was not carried out", wrapTTLHeader)
+	"response wrapping (%s) is not supported on this path; the request was not carried out", wrapTTLHeader)
+
+// errInvalidWrappingToken is Vault's consts.ErrInvalidWrappingToken: the
+// token to unwrap, look up or rewrap is unknown, expired, already used, or
+// not a wrapping token, and the answer does not say which.
+var errInvalidWrappingToken = engine.Errorf(engine.ErrBadRequest, "wrapping token is not valid or does not exist")
+
+// The cubbyhole records of a wrapping token.
+const (
+	wrapResponsePath = cubbyhole.ResponsePath
+	wrapInfoPath     = "wrapinfo"
+)
 
 // checkWrapTTL reads the wrap TTL header as Vault's requestWrapInfo does
-// (http/handler.go): absent or empty asks for nothing; a value that is not
-// a duration, or is negative, is a 400 ("requested wrap ttl cannot be
-// negative"); zero asks for nothing, since Vault wraps only a TTL above
-// zero. Any other value asks for wrapping: errWrappingUnsupported.
-func checkWrapTTL(h http.Header) error {
+// (http/handler.go): absent, empty or zero asks for nothing (0); a value
+// that is not a duration, or is negative, is a 400 ("requested wrap ttl
+// cannot be negative"). It allocates nothing when the header is absent.
+func checkWrapTTL(h http.Header) (time.Duration, error) {
 	var v string
 	if vs := h[wrapTTLKey]; len(vs) > 0 {
 		v = vs[0]
 	}
 	if v == "" {
-		return nil
+		return 0, nil
 	}
 	d, err := engine.ParseDuration(v)
 	switch {
 	case err != nil:
-		return err
+		return 0, err
 	case d < 0:
-		return engine.Errorf(engine.ErrBadRequest, "requested wrap ttl cannot be negative")
-	case d == 0:
-		return nil
+		return 0, engine.Errorf(engine.ErrBadRequest, "requested wrap ttl cannot be negative")
 	}
-	return errWrappingUnsupported
+	return d, nil
+}
+
+// wrapInfo is the envelope's wrap_info (Vault's logical.HTTPWrapInfo).
+type wrapInfo struct {
+	Token           string `json:"token"`
+	Accessor        string `json:"accessor"`
+	TTL             int    `json:"ttl"`
+	CreationTime    string `json:"creation_time"`
+	CreationPath    string `json:"creation_path"`
+	WrappedAccessor string `json:"wrapped_accessor,omitempty"`
+}
+
+// storedWrapInfo is the cubbyhole/wrapinfo record, as Vault writes it:
+// creation_ttl is a time.Duration, in nanoseconds.
+type storedWrapInfo struct {
+	CreationTTL  int64  `json:"creation_ttl"`
+	CreationTime string `json:"creation_time"`
+	CreationPath string `json:"creation_path"`
+}
+
+// wrapRequest is what wrapping one response needs.
+type wrapRequest struct {
+	TTL          time.Duration
+	Response     string // the marshaled envelope
+	CreationPath string
+	// DisplayName is the caller's token's display name, which Vault gives
+	// the wrapping token.
+	DisplayName     string
+	WrappedAccessor string
+}
+
+// wrap stores req in a new wrapping token of tenant t and returns the
+// envelope's wrap_info. Nothing is stored if it fails.
+func wrap(ctx context.Context, t *tenant.Tenant, req wrapRequest, now time.Time) (*wrapInfo, error) {
+	tok, err := token.New()
+	if err != nil {
+		return nil, err
+	}
+	var th []byte
+	err = t.Sys.Barrier.View(ctx, func(tx *seal.ReadTx) error {
+		th, err = token.Hash(tx, tok)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	created := now.UTC().Format(time.RFC3339Nano)
+	e := &token.Entry{
+		Policies: []string{token.ResponseWrappingPolicy}, Path: req.CreationPath, DisplayName: req.DisplayName,
+		NumUses: 1, CreationTime: now.Unix(), IssueTime: now.Unix(), TTL: req.TTL, ExplicitMaxTTL: req.TTL,
+		ExpireTime: now.Add(req.TTL).Unix(), Type: "service",
+	}
+	info := map[string]any{"creation_ttl": int64(req.TTL), "creation_time": created, "creation_path": req.CreationPath}
+	err = kv.PutV1(ctx, cubbyhole.View(t.Sys.Barrier, th), wrapResponsePath, map[string]any{"response": req.Response}, func(tx *seal.Tx) error {
+		if err := kv.SetV1(tx, wrapInfoPath, info); err != nil {
+			return err
+		}
+		return token.CreateWith(tx.Tenant(), tok, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &wrapInfo{
+		Token: tok, Accessor: e.Accessor, TTL: int(req.TTL / time.Second), CreationTime: created,
+		CreationPath: req.CreationPath, WrappedAccessor: req.WrappedAccessor,
+	}, nil
+}
+
+// respondWrapped writes the answer to a wrapped request: Vault's envelope
+// with only wrap_info set (no request ID, data, warnings or auth).
+func respondWrapped(c echo.Context, info *wrapInfo) error {
+	return writeJSON(c, http.StatusOK, envelope{WrapInfo: info})
+}
+
+// wrapEnvelope wraps env, the response the request would have had.
+func (s *Server) wrapEnvelope(c echo.Context, r *request, env envelope, wrappedAccessor string) error {
+	raw, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	info, err := wrap(r.ctx, r.t, wrapRequest{
+		TTL: r.wrapTTL, Response: string(raw), CreationPath: strings.TrimSuffix(r.path, "/"),
+		DisplayName: r.displayName, WrappedAccessor: wrappedAccessor,
+	}, s.opts.Now())
+	if err != nil {
+		return err
+	}
+	return respondWrapped(c, info)
+}
+
+// wrappingRequest is the body of sys/wrapping/{unwrap,lookup,rewrap}.
+type wrappingRequest struct {
+	Token string `json:"token"`
+}
+
+// wrappingToken returns the token a sys/wrapping/{unwrap,lookup,rewrap}
+// request names: the body's token, or else the caller's own (the wrapping
+// token presented as X-Vault-Token). thirdParty reports the former.
+func wrappingToken(r *request) (tok string, thirdParty bool, err error) {
+	var in wrappingRequest
+	if err := decodeJSON(r.body, &in); err != nil {
+		return "", false, err
+	}
+	if in.Token != "" {
+		return in.Token, true, nil
+	}
+	return r.token, false, nil
+}
+
+// wrapped is what a wrapping token holds.
+type wrapped struct {
+	response string
+	info     storedWrapInfo
+}
+
+// readWrapped reads what the wrapping token tok holds, inside tx.
+// errInvalidWrappingToken if it is not a live wrapping token; consumed
+// says whether a use in progress (the token presented as the caller's
+// own, for its one use) is acceptable.
+func readWrapped(tx *seal.ReadTx, tok string, now time.Time, inUse bool) (*wrapped, []byte, error) {
+	th, err := token.Hash(tx, tok)
+	if errors.Is(err, token.ErrInvalid) {
+		return nil, nil, errInvalidWrappingToken
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := token.LookupHash(tx, th, now)
+	if errors.Is(err, token.ErrInvalid) {
+		return nil, nil, errInvalidWrappingToken
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !e.IsWrapping() || (e.NumUses == token.RevocationPending && !inUse) {
+		return nil, nil, errInvalidWrappingToken
+	}
+	ctx := tx.Sub(token.CubbyholePrefix(th))
+	var out wrapped
+	var resp struct {
+		Response string `json:"response"`
+	}
+	if err := kv.GetV1(ctx, wrapResponsePath, &resp); err != nil {
+		if errors.Is(err, engine.ErrNotFound) {
+			return nil, nil, errInvalidWrappingToken
+		}
+		return nil, nil, err
+	}
+	out.response = resp.Response
+	if err := kv.GetV1(ctx, wrapInfoPath, &out.info); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return nil, nil, err
+	}
+	return &out, th, nil
+}
+
+// authorizeWrapping authenticates the caller of sys/wrapping/{unwrap,rewrap}
+// and checks its policies allow update on the path. A third party's token
+// is used as for any request; a wrapping token presented as the caller's
+// own is consumed by the operation itself (consumeWrapped), which must
+// then be the token's last use.
+func (s *Server) authorizeWrapping(r *request, thirdParty bool) (func(), error) {
+	e, err := s.authenticate(r.ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.authorize(r.ctx, e, r, engine.OpUpdate, nil); err != nil {
+		return nil, err
+	}
+	if !thirdParty {
+		if !e.IsWrapping() {
+			return nil, errInvalidWrappingToken
+		}
+		return func() {}, nil
+	}
+	r.displayName = e.DisplayName
+	return s.useToken(r.ctx, r, e)
+}
+
+// consumeWrapped reads what the wrapping token tok holds and revokes the
+// token, with its cubbyhole, in the same transaction: a wrapped response
+// is read at most once.
+func (s *Server) consumeWrapped(ctx context.Context, t *tenant.Tenant, tok string, inUse bool) (*wrapped, error) {
+	var out *wrapped
+	err := t.Sys.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		w, th, err := readWrapped(&tx.ReadTx, tok, s.opts.Now(), inUse)
+		if err != nil {
+			return err
+		}
+		out = w
+		return token.RevokeTree(tx, th)
+	})
+	if err == nil && t.Tokens != nil {
+		t.Tokens.Clear()
+	}
+	return out, err
+}
+
+// POST sys/wrapping/unwrap: the wrapped response, as it was (Vault's
+// handleWrappingUnwrap). It answers the stored envelope itself, so the
+// client reads the original request's ID, data, auth and warnings; an
+// empty response is a 204.
+func (s *Server) wrappingUnwrap(c echo.Context, r *request) error {
+	tok, thirdParty, err := wrappingToken(r)
+	if err != nil {
+		return err
+	}
+	done, err := s.authorizeWrapping(r, thirdParty)
+	if err != nil {
+		return err
+	}
+	defer done()
+	w, err := s.consumeWrapped(r.ctx, r.t, tok, !thirdParty)
+	if err != nil {
+		return err
+	}
+	if w.response == "" {
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.JSONBlob(http.StatusOK, []byte(w.response))
+}
+
+// POST sys/wrapping/lookup: the wrapping token's creation TTL (seconds),
+// time and path, without using it (Vault's handleWrappingLookup). As in
+// Vault, the path needs no token (PathsSpecial.Unauthenticated): it tells
+// only whether a token is a live wrapping token, and its creation.
+func (s *Server) wrappingLookup(c echo.Context, r *request) error {
+	tok, _, err := wrappingToken(r)
+	if err != nil {
+		return err
+	}
+	if tok == "" {
+		return engine.Errorf(engine.ErrBadRequest, `missing "token" value in input`)
+	}
+	var w *wrapped
+	err = r.t.Sys.Barrier.View(r.ctx, func(tx *seal.ReadTx) error {
+		var err error
+		w, _, err = readWrapped(tx, tok, s.opts.Now(), false)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return respondData(c, r, map[string]any{
+		"creation_ttl":  w.info.CreationTTL / int64(time.Second),
+		"creation_time": w.info.CreationTime,
+		"creation_path": w.info.CreationPath,
+	}, nil)
+}
+
+// POST sys/wrapping/rewrap: the same response in a new wrapping token with
+// the old one's creation TTL and path; the old token is revoked (Vault's
+// handleWrappingRewrap).
+func (s *Server) wrappingRewrap(c echo.Context, r *request) error {
+	tok, thirdParty, err := wrappingToken(r)
+	if err != nil {
+		return err
+	}
+	done, err := s.authorizeWrapping(r, thirdParty)
+	if err != nil {
+		return err
+	}
+	defer done()
+	w, err := s.consumeWrapped(r.ctx, r.t, tok, !thirdParty)
+	if err != nil {
+		return err
+	}
+	ttl := time.Duration(w.info.CreationTTL)
+	if ttl <= 0 {
+		return errInvalidWrappingToken
+	}
+	info, err := wrap(r.ctx, r.t, wrapRequest{TTL: ttl, Response: w.response, CreationPath: w.info.CreationPath,
+		DisplayName: r.displayName}, s.opts.Now())
+	if err != nil {
+		return err
+	}
+	return respondWrapped(c, info)
+}
+
+// POST sys/wrapping/wrap: the request's body, wrapped (Vault's
+// handleWrappingWrap); without a wrap TTL it is a 400.
+func (s *Server) wrappingWrap(c echo.Context, r *request) error {
+	if err := s.check(c, r); err != nil {
+		return err
+	}
+	if r.wrapTTL <= 0 {
+		return engine.Errorf(engine.ErrBadRequest, "endpoint requires response wrapping to be used")
+	}
+	var data map[string]any
+	if err := decodeJSON(r.body, &data); err != nil {
+		return err
+	}
+	if data == nil {
+		data = map[string]any{} // Vault's data.Raw of an empty body
+	}
+	return s.wrapEnvelope(c, r, envelope{RequestID: r.id, Data: data}, "")
+}
+
+// wrappingRoutes are the sys/wrapping/* rows of the route table.
+func (s *Server) wrappingRoutes() map[string]*route {
+	post := func(h handlerFunc, wraps bool) *route {
+		return &route{wraps: wraps, methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}
+	}
+	return map[string]*route{
+		"sys/wrapping/wrap":   post(s.wrappingWrap, true),
+		"sys/wrapping/unwrap": post(s.wrappingUnwrap, false),
+		"sys/wrapping/lookup": post(s.wrappingLookup, false),
+		"sys/wrapping/rewrap": post(s.wrappingRewrap, true),
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/strongroom/strongroom/engine/cubbyhole"
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/policy"
 	"github.com/strongroom/strongroom/engine/sys"
@@ -36,6 +37,8 @@ type Tenant struct {
 	Auths      *mounts.Table
 	Tokens     *token.Cache
 	TokenStore *token.Backend
+	// Cubbyhole serves cubbyhole/: each token's private records.
+	Cubbyhole *cubbyhole.Backend
 	Policies   *policy.Store
 	Audits     *sys.Audits
 
@@ -76,6 +79,7 @@ func New(store storage.Store, id []byte, name string, opts seal.Options, p Parts
 		_, ok, err := t.Policies.Get(ctx, name)
 		return ok, err
 	}}
+	t.Cubbyhole = &cubbyhole.Backend{Barrier: b}
 	t.Audits = &sys.Audits{Barrier: b, StreamsOnly: p.StreamsOnly}
 	t.resets = []func(){t.Mounts.Reset, t.Auths.Reset, t.Tokens.Clear, t.Policies.Invalidate, t.Audits.Reset}
 	t.Sys = &sys.Sys{

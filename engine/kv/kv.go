@@ -25,9 +25,7 @@
 //   - trailing data after the JSON body is a 400 (Vault ignores it);
 //   - "data": null is stored as {};
 //   - field validation messages do not show the value of data or
-//     custom_metadata fields, which may be secret;
-//   - v1 reads carry no ttl-derived lease_duration (a Response has no lease
-//     fields).
+//     custom_metadata fields, which may be secret.
 package kv
 
 import (

@@ -8,9 +8,9 @@ package kv
 // Matched: "missing path" for a write to the mount root, "missing data
 // fields" for an empty object or body, 404 with an empty error list for a
 // missing secret or an empty folder, "failed to parse JSON input: ..." for
-// a body that is not a JSON object. Deviations: a read answers the stored
-// object without Vault's ttl-derived lease_duration (a Response has no
-// lease fields); paths are validated as described at checkPath.
+// a body that is not a JSON object; a read's lease_duration is the secret's
+// ttl (see leaseTTL). Deviation: paths are validated as described at
+// checkPath.
 
 import (
 	"context"

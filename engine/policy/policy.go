@@ -35,7 +35,24 @@ const (
 	// DefaultPolicyName names the policy that tokens get unless they ask
 	// not to (DefaultPolicy is its initial text).
 	DefaultPolicyName = "default"
+	// ResponseWrappingPolicyName names the policy of a response-wrapping
+	// token (Vault's responseWrappingPolicyName): it may only unwrap
+	// itself. It cannot be written, deleted, listed or given to a token by
+	// anything but response wrapping.
+	ResponseWrappingPolicyName = "response-wrapping"
 )
+
+// ResponseWrappingPolicy is the text of the response-wrapping policy,
+// Vault's responseWrappingPolicy (vault/policy_store.go).
+const ResponseWrappingPolicy = `
+path "cubbyhole/response" {
+    capabilities = ["create", "read"]
+}
+
+path "sys/wrapping/unwrap" {
+    capabilities = ["update"]
+}
+`
 
 // The capabilities a path rule can grant, as written in policies and as
 // sys/capabilities reports them.

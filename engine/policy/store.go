@@ -16,7 +16,8 @@ import (
 // Store keeps a tenant's ACL policies (sys/policy, sys/policies/acl) in its
 // barrier, and compiles and caches the ACL of each set of policies a token
 // carries. The built-in "root" and "default" policies always exist; default
-// is stored once it is edited. The cache is dropped whenever a policy
+// is stored once it is edited. "response-wrapping" exists too, but is not
+// listed and cannot be changed. The cache is dropped whenever a policy
 // changes on this node, and by Invalidate.
 type Store struct {
 	Barrier *seal.Barrier
@@ -41,8 +42,11 @@ func key(name string) []byte { return tuple.Pack("sys", "policy", name) }
 // Get returns the named policy's text, or "" and false.
 func (s *Store) Get(ctx context.Context, name string) (string, bool, error) {
 	name = NormalizeName(name)
-	if name == RootPolicyName {
+	switch name {
+	case RootPolicyName:
 		return "", true, nil
+	case ResponseWrappingPolicyName:
+		return ResponseWrappingPolicy, true, nil
 	}
 	var text string
 	found := false
@@ -67,8 +71,8 @@ func (s *Store) Get(ctx context.Context, name string) (string, bool, error) {
 // engine.ErrBadRequest (bad name or text) or ErrProtected.
 func (s *Store) Put(ctx context.Context, name, text string) error {
 	name = NormalizeName(name)
-	if name == RootPolicyName {
-		return engine.Errorf(ErrProtected, "cannot update %q policy", RootPolicyName) // Vault's policy_store.go
+	if name == RootPolicyName || name == ResponseWrappingPolicyName {
+		return engine.Errorf(ErrProtected, "cannot update %q policy", name) // Vault's policy_store.go
 	}
 	if name != DefaultPolicyName {
 		if err := ValidName(name); err != nil {
@@ -94,8 +98,8 @@ func (s *Store) Put(ctx context.Context, name, text string) error {
 func (s *Store) Delete(ctx context.Context, name string) error {
 	name = NormalizeName(name)
 	switch name {
-	case RootPolicyName:
-		return engine.Errorf(ErrProtected, "cannot delete %q policy", RootPolicyName)
+	case RootPolicyName, ResponseWrappingPolicyName:
+		return engine.Errorf(ErrProtected, "cannot delete %q policy", name)
 	case DefaultPolicyName:
 		return engine.Errorf(ErrProtected, "cannot delete default policy")
 	}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage/tuple"
 )
@@ -80,6 +81,11 @@ func childKey(parent, child []byte) []byte {
 }
 func expiryKey(at int64, hash []byte) []byte { return tuple.Pack("token", "expiry", at, hash) }
 
+// CubbyholePrefix is the subspace of the token's cubbyhole (engine/cubbyhole):
+// its private records, under the token's keyed hash th. Revoking the token
+// deletes the range in the same transaction.
+func CubbyholePrefix(th []byte) []byte { return tuple.Pack("cubbyhole", th) }
+
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 func random62(n int) (string, error) {
@@ -120,42 +126,80 @@ func CreateRoot(tx *seal.Tx, now time.Time) (string, error) {
 // returns the token. It writes the accessor index, the parent's child index
 // and the expiry index. Neither the token nor its accessor is stored: only
 // their keyed hashes.
+//
+// A policy only response wrapping may give (ResponseWrappingPolicy) is an
+// engine.ErrBadRequest, Vault's "cannot assign policy": whoever could make
+// such a token could pass off a response of their own as wrapped by the
+// server.
 func Create(tx *seal.Tx, e *Entry) (string, error) {
+	if slices.Contains(e.Policies, ResponseWrappingPolicy) {
+		return "", engine.Errorf(engine.ErrBadRequest, "cannot assign policy %q", ResponseWrappingPolicy)
+	}
+	tok, err := New()
+	if err != nil {
+		return "", err
+	}
+	if err := CreateWith(tx, tok, e); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// New returns a fresh token, not yet stored: "srs." and 32 base62
+// characters from crypto/rand. A caller that must know the token's hash
+// before its entry is written (response wrapping stores the wrapped
+// response under it) creates it with New and stores it with CreateWith.
+func New() (string, error) {
 	body, err := random62(32)
 	if err != nil {
 		return "", err
 	}
-	tok := Prefix + body
-	th, err := tx.MAC([]byte(tok))
+	return Prefix + body, nil
+}
+
+// ResponseWrappingPolicy is the one policy of a response-wrapping token
+// (policy.ResponseWrappingPolicyName).
+const ResponseWrappingPolicy = "response-wrapping"
+
+// IsWrapping reports whether e is a response-wrapping token: its only
+// policy is ResponseWrappingPolicy (Vault's IsWrappingToken).
+func (e *Entry) IsWrapping() bool {
+	return len(e.Policies) == 1 && e.Policies[0] == ResponseWrappingPolicy
+}
+
+// CreateWith stores tok, made by New, as Create does, without Create's
+// check of the policies: response wrapping makes its tokens with it.
+func CreateWith(tx *seal.Tx, tok string, e *Entry) error {
+	th, err := Hash(&tx.ReadTx, tok)
 	if err != nil {
-		return "", err
+		return err
 	}
 	acc, err := accessorOf(&tx.ReadTx, tok)
 	if err != nil {
-		return "", err
+		return err
 	}
 	ah, err := tx.MAC([]byte(acc))
 	if err != nil {
-		return "", err
+		return err
 	}
 	e.Accessor, e.AccessorHash = acc, ah
 	if err := save(tx, th, e); err != nil {
-		return "", err
+		return err
 	}
 	if err := tx.Set(accessorKey(ah), th); err != nil {
-		return "", err
+		return err
 	}
 	if len(e.Parent) > 0 {
 		if err := tx.Set(childKey(e.Parent, th), []byte{}); err != nil {
-			return "", err
+			return err
 		}
 	}
 	if e.ExpireTime != 0 {
 		if err := tx.Set(expiryKey(e.ExpireTime, th), []byte{}); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return tok, nil
+	return nil
 }
 
 // accessorOf derives a token's accessor: 24 base62 characters of a keyed
@@ -318,6 +362,10 @@ func revokeOne(tx *seal.Tx, th []byte) error {
 	}
 	// Every node's lookup cache drops the token (seal.WatchEpochs).
 	if err := tx.BumpEpoch(seal.EpochTokens); err != nil {
+		return err
+	}
+	// The cubbyhole goes with its token (Vault's cubbyhole revoke).
+	if err := tx.DeletePrefix(CubbyholePrefix(th)); err != nil {
 		return err
 	}
 	return tx.DeletePrefix(childrenPrefix(th))

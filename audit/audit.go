@@ -97,6 +97,15 @@ type Response struct {
 	// for it, so it is not written; the "error" field tells a failure.
 	Status   int
 	Warnings []string
+	// WrapInfo describes the wrapping token a wrapped response issued; nil
+	// otherwise. Its token and accessors are hashed as Auth's.
+	WrapInfo *WrapInfo
+}
+
+// WrapInfo is the wrap_info of a wrapped response (TTL in seconds).
+type WrapInfo struct {
+	Token, Accessor, CreationTime, CreationPath, WrappedAccessor string
+	TTL                                                          int
 }
 
 // Sentinel errors of the package. Match them with errors.Is; never match

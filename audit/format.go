@@ -54,6 +54,26 @@ type responseField struct {
 	MountType  string         `json:"mount_type,omitempty"`
 	Data       map[string]any `json:"data,omitempty"`
 	Warnings   []string       `json:"warnings,omitempty"`
+	WrapInfo   *wrapInfoEntry `json:"wrap_info,omitempty"`
+}
+
+// wrapInfoEntry is Vault's audit ResponseWrapInfo: the token is hashed,
+// and the accessors are unless hmac_accessor is false.
+type wrapInfoEntry struct {
+	TTL             int    `json:"ttl"`
+	Token           string `json:"token"`
+	Accessor        string `json:"accessor"`
+	CreationTime    string `json:"creation_time"`
+	CreationPath    string `json:"creation_path"`
+	WrappedAccessor string `json:"wrapped_accessor,omitempty"`
+}
+
+func (f *formatter) wrapInfo(w *WrapInfo) *wrapInfoEntry {
+	if w == nil {
+		return nil
+	}
+	return &wrapInfoEntry{TTL: w.TTL, Token: f.token(w.Token), Accessor: f.accessor(w.Accessor),
+		CreationTime: w.CreationTime, CreationPath: w.CreationPath, WrappedAccessor: f.accessor(w.WrappedAccessor)}
 }
 
 type authEntry struct {
@@ -213,6 +233,7 @@ func (f *formatter) formatResponse(buf *bytes.Buffer, auth *Auth, req *Request, 
 			MountType:  req.MountType,
 			Data:       data,
 			Warnings:   resp.Warnings,
+			WrapInfo:   f.wrapInfo(resp.WrapInfo),
 		},
 		Error: errorText(respErr),
 	})

@@ -162,6 +162,7 @@ func auditResponse(rec *recorder) (*audit.Response, error) {
 		Auth     *engine.Auth    `json:"auth"`
 		Warnings []string        `json:"warnings"`
 		Errors   []string        `json:"errors"`
+		WrapInfo *wrapInfo       `json:"wrap_info"`
 	}
 	if err := json.Unmarshal(rec.body.Bytes(), &env); err != nil {
 		return out, nil
@@ -175,6 +176,10 @@ func auditResponse(rec *recorder) (*audit.Response, error) {
 		_ = json.Unmarshal(rec.body.Bytes(), &out.Data)
 	}
 	out.Warnings = env.Warnings
+	if w := env.WrapInfo; w != nil {
+		out.WrapInfo = &audit.WrapInfo{Token: w.Token, Accessor: w.Accessor, CreationTime: w.CreationTime,
+			CreationPath: w.CreationPath, WrappedAccessor: w.WrappedAccessor, TTL: w.TTL}
+	}
 	if a := env.Auth; a != nil {
 		out.Auth = &audit.Auth{ClientToken: a.ClientToken, Accessor: a.Accessor, Policies: a.Policies,
 			TokenPolicies: a.TokenPolicies, Metadata: a.Metadata, TokenType: a.TokenType, TokenTTL: a.LeaseDuration}

@@ -195,3 +195,42 @@ func TestWrapLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWrappingEndpoints sends any body to sys/wrapping/{wrap,unwrap,lookup,
+// rewrap} and cubbyhole/, with and without a wrap TTL: the answer is a
+// success or a 4xx in Vault's format, never a 5xx, and a refused request
+// leaves the store as it was.
+func FuzzWrappingEndpoints(f *testing.F) {
+	fx := newFixture(f, Options{})
+	root := fx.initUnseal(f)
+	for _, s := range []string{`{"token":"srs.x"}`, `{}`, ``, `{"a":"b"}`, `{"token":1}`, `[1]`, `{"token":"` + root + `"}`, `{"a":{"b":[1,2]}}`, `nul`} {
+		for op := range uint8(5) {
+			f.Add(op, s, true)
+		}
+	}
+	paths := []string{"sys/wrapping/wrap", "sys/wrapping/unwrap", "sys/wrapping/lookup", "sys/wrapping/rewrap", "cubbyhole/f"}
+	f.Fuzz(func(t *testing.T, op uint8, body string, ttl bool) {
+		path := paths[int(op)%len(paths)]
+		hdr := map[string]string{}
+		if ttl {
+			hdr[wrapTTLHeader] = "30s"
+		}
+		before := fx.keyCount(t)
+		st, raw := fx.send(t, "POST", "/v1/"+path, root, body, hdr)
+		switch {
+		case st == 200 || st == 204:
+		case st == 400 || st == 403 || st == 404:
+			var eb struct {
+				Errors []string `json:"errors"`
+			}
+			if err := json.Unmarshal(raw, &eb); err != nil || eb.Errors == nil {
+				t.Fatalf("%s %q: %d %s is not Vault's error body", path, body, st, raw)
+			}
+			if n := fx.keyCount(t); n != before {
+				t.Fatalf("%s %q: refused (%d %s) but %d keys became %d", path, body, st, raw, before, n)
+			}
+		default:
+			t.Fatalf("%s %q: %d %s", path, body, st, raw)
+		}
+	})
+}

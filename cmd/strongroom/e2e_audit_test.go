@@ -47,6 +47,16 @@ func TestAuditDevice(t *testing.T) {
 	if _, err := c.Logical().Write("transit/encrypt/k", map[string]any{"plaintext": pt}); err != nil {
 		t.Fatal(err)
 	}
+	// A wrapped read and its unwrap: the wrapping token is logged hashed.
+	c.SetWrappingLookupFunc(func(string, string) string { return "1m" })
+	wrapped, err := c.Logical().Read("secret/data/app")
+	c.SetWrappingLookupFunc(func(string, string) string { return "" })
+	if err != nil || wrapped.WrapInfo == nil {
+		t.Fatalf("wrapped read: %+v %v", wrapped, err)
+	}
+	if u, err := c.Logical().Unwrap(wrapped.WrapInfo.Token); err != nil || u == nil {
+		t.Fatalf("unwrap: %+v %v", u, err)
+	}
 	// A denied request is audited too.
 	other := newClient(t, p.addr)
 	other.SetToken(child.Auth.ClientToken)
@@ -57,7 +67,8 @@ func TestAuditDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, s := range map[string]string{"root token": res.RootToken, "child token": child.Auth.ClientToken,
-		"secret": secret, "plaintext": pt, "accessor": child.Auth.Accessor} {
+		"secret": secret, "plaintext": pt, "accessor": child.Auth.Accessor,
+		"wrapping token": wrapped.WrapInfo.Token, "wrapping accessor": wrapped.WrapInfo.Accessor} {
 		if bytes.Contains(raw, []byte(s)) {
 			t.Errorf("the audit log contains the %s", name)
 		}
@@ -70,7 +81,8 @@ func TestAuditDevice(t *testing.T) {
 		t.Fatal("the secret's HMAC from sys/audit-hash is not in the log")
 	}
 	rootHash, _ := c.Sys().AuditHash("file", res.RootToken)
-	var requests, responses, denied, mounts int
+	wrapHash, _ := c.Sys().AuditHash("file", wrapped.WrapInfo.Token)
+	var requests, responses, denied, mounts, wraps int
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -86,6 +98,11 @@ func TestAuditDevice(t *testing.T) {
 			Response struct {
 				MountType  string `json:"mount_type"`
 				MountPoint string `json:"mount_point"`
+				WrapInfo   *struct {
+					Token        string `json:"token"`
+					TTL          int    `json:"ttl"`
+					CreationPath string `json:"creation_path"`
+				} `json:"wrap_info"`
 			} `json:"response"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
@@ -99,6 +116,12 @@ func TestAuditDevice(t *testing.T) {
 			if strings.Contains(line.Error, "permission denied") {
 				denied++
 			}
+		}
+		if w := line.Response.WrapInfo; w != nil {
+			if w.Token != wrapHash || w.TTL != 60 || w.CreationPath != "secret/data/app" {
+				t.Fatalf("wrap_info: %s", sc.Text())
+			}
+			wraps++
 		}
 		// Each entry names the mount serving its path, as Vault's do.
 		wantMount := map[string][2]string{"secret/data/app": {"kv", "secret/"}, "transit/encrypt/k": {"transit", "transit/"},
@@ -115,8 +138,8 @@ func TestAuditDevice(t *testing.T) {
 			t.Fatalf("client token not hashed: %s", sc.Text())
 		}
 	}
-	if requests < 6 || requests != responses || denied != 1 || mounts < 10 {
-		t.Fatalf("%d requests, %d responses, %d denied, %d entries checked for their mount", requests, responses, denied, mounts)
+	if requests < 6 || requests != responses || denied != 1 || mounts < 10 || wraps != 1 {
+		t.Fatalf("%d requests, %d responses, %d denied, %d entries checked for their mount, %d wrapped", requests, responses, denied, mounts, wraps)
 	}
 
 	// Fail closed: with a second device on a full disk, requests still
@@ -147,7 +170,8 @@ func TestAuditDevice(t *testing.T) {
 		t.Fatalf("store file: %v", err)
 	}
 	for name, s := range map[string]string{"root token": res.RootToken, "child token": child.Auth.ClientToken,
-		"secret": secret, "plaintext": pt, "accessor": child.Auth.Accessor} {
+		"secret": secret, "plaintext": pt, "accessor": child.Auth.Accessor,
+		"wrapping token": wrapped.WrapInfo.Token, "wrapping accessor": wrapped.WrapInfo.Accessor} {
 		if bytes.Contains(db, []byte(s)) {
 			t.Errorf("the store contains the %s", name)
 		}

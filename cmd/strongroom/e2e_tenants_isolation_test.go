@@ -53,6 +53,12 @@ var isolationProbes = []isolationProbe{
 	{"audit", "POST", "sys/audit-hash/log", `{"input":"x"}`},
 	{"audit", "PUT", "sys/audit/other", `{"type":"file","options":{"file_path":"discard"}}`},
 	{"audit", "DELETE", "sys/audit/log", ""},
+	{"cubbyhole", "GET", "cubbyhole/x", ""},
+	{"cubbyhole", "POST", "cubbyhole/x", `{"a":"b"}`},
+	{"cubbyhole", "LIST", "cubbyhole", ""},
+	{"wrapping", "POST", "sys/wrapping/wrap", `{"a":"b"}`},
+	{"wrapping", "POST", "sys/wrapping/unwrap", `{}`},
+	{"wrapping", "POST", "sys/wrapping/rewrap", `{}`},
 }
 
 // rawCall sends one request with c's address, token and namespace, and
@@ -148,6 +154,20 @@ func TestTenantIsolationTable(t *testing.T) {
 	}
 	if json.Unmarshal([]byte(body), &got); code != 200 || got.Data.Data["owner"] != "bravo" {
 		t.Fatalf("bravo's secret: %d %s", code, body)
+	}
+	// A response wrapped in alpha is not known in bravo, where an unwrap
+	// does not use it up; alpha unwraps it.
+	ac := nsClient(t, p.addr, "alpha", roots["alpha"])
+	ac.SetWrappingLookupFunc(func(string, string) string { return "1m" })
+	w, err := ac.Logical().Read("secret/data/app")
+	ac.SetWrappingLookupFunc(func(string, string) string { return "" })
+	if err != nil || w.WrapInfo == nil {
+		t.Fatalf("wrapped read in alpha: %+v %v", w, err)
+	}
+	_, err = b.Logical().Unwrap(w.WrapInfo.Token)
+	wantStatus(t, err, http.StatusBadRequest, "wrapping token is not valid or does not exist")
+	if u, err := ac.Logical().Unwrap(w.WrapInfo.Token); err != nil || u.Data["data"].(map[string]any)["owner"] != "alpha" {
+		t.Fatalf("unwrap in alpha: %+v %v", u, err)
 	}
 	// What concerns the whole node is not served in a namespace, even to
 	// the namespace's root token: a snapshot of the store, the node's

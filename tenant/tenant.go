@@ -39,8 +39,8 @@ type Tenant struct {
 	TokenStore *token.Backend
 	// Cubbyhole serves cubbyhole/: each token's private records.
 	Cubbyhole *cubbyhole.Backend
-	Policies   *policy.Store
-	Audits     *sys.Audits
+	Policies  *policy.Store
+	Audits    *sys.Audits
 
 	// watch are the epoch kinds Watch follows.
 	watch   []string

@@ -283,21 +283,29 @@ func (s *Server) consumeWrapped(ctx context.Context, t *tenant.Tenant, tok strin
 	return out, err
 }
 
+// takeWrapped serves the common part of unwrap and rewrap: it authorises
+// the caller, then reads and revokes the wrapping token the request names
+// (see consumeWrapped). A third party's own token use is counted once the
+// wrapping token is taken.
+func (s *Server) takeWrapped(r *request) (*wrapped, error) {
+	tok, thirdParty, err := wrappingToken(r)
+	if err != nil {
+		return nil, err
+	}
+	done, err := s.authorizeWrapping(r, thirdParty)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.consumeWrapped(r.ctx, r.t, tok, !thirdParty)
+}
+
 // POST sys/wrapping/unwrap: the wrapped response, as it was (Vault's
 // handleWrappingUnwrap). It answers the stored envelope itself, so the
 // client reads the original request's ID, data, auth and warnings; an
 // empty response is a 204.
 func (s *Server) wrappingUnwrap(c echo.Context, r *request) error {
-	tok, thirdParty, err := wrappingToken(r)
-	if err != nil {
-		return err
-	}
-	done, err := s.authorizeWrapping(r, thirdParty)
-	if err != nil {
-		return err
-	}
-	defer done()
-	w, err := s.consumeWrapped(r.ctx, r.t, tok, !thirdParty)
+	w, err := s.takeWrapped(r)
 	if err != nil {
 		return err
 	}
@@ -339,16 +347,7 @@ func (s *Server) wrappingLookup(c echo.Context, r *request) error {
 // the old one's creation TTL and path; the old token is revoked (Vault's
 // handleWrappingRewrap).
 func (s *Server) wrappingRewrap(c echo.Context, r *request) error {
-	tok, thirdParty, err := wrappingToken(r)
-	if err != nil {
-		return err
-	}
-	done, err := s.authorizeWrapping(r, thirdParty)
-	if err != nil {
-		return err
-	}
-	defer done()
-	w, err := s.consumeWrapped(r.ctx, r.t, tok, !thirdParty)
+	w, err := s.takeWrapped(r)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/seal"
-	"github.com/strongroom/strongroom/storage/bolt"
+	"github.com/strongroom/strongroom/seal/sealtest"
 	"github.com/strongroom/strongroom/storage/tuple"
 )
 
@@ -25,18 +24,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	bar := seal.New(st, []byte("root"), seal.Options{})
-	res, err := bar.Init(ctx, seal.InitRequest{SecretShares: 1, SecretThreshold: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bar.Unseal(ctx, res.Shares[0], false)
+	bar := sealtest.Unsealed(t)
 	be, _ := Factory(&mounts.Entry{Path: "approle/"}, bar.Sub(tuple.Pack("auth", "a")))
 	e := &env{b: be.(*Backend), bar: bar, now: time.Unix(1_800_000_000, 0)}
 	e.b.now = func() time.Time { return e.now }

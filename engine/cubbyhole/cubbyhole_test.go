@@ -4,33 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/seal"
-	"github.com/strongroom/strongroom/storage/bolt"
+	"github.com/strongroom/strongroom/seal/sealtest"
 )
-
-func unsealed(t testing.TB) *seal.Barrier {
-	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	b := seal.New(st, []byte("root"), seal.Options{})
-	res, err := b.Init(context.Background(), seal.InitRequest{SecretShares: 1, SecretThreshold: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Unseal(context.Background(), res.Shares[0], false); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func newToken(t *testing.T, b *seal.Barrier) string {
 	t.Helper()
@@ -50,7 +31,7 @@ func newToken(t *testing.T, b *seal.Barrier) string {
 // its own value, lists only its own keys, and a revoked token's records
 // are gone while the other's stay.
 func TestTokensSeeOnlyTheirOwn(t *testing.T) {
-	b := unsealed(t)
+	b := sealtest.Unsealed(t)
 	ctx := context.Background()
 	be := &Backend{Barrier: b}
 	t1, t2 := newToken(t, b), newToken(t, b)

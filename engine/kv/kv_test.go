@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +13,7 @@ import (
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/seal"
-	"github.com/strongroom/strongroom/storage/bolt"
+	"github.com/strongroom/strongroom/seal/sealtest"
 	"github.com/strongroom/strongroom/storage/tuple"
 )
 
@@ -22,21 +21,7 @@ import (
 // initialised, unsealed barrier.
 func newView(t testing.TB) *seal.View {
 	t.Helper()
-	ctx := context.Background()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	b := seal.New(st, []byte("root"), seal.Options{})
-	res, err := b.Init(ctx, seal.InitRequest{SecretShares: 1, SecretThreshold: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Unseal(ctx, res.Shares[0], false); err != nil {
-		t.Fatal(err)
-	}
-	return b.Sub(tuple.Pack("mount", "test"))
+	return sealtest.Unsealed(t).Sub(tuple.Pack("mount", "test"))
 }
 
 // testClock is an injectable clock.

@@ -21,13 +21,7 @@ import (
 // cubbyhole this way, so that `vault read cubbyhole/response` with that
 // token reads it as Vault's does.
 func PutV1(ctx context.Context, view *seal.View, path string, data map[string]any, fn func(tx *seal.Tx) error) error {
-	if err := checkPath(path); err != nil {
-		return err
-	}
-	if path == "" {
-		return badRequest("missing path")
-	}
-	raw, err := encodeData(data)
+	raw, err := v1Record(path, data)
 	if err != nil {
 		return err
 	}
@@ -46,13 +40,7 @@ func PutV1(ctx context.Context, view *seal.View, path string, data map[string]an
 // transaction of the view (its keys relative to the view's prefix), for
 // records small enough for one transaction.
 func SetV1(tx *seal.Tx, path string, data map[string]any) error {
-	if err := checkPath(path); err != nil {
-		return err
-	}
-	if path == "" {
-		return badRequest("missing path")
-	}
-	raw, err := encodeData(data)
+	raw, err := v1Record(path, data)
 	if err != nil {
 		return err
 	}
@@ -60,6 +48,17 @@ func SetV1(tx *seal.Tx, path string, data map[string]any) error {
 		return err
 	}
 	return ensureFolders(tx, path)
+}
+
+// v1Record checks path and encodes data as a v1 write does.
+func v1Record(path string, data map[string]any) ([]byte, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, badRequest("missing path")
+	}
+	return encodeData(data)
 }
 
 // GetV1 reads the secret at path of the KV version 1 layout inside tx (a

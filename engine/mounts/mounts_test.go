@@ -3,13 +3,12 @@ package mounts
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/seal"
-	"github.com/strongroom/strongroom/storage/bolt"
+	"github.com/strongroom/strongroom/seal/sealtest"
 )
 
 // echoBackend is a minimal engine for routing tests: it records its view
@@ -28,19 +27,7 @@ func (b *echoBackend) HandleRequest(ctx context.Context, r *engine.Request) (*en
 
 func newTable(t *testing.T) (*Table, *seal.Barrier) {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	b := seal.New(st, []byte("root"), seal.Options{})
-	res, err := b.Init(context.Background(), seal.InitRequest{SecretShares: 1, SecretThreshold: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Unseal(context.Background(), res.Shares[0], false); err != nil {
-		t.Fatal(err)
-	}
+	b := sealtest.Unsealed(t)
 	f := func(e *Entry, v *seal.View) (engine.Backend, error) { return &echoBackend{entry: e, view: v}, nil }
 	return New(b, map[string]Factory{"kv": f, "transit": f}), b
 }

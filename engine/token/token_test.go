@@ -3,32 +3,15 @@ package token
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/strongroom/strongroom/seal"
-	"github.com/strongroom/strongroom/storage/bolt"
+	"github.com/strongroom/strongroom/seal/sealtest"
 )
 
-func unsealed(t testing.TB) *seal.Barrier {
-	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	b := seal.New(st, []byte("root"), seal.Options{})
-	res, err := b.Init(context.Background(), seal.InitRequest{SecretShares: 1, SecretThreshold: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Unseal(context.Background(), res.Shares[0], false); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func unsealed(t testing.TB) *seal.Barrier { return sealtest.Unsealed(t) }
 
 func TestCreateLookupExpire(t *testing.T) {
 	b := unsealed(t)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/seal"
-	"github.com/strongroom/strongroom/storage/bolt"
+	"github.com/strongroom/strongroom/seal/sealtest"
 	"github.com/strongroom/strongroom/storage/tuple"
 )
 
@@ -65,20 +65,7 @@ type testEnv struct {
 
 func newEnv(t testing.TB, opts ...func(*Options)) *testEnv {
 	t.Helper()
-	ctx := context.Background()
-	st, err := bolt.Open(t.TempDir() + "/s.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	bar := seal.New(st, []byte("root"), seal.Options{})
-	res, err := bar.Init(ctx, seal.InitRequest{SecretShares: 1, SecretThreshold: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bar.Unseal(ctx, res.Shares[0], false); err != nil {
-		t.Fatal(err)
-	}
+	bar := sealtest.Unsealed(t)
 	view := bar.Sub(tuple.Pack("mount", "t"))
 	o := Options{GenerateRSA: testRSA}
 	for _, f := range opts {

@@ -93,3 +93,41 @@ func BenchmarkTransitEncrypt(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWrapUnwrap measures one wrapped KV v2 read (a wrapping token,
+// its cubbyhole records and indexes written durably) followed by its
+// unwrap (read and revoke in one transaction), through the front door.
+func BenchmarkWrapUnwrap(b *testing.B) {
+	f := newFixture(b, Options{})
+	root := f.initUnseal(b)
+	tbl := mounts.New(f.sys.Barrier, map[string]mounts.Factory{"kv": kv.Factory})
+	if err := tbl.Mount(context.Background(), "secret", mounts.MountInput{Type: "kv-v2"}); err != nil {
+		b.Fatal(err)
+	}
+	h := New(Options{Sys: f.sys, Mounts: tbl, Tokens: token.NewCache(1000, 5*time.Second), TokenStore: &token.Backend{Barrier: f.sys.Barrier}, Audits: &sys.Audits{Barrier: f.sys.Barrier}})
+	do := func(method, path, body string, wrapTTL string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("X-Vault-Token", root)
+		if wrapTTL != "" {
+			req.Header.Set(wrapTTLHeader, wrapTTL)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	if w := do("PUT", "/v1/secret/data/k", `{"data":{"value":"v"}}`, ""); w.Code != 200 {
+		b.Fatalf("put: %d %s", w.Code, w.Body)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		w := do("GET", "/v1/secret/data/k", "", "60")
+		i := strings.Index(w.Body.String(), `"token":"`)
+		if w.Code != 200 || i < 0 {
+			b.Fatalf("wrap: %d %s", w.Code, w.Body)
+		}
+		tok := w.Body.String()[i+9 : i+9+36]
+		if w := do("POST", "/v1/sys/wrapping/unwrap", `{"token":"`+tok+`"}`, ""); w.Code != 200 {
+			b.Fatalf("unwrap: %d %s", w.Code, w.Body)
+		}
+	}
+}

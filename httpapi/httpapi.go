@@ -285,7 +285,11 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	}
 	if !known || (rt.rootOnly && r.ns != "") {
 		if strings.HasPrefix(r.path, "sys/") {
-			if _, err := s.authenticate(r.ctx, r); err != nil {
+			op, ok := methodOps[method]
+			if !ok {
+				return engine.ErrUnsupportedOperation
+			}
+			if err := s.deniedUnknown(r.ctx, r, op); err != nil {
 				return err
 			}
 			// Vault's text for a path under the sys/ mount with no handler.

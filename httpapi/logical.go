@@ -39,9 +39,10 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 		r.family = mountPath
 	}
 	if errors.Is(err, engine.ErrUnsupportedPath) {
-		// Without a valid token, a path that does not exist looks like one
-		// that does: 403.
-		if _, aerr := s.authenticate(ctx, r); aerr != nil {
+		// A path that does not exist looks like one that does to a caller
+		// whose policies do not allow it: 403. Only a caller they allow
+		// learns it is not there (Vault checks the ACL before routing).
+		if aerr := s.deniedUnknown(ctx, r, op); aerr != nil {
 			return aerr
 		}
 	}
@@ -86,6 +87,19 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 		return err
 	}
 	return s.respondLogical(c, r, resp)
+}
+
+// deniedUnknown authorises a request to a path nothing serves as if it
+// were served: it returns the 403 of a missing or unknown token, or of
+// policies that do not allow op on the path, and nil when the caller may
+// learn that the path does not exist.
+func (s *Server) deniedUnknown(ctx context.Context, r *request, op engine.Operation) error {
+	e, err := s.authenticate(ctx, r)
+	if err != nil {
+		return err
+	}
+	_, err = s.authorize(ctx, e, r, op, nil)
+	return err
 }
 
 // route finds the engine serving path: the token store at auth/token/, or

@@ -197,3 +197,54 @@ func TestWrappingTokenConfined(t *testing.T) {
 		t.Fatalf("only %d of %d probes were expected to be denied", checked, total)
 	}
 }
+
+// TestUnknownPathsDeniedFirst: a path nothing serves answers a token whose
+// policies do not allow it 403 "permission denied", as any denied path
+// does (Vault checks the ACL before routing), so that such a token cannot
+// tell which mounts exist; a token they allow, or root, gets the 404.
+func TestUnknownPathsDeniedFirst(t *testing.T) {
+	f := newFixture(t, Options{})
+	root := f.initUnseal(t)
+	tbl, auths := walkMounts(t, f.sys.Barrier)
+	policies := &policy.Store{Barrier: f.sys.Barrier}
+	if err := policies.Put(context.Background(), "nosy", `path "nope/*" { capabilities = ["read"] }
+path "sys/nope" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Options{Sys: f.sys, Mounts: tbl, Auths: auths, Policies: policies, TokenStore: &token.Backend{Barrier: f.sys.Barrier}}))
+	defer srv.Close()
+	f.srv = srv
+	mint := func(pol string) string {
+		var tok string
+		if err := f.sys.Barrier.Update(context.Background(), func(tx *seal.Tx) error {
+			var err error
+			tok, err = token.Create(tx, &token.Entry{Policies: []string{"default", pol}, Type: "service", CreationTime: time.Now().Unix()})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	user, nosy := mint("x"), mint("nosy")
+	const denied = "1 error occurred:\n\t* permission denied\n\n"
+	for _, tc := range []struct {
+		tok, method, path string
+		status            int
+		msg               string
+	}{
+		{user, "GET", "/v1/nope/x", 403, denied},
+		{user, "GET", "/v1/kv2/data/x", 403, denied}, // an existing mount, the same answer
+		{user, "GET", "/v1/sys/nope", 403, denied},
+		{user, "LIST", "/v1/auth/nope/x", 403, denied},
+		{"", "GET", "/v1/nope/x", 403, "permission denied"},
+		{nosy, "GET", "/v1/nope/x", 404, `no handler for route "nope/x". route entry not found.`},
+		{nosy, "GET", "/v1/sys/nope", 404, "1 error occurred:\n\t* unsupported path\n\n"},
+		{root, "GET", "/v1/nope/x", 404, `no handler for route "nope/x". route entry not found.`},
+		{root, "POST", "/v1/sys/nope", 404, "1 error occurred:\n\t* unsupported path\n\n"},
+	} {
+		st, errs, _ := f.do(t, tc.method, tc.path, tc.tok, "")
+		if st != tc.status || len(errs) != 1 || errs[0] != tc.msg {
+			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, st, errs, tc.status, tc.msg)
+		}
+	}
+}

@@ -99,9 +99,11 @@ type route struct {
 	// rootOnly routes concern the whole node (its store, its metrics): in
 	// a namespace they do not exist.
 	rootOnly bool
-	// wraps routes can answer a request for response wrapping (see
-	// wrapping.go); the others refuse it before doing anything.
-	wraps bool
+	// noWrap routes refuse a request for response wrapping before doing
+	// anything: their answers are not Vault's envelope (the seal, quorum
+	// and health endpoints, snapshots, metrics) or unwrap (see
+	// wrapping.go). sealedOK routes never wrap either.
+	noWrap bool
 }
 
 // request is what the front door knows of a request before an engine sees it.
@@ -117,6 +119,8 @@ type request struct {
 	body  []byte
 
 	bodyRead bool
+	// start is when the request came in (a wrapping token's creation time).
+	start time.Time
 	// wrapTTL is the response wrapping the client asked for
 	// (X-Vault-Wrap-TTL); 0 for none.
 	wrapTTL time.Duration
@@ -176,7 +180,7 @@ func (s *Server) table() map[string]*route {
 		"sys/rekey-recovery-key/init":   recoveryInit,
 		"sys/rekey-recovery-key/update": recoveryUpdate,
 		"sys/generate-root/attempt":     s.generateRootAttempt(),
-		"sys/generate-root/update": {methods: map[string]handlerFunc{
+		"sys/generate-root/update": {noWrap: true, methods: map[string]handlerFunc{
 			http.MethodPut: s.generateRootUpdate, http.MethodPost: s.generateRootUpdate}},
 		"sys/rotate":                {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
 		"sys/rotate/keyring":        {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
@@ -187,8 +191,8 @@ func (s *Server) table() map[string]*route {
 		"sys/mounts":                {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
 		"sys/auth":                  {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
 		"sys/audit":                 {methods: map[string]handlerFunc{http.MethodGet: s.auditList}},
-		"sys/storage/snapshot":      {rootOnly: true, methods: map[string]handlerFunc{http.MethodGet: s.snapshot}},
-		"sys/metrics":               {rootOnly: true, methods: map[string]handlerFunc{http.MethodGet: s.metricsEndpoint}},
+		"sys/storage/snapshot":      {rootOnly: true, noWrap: true, methods: map[string]handlerFunc{http.MethodGet: s.snapshot}},
+		"sys/metrics":               {rootOnly: true, noWrap: true, methods: map[string]handlerFunc{http.MethodGet: s.metricsEndpoint}},
 		"sys/policy":                s.policyRouteAll(),
 		"sys/policies/acl":          s.policyRouteAll(),
 		"sys/capabilities":          {methods: map[string]handlerFunc{http.MethodPost: s.capabilities, http.MethodPut: s.capabilities}},
@@ -227,7 +231,7 @@ func (s *Server) dispatch(c echo.Context) error {
 	// Vault's default custom response header.
 	h["Strict-Transport-Security"] = hsts
 
-	r := &request{ctx: ctx, id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root}
+	r := &request{ctx: ctx, id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root, start: start}
 	var err error
 	r.wrapTTL, err = checkWrapTTL(req.Header)
 	if err == nil {
@@ -272,7 +276,7 @@ func (s *Server) serve(c echo.Context, r *request) error {
 	if !(known && rt.sealedOK) && r.t.Sys.Barrier.Sealed() {
 		return seal.ErrSealed
 	}
-	if r.wrapTTL > 0 && known && !rt.wraps {
+	if r.wrapTTL > 0 && known && (rt.noWrap || rt.sealedOK) {
 		return errWrappingUnsupported
 	}
 	method := req.Method

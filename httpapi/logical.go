@@ -151,7 +151,7 @@ func (s *Server) respondLogical(c echo.Context, r *request, resp *engine.Respons
 		env.Auth = resp.Auth
 	}
 	if r.wrapTTL > 0 && status == http.StatusOK && (resp.Data != nil || resp.Auth != nil) {
-		return s.wrapEnvelope(c, r, env, wrappedAccessor(resp))
+		return wrapEnvelope(c, r, env, wrappedAccessor(resp))
 	}
 	return writeJSON(c, status, env)
 }
@@ -219,7 +219,7 @@ func (s *Server) toolsRoute() *route {
 		}
 		return s.respondLogical(c, r, resp)
 	}
-	return &route{wraps: true, methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}
+	return &route{methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}
 }
 
 // policyRouteAll serves every method of the policy paths.

@@ -28,9 +28,14 @@ type envelope struct {
 // request (Vault has no such parameter).
 func writeJSON(c echo.Context, code int, v any) error { return c.JSONPretty(code, v, "") }
 
-// respondData writes a logical response in Vault's envelope.
+// respondData writes a logical response in Vault's envelope, wrapped if
+// the request asks for it and there is data.
 func respondData(c echo.Context, r *request, data any, warnings []string) error {
-	return writeJSON(c, http.StatusOK, envelope{RequestID: r.id, Data: data, Warnings: warnings})
+	env := envelope{RequestID: r.id, Data: data, Warnings: warnings}
+	if r.wrapTTL > 0 && data != nil {
+		return wrapEnvelope(c, r, env, "")
+	}
+	return writeJSON(c, http.StatusOK, env)
 }
 
 // respondRaw writes body as is (the sys/ seal endpoints have no envelope),

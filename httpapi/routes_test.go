@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -14,8 +15,10 @@ import (
 	"github.com/strongroom/strongroom/engine/kv"
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/policy"
+	"github.com/strongroom/strongroom/engine/sys"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/engine/transit"
+	"github.com/strongroom/strongroom/metrics"
 	"github.com/strongroom/strongroom/seal"
 )
 
@@ -247,4 +250,73 @@ path "sys/nope" { capabilities = ["read"] }`); err != nil {
 			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, st, errs, tc.status, tc.msg)
 		}
 	}
+}
+
+// TestNoAnswerUnwrappedWhenWrapping walks every route with every method,
+// as root, asking for response wrapping: no answer may carry a body in
+// the clear. Each is a wrapped envelope (wrap_info with a token, no data),
+// a 204, or an error; a route whose answer cannot be wrapped must refuse.
+func TestNoAnswerUnwrappedWhenWrapping(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.initUnseal(t)
+	b := f.sys.Barrier
+	tbl, auths := walkMounts(t, b)
+	srv := New(Options{Sys: f.sys, Mounts: tbl, Auths: auths, Policies: &policy.Store{Barrier: b},
+		TokenStore: &token.Backend{Barrier: b}, Tokens: token.NewCache(100, time.Second), Audits: &sys.Audits{Barrier: b},
+		Store: f.store, Metrics: metrics.New()})
+	var paths []string
+	for p := range srv.routes {
+		paths = append(paths, p)
+	}
+	for _, p := range srv.prefixes {
+		paths = append(paths, p.prefix+"probe", p.prefix+"kv2/tune")
+	}
+	for mount, ps := range engineRoutes {
+		for _, p := range ps {
+			paths = append(paths, mount+p)
+		}
+	}
+	sort.Strings(paths)
+	wrapped := 0
+	for _, path := range paths {
+		for _, m := range []string{"GET", "PUT", "POST", "DELETE", "LIST", "PATCH"} {
+			var root string
+			if err := b.Update(context.Background(), func(tx *seal.Tx) error {
+				var err error
+				root, err = token.CreateRoot(tx, time.Now())
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest(m, "/v1/"+path, strings.NewReader(`{}`))
+			req.Header.Set("X-Vault-Token", root)
+			req.Header.Set(wrapTTLHeader, "60")
+			if m == "PATCH" {
+				req.Header.Set("Content-Type", "application/merge-patch+json")
+			}
+			w := httptest.NewRecorder()
+			srv.ServeHTTP(w, req)
+			if w.Code >= 300 {
+				continue
+			}
+			var env struct {
+				Data     json.RawMessage `json:"data"`
+				Auth     json.RawMessage `json:"auth"`
+				WrapInfo *wrapInfo       `json:"wrap_info"`
+			}
+			body := w.Body.Bytes()
+			switch {
+			case w.Code == http.StatusNoContent && len(body) == 0:
+			case json.Unmarshal(body, &env) == nil && env.WrapInfo != nil && env.WrapInfo.Token != "" &&
+				(env.Data == nil || string(env.Data) == "null") && (env.Auth == nil || string(env.Auth) == "null"):
+				wrapped++
+			default:
+				t.Errorf("%s /v1/%s with a wrap TTL answered in the clear: %d %.200s", m, path, w.Code, body)
+			}
+		}
+	}
+	if wrapped < 30 {
+		t.Fatalf("only %d answers were wrapped: the walk is not reaching the handlers", wrapped)
+	}
+	t.Logf("%d paths, %d answers wrapped", len(paths), wrapped)
 }

@@ -49,8 +49,8 @@ func (s *Server) rekeyRoutes(recovery bool) (init, update *route) {
 		}
 		return respondRaw(c, http.StatusOK, st)
 	}
-	return &route{methods: map[string]handlerFunc{http.MethodGet: status, http.MethodPut: start, http.MethodPost: start, http.MethodDelete: cancel}},
-		&route{methods: map[string]handlerFunc{http.MethodPut: upd, http.MethodPost: upd}}
+	return &route{noWrap: true, methods: map[string]handlerFunc{http.MethodGet: status, http.MethodPut: start, http.MethodPost: start, http.MethodDelete: cancel}},
+		&route{noWrap: true, methods: map[string]handlerFunc{http.MethodPut: upd, http.MethodPost: upd}}
 }
 
 func (s *Server) generateRootAttempt() *route {
@@ -76,7 +76,7 @@ func (s *Server) generateRootAttempt() *route {
 		r.t.Sys.GenerateRootCancel()
 		return respondRaw(c, 0, nil)
 	}
-	return &route{methods: map[string]handlerFunc{http.MethodGet: status, http.MethodPut: start, http.MethodPost: start, http.MethodDelete: cancel}}
+	return &route{noWrap: true, methods: map[string]handlerFunc{http.MethodGet: status, http.MethodPut: start, http.MethodPost: start, http.MethodDelete: cancel}}
 }
 
 func (s *Server) generateRootUpdate(c echo.Context, r *request) error {

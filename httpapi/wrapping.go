@@ -16,13 +16,17 @@ package httpapi
 // response is unwrapped at most once.
 //
 // Which requests wrap: every engine path (secrets engines, auth/token/*,
-// auth methods, cubbyhole/), sys/tools/*, sys/wrapping/wrap and
-// sys/wrapping/rewrap. A response without data or auth (204) and an error
-// are not wrapped, as in Vault. The other sys/ endpoints refuse a wrap TTL
-// with 400 before doing anything (Vault wraps them too): answering them
+// auth methods, cubbyhole/) and every sys/ path answered in Vault's
+// envelope (respondData: mounts, policies, capabilities, namespaces, ...,
+// sys/wrapping/wrap and sys/wrapping/rewrap). A response without data or
+// auth (204) and an error are not wrapped, as in Vault. The sys/ paths
+// whose answer is not the envelope (seal, health, rekey, generate-root,
+// snapshot, metrics: route.noWrap or sealedOK) and sys/wrapping/unwrap and
+// lookup refuse a wrap TTL with 400 before doing anything: answering them
 // unwrapped would show a secret to a client that asked to see only a
-// wrapping token. JWT wrapping tokens (X-Vault-Wrap-Format: jwt) are not
-// made; the header is ignored, as Vault does for sys/wrapping/wrap.
+// wrapping token (Vault's raw handlers ignore the header). JWT wrapping
+// tokens (X-Vault-Wrap-Format: jwt) are not made; the header is ignored,
+// as Vault does for sys/wrapping/wrap.
 
 import (
 	"context"
@@ -161,7 +165,7 @@ func respondWrapped(c echo.Context, info *wrapInfo) error {
 }
 
 // wrapEnvelope wraps env, the response the request would have had.
-func (s *Server) wrapEnvelope(c echo.Context, r *request, env envelope, wrappedAccessor string) error {
+func wrapEnvelope(c echo.Context, r *request, env envelope, wrappedAccessor string) error {
 	raw, err := json.Marshal(env)
 	if err != nil {
 		return err
@@ -169,7 +173,7 @@ func (s *Server) wrapEnvelope(c echo.Context, r *request, env envelope, wrappedA
 	info, err := wrap(r.ctx, r.t, wrapRequest{
 		TTL: r.wrapTTL, Response: string(raw), CreationPath: strings.TrimSuffix(r.path, "/"),
 		DisplayName: r.displayName, WrappedAccessor: wrappedAccessor,
-	}, s.opts.Now())
+	}, r.start)
 	if err != nil {
 		return err
 	}
@@ -379,18 +383,18 @@ func (s *Server) wrappingWrap(c echo.Context, r *request) error {
 	if data == nil {
 		data = map[string]any{} // Vault's data.Raw of an empty body
 	}
-	return s.wrapEnvelope(c, r, envelope{RequestID: r.id, Data: data}, "")
+	return wrapEnvelope(c, r, envelope{RequestID: r.id, Data: data}, "")
 }
 
 // wrappingRoutes are the sys/wrapping/* rows of the route table.
 func (s *Server) wrappingRoutes() map[string]*route {
-	post := func(h handlerFunc, wraps bool) *route {
-		return &route{wraps: wraps, methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}
+	post := func(h handlerFunc, noWrap bool) *route {
+		return &route{noWrap: noWrap, methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}
 	}
 	return map[string]*route{
-		"sys/wrapping/wrap":   post(s.wrappingWrap, true),
-		"sys/wrapping/unwrap": post(s.wrappingUnwrap, false),
-		"sys/wrapping/lookup": post(s.wrappingLookup, false),
-		"sys/wrapping/rewrap": post(s.wrappingRewrap, true),
+		"sys/wrapping/wrap":   post(s.wrappingWrap, false),
+		"sys/wrapping/unwrap": post(s.wrappingUnwrap, true),
+		"sys/wrapping/lookup": post(s.wrappingLookup, true),
+		"sys/wrapping/rewrap": post(s.wrappingRewrap, false),
 	}
 }

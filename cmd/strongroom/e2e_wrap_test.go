@@ -191,8 +191,9 @@ func TestResponseWrappingTokensAndAppRole(t *testing.T) {
 }
 
 // TestResponseWrappingSysPaths: `vault write -wrap-ttl=1m sys/wrapping/wrap
-// a=b`, `vault write sys/wrapping/rewrap token=...`, and the sys/ paths
-// that do not wrap, which refuse a wrap TTL before doing anything.
+// a=b`, `vault write sys/wrapping/rewrap token=...`, `vault read
+// -wrap-ttl=1m sys/mounts`, and the sys/ paths that cannot wrap, which
+// refuse a wrap TTL before doing anything.
 func TestResponseWrappingSysPaths(t *testing.T) {
 	_, c, _ := kvServer(t)
 	lg := c.Logical()
@@ -225,12 +226,22 @@ func TestResponseWrappingSysPaths(t *testing.T) {
 		t.Fatalf("unwrap after rewrap: %+v %v", u, err)
 	}
 
-	// sys/ paths that do not wrap refuse, and do nothing.
+	// vault read -wrap-ttl=1m sys/mounts: sys/ paths answered in the
+	// envelope wrap too.
 	wrapWith(c, "1m")
-	_, err = lg.Read("sys/mounts")
+	m, err := lg.Read("sys/mounts")
+	if err != nil || m.WrapInfo == nil || m.WrapInfo.CreationPath != "sys/mounts" {
+		t.Fatalf("wrapped sys/mounts: %+v %v", m, err)
+	}
+	// Those whose answer is not the envelope refuse, and do nothing.
+	_, err = lg.Read("sys/seal-status")
 	wantStatus(t, err, http.StatusBadRequest, "response wrapping (X-Vault-Wrap-TTL) is not supported on this path")
-	_, err = lg.Write("sys/policy/p1", map[string]any{"policy": `path "x" { capabilities = ["read"] }`})
+	_, err = lg.Write("sys/generate-root/attempt", nil)
 	wantStatus(t, err, http.StatusBadRequest, "response wrapping (X-Vault-Wrap-TTL) is not supported on this path")
+	// A write without a response body is carried out and answered 204.
+	if _, err := lg.Write("sys/policy/p1", map[string]any{"policy": `path "x" { capabilities = ["read"] }`}); err != nil {
+		t.Fatal(err)
+	}
 	// A write without a response is answered 204, not wrapped (Vault
 	// wraps only a response).
 	if s, err := lg.Write("secret/data/nowrap", map[string]any{"data": map[string]any{"k": "v"}}); err != nil || s == nil || s.WrapInfo == nil {
@@ -241,8 +252,14 @@ func TestResponseWrappingSysPaths(t *testing.T) {
 		t.Fatalf("wrapped delete: %+v %v", s, err)
 	}
 	wrapWith(c, "")
-	if p, err := c.Sys().GetPolicy("p1"); err != nil || p != "" {
-		t.Fatalf("the refused policy write was carried out: %q %v", p, err)
+	if st, err := c.Sys().GenerateRootStatus(); err != nil || st.Started {
+		t.Fatalf("the refused generate-root attempt started: %+v %v", st, err)
+	}
+	if u, err := lg.Unwrap(m.WrapInfo.Token); err != nil || u.Data["secret/"] == nil {
+		t.Fatalf("unwrapped sys/mounts: %+v %v", u, err)
+	}
+	if p, err := c.Sys().GetPolicy("p1"); err != nil || p == "" {
+		t.Fatalf("the policy written with a wrap TTL: %q %v", p, err)
 	}
 	for _, tc := range []struct{ ttl, want string }{
 		{"abc", `invalid duration "abc"`},

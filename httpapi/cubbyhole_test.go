@@ -234,3 +234,25 @@ func FuzzWrappingEndpoints(f *testing.F) {
 		}
 	})
 }
+
+// TestRewrapNeedsPolicy: a caller whose policies do not allow
+// sys/wrapping/rewrap (the default policy does not) is refused with 403
+// for a valid wrapping token, which stays unused.
+func TestRewrapNeedsPolicy(t *testing.T) {
+	f := newFixture(t, Options{})
+	root := f.initUnseal(t)
+	user := f.childToken(t, time.Time{})
+	st, b := f.send(t, "POST", "/v1/sys/wrapping/wrap", root, `{"a":"b"}`, map[string]string{wrapTTLHeader: "60"})
+	var env struct {
+		WrapInfo *wrapInfo `json:"wrap_info"`
+	}
+	if st != 200 || json.Unmarshal(b, &env) != nil || env.WrapInfo == nil {
+		t.Fatalf("wrap: %d %s", st, b)
+	}
+	if st, b := f.send(t, "POST", "/v1/sys/wrapping/rewrap", user, `{"token":"`+env.WrapInfo.Token+`"}`, nil); st != 403 {
+		t.Fatalf("rewrap by a default-policy token: %d %s", st, b)
+	}
+	if st, b := f.send(t, "POST", "/v1/sys/wrapping/unwrap", user, `{"token":"`+env.WrapInfo.Token+`"}`, nil); st != 200 || !bytes.Contains(b, []byte(`"a":"b"`)) {
+		t.Fatalf("unwrap after the refused rewrap: %d %s", st, b)
+	}
+}

@@ -31,6 +31,11 @@ var unauthenticated = []string{
 	"sys/wrapping/lookup",
 }
 
+// wrappingChecked are the paths that check the wrapping token they name
+// (the body's, or the caller's) before the caller's policies: any token
+// that is not a live wrapping token gets a 400 there.
+var wrappingChecked = map[string]bool{"sys/wrapping/unwrap": true, "sys/wrapping/rewrap": true}
+
 func isUnauthenticated(path string) bool {
 	for _, u := range unauthenticated {
 		if path == u || (strings.HasSuffix(u, "/") && strings.HasPrefix(path, u)) {
@@ -150,6 +155,11 @@ func walkRoutes(t *testing.T, srv *Server, mint func() string, allow func(path s
 			path += "/"
 		}
 		allowed := isUnauthenticated(path) || allow(path, op)
+		if wrappingChecked[path] && (op == engine.OpUpdate) {
+			// The wrapping token is checked before the caller's policies,
+			// as in Vault; TestRewrapNeedsPolicy covers the ACL.
+			allowed = true
+		}
 		req := httptest.NewRequest(p.method, "/v1/"+p.path, strings.NewReader(`{}`))
 		if p.method == "PATCH" {
 			req.Header.Set("Content-Type", "application/merge-patch+json")

@@ -72,8 +72,9 @@ const (
 
 // checkWrapTTL reads the wrap TTL header as Vault's requestWrapInfo does
 // (http/handler.go): absent, empty or zero asks for nothing (0); a value
-// that is not a duration, or is negative, is a 400 ("requested wrap ttl
-// cannot be negative"). It allocates nothing when the header is absent.
+// that is not a duration, or is negative, is a 400 "error parsing
+// X-Vault-Wrap-TTL header: ..." (http/logical.go). It allocates nothing
+// when the header is absent.
 func checkWrapTTL(h http.Header) (time.Duration, error) {
 	var v string
 	if vs := h[wrapTTLKey]; len(vs) > 0 {
@@ -85,9 +86,9 @@ func checkWrapTTL(h http.Header) (time.Duration, error) {
 	d, err := engine.ParseDuration(v)
 	switch {
 	case err != nil:
-		return 0, err
+		return 0, engine.Errorf(engine.ErrBadRequest, "error parsing %s header: %s", wrapTTLHeader, err.Error())
 	case d < 0:
-		return 0, engine.Errorf(engine.ErrBadRequest, "requested wrap ttl cannot be negative")
+		return 0, engine.Errorf(engine.ErrBadRequest, "error parsing %s header: requested wrap ttl cannot be negative", wrapTTLHeader)
 	}
 	return d, nil
 }
@@ -205,11 +206,10 @@ type wrapped struct {
 	info     storedWrapInfo
 }
 
-// readWrapped reads what the wrapping token tok holds, inside tx.
-// errInvalidWrappingToken if it is not a live wrapping token; consumed
-// says whether a use in progress (the token presented as the caller's
-// own, for its one use) is acceptable.
-func readWrapped(tx *seal.ReadTx, tok string, now time.Time, inUse bool) (*wrapped, []byte, error) {
+// readWrapped reads what the wrapping token tok holds, inside tx, and
+// returns it with the token's keyed hash: errInvalidWrappingToken if tok
+// is not a live wrapping token with its use left.
+func readWrapped(tx *seal.ReadTx, tok string, now time.Time) (*wrapped, []byte, error) {
 	th, err := token.Hash(tx, tok)
 	if errors.Is(err, token.ErrInvalid) {
 		return nil, nil, errInvalidWrappingToken
@@ -224,7 +224,7 @@ func readWrapped(tx *seal.ReadTx, tok string, now time.Time, inUse bool) (*wrapp
 	if err != nil {
 		return nil, nil, err
 	}
-	if !e.IsWrapping() || (e.NumUses == token.RevocationPending && !inUse) {
+	if !e.IsWrapping() || e.NumUses == token.RevocationPending {
 		return nil, nil, errInvalidWrappingToken
 	}
 	ctx := tx.Sub(token.CubbyholePrefix(th))
@@ -250,7 +250,15 @@ func readWrapped(tx *seal.ReadTx, tok string, now time.Time, inUse bool) (*wrapp
 // is used as for any request; a wrapping token presented as the caller's
 // own is consumed by the operation itself (consumeWrapped), which must
 // then be the token's last use.
-func (s *Server) authorizeWrapping(r *request, thirdParty bool) (func(), error) {
+func (s *Server) authorizeWrapping(r *request, tok string, thirdParty bool) (func(), error) {
+	// Vault validates the wrapping token before the caller's
+	// (request_handling.go): a used or unknown one is a 400 either way.
+	if err := r.t.Sys.Barrier.View(r.ctx, func(tx *seal.ReadTx) error {
+		_, _, err := readWrapped(tx, tok, r.start)
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	e, err := s.authenticate(r.ctx, r)
 	if err != nil {
 		return nil, err
@@ -271,10 +279,10 @@ func (s *Server) authorizeWrapping(r *request, thirdParty bool) (func(), error) 
 // consumeWrapped reads what the wrapping token tok holds and revokes the
 // token, with its cubbyhole, in the same transaction: a wrapped response
 // is read at most once.
-func (s *Server) consumeWrapped(ctx context.Context, t *tenant.Tenant, tok string, inUse bool) (*wrapped, error) {
+func (s *Server) consumeWrapped(ctx context.Context, t *tenant.Tenant, tok string) (*wrapped, error) {
 	var out *wrapped
 	err := t.Sys.Barrier.Update(ctx, func(tx *seal.Tx) error {
-		w, th, err := readWrapped(&tx.ReadTx, tok, s.opts.Now(), inUse)
+		w, th, err := readWrapped(&tx.ReadTx, tok, s.opts.Now())
 		if err != nil {
 			return err
 		}
@@ -296,12 +304,12 @@ func (s *Server) takeWrapped(r *request) (*wrapped, error) {
 	if err != nil {
 		return nil, err
 	}
-	done, err := s.authorizeWrapping(r, thirdParty)
+	done, err := s.authorizeWrapping(r, tok, thirdParty)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return s.consumeWrapped(r.ctx, r.t, tok, !thirdParty)
+	return s.consumeWrapped(r.ctx, r.t, tok)
 }
 
 // POST sys/wrapping/unwrap: the wrapped response, as it was (Vault's
@@ -334,7 +342,7 @@ func (s *Server) wrappingLookup(c echo.Context, r *request) error {
 	var w *wrapped
 	err = r.t.Sys.Barrier.View(r.ctx, func(tx *seal.ReadTx) error {
 		var err error
-		w, _, err = readWrapped(tx, tok, s.opts.Now(), false)
+		w, _, err = readWrapped(tx, tok, r.start)
 		return err
 	})
 	if err != nil {

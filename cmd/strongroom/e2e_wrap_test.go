@@ -89,9 +89,10 @@ func TestResponseWrappingKV(t *testing.T) {
 	if err != nil || u.Data["data"].(map[string]any)["k"] != "the-secret-value" {
 		t.Fatalf("first-party unwrap: %+v %v", u, err)
 	}
-	// The token is gone with its one use: a 403, as for any revoked token.
+	// The token is gone with its one use: Vault checks a wrapping token
+	// before the caller's, so this is its 400, not a 403.
 	_, err = self.Logical().Unwrap("")
-	wantStatus(t, err, http.StatusForbidden, "permission denied")
+	wantStatus(t, err, http.StatusBadRequest, "wrapping token is not valid or does not exist")
 
 	// A token that is not a wrapping token unwraps nothing.
 	_, err = lg.Unwrap("")
@@ -262,8 +263,8 @@ func TestResponseWrappingSysPaths(t *testing.T) {
 		t.Fatalf("the policy written with a wrap TTL: %q %v", p, err)
 	}
 	for _, tc := range []struct{ ttl, want string }{
-		{"abc", `invalid duration "abc"`},
-		{"-5s", "requested wrap ttl cannot be negative"},
+		{"abc", `error parsing X-Vault-Wrap-TTL header: invalid duration "abc"`},
+		{"-5s", "error parsing X-Vault-Wrap-TTL header: requested wrap ttl cannot be negative"},
 	} {
 		wrapWith(c, tc.ttl)
 		_, err := lg.Read("secret/data/nowrap")

@@ -287,11 +287,9 @@ func (s *Server) consumeWrapped(ctx context.Context, t *tenant.Tenant, tok strin
 			return err
 		}
 		out = w
+		// A wrapping token has a use limit: no cache holds it.
 		return token.RevokeTree(tx, th)
 	})
-	if err == nil && t.Tokens != nil {
-		t.Tokens.Clear()
-	}
 	return out, err
 }
 

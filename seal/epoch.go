@@ -139,6 +139,17 @@ func (b *Barrier) readEpochs(ctx context.Context, kinds []string) ([][]byte, err
 	return recs, err
 }
 
+// EpochCounter returns how many times the tenant's epoch of kind has been
+// bumped (0 if never). Tests use it to see which changes reach other
+// nodes' caches.
+func (b *Barrier) EpochCounter(ctx context.Context, kind string) (uint64, error) {
+	recs, err := b.readEpochs(ctx, []string{kind})
+	if err != nil {
+		return 0, err
+	}
+	return epochCounter(recs[0]), nil
+}
+
 // epochRetry is the pause before WatchEpochs tries again after a storage
 // error.
 const epochRetry = 250 * time.Millisecond

@@ -52,7 +52,13 @@ func (c *Cache) Get(tok string, now time.Time) (*Entry, bool) {
 
 // Put caches the entry of tok. When full, the cache is emptied first: a
 // simple bound that keeps memory flat under a flood of distinct tokens.
+// An entry with a use limit (NumUses != 0) is not cached: each use must be
+// counted in storage, and its revocation need not reach other nodes'
+// caches (revokeOne relies on this).
 func (c *Cache) Put(tok string, e *Entry, now time.Time) {
+	if e.NumUses != 0 {
+		return
+	}
 	k := sha256.Sum256([]byte(tok))
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -360,9 +360,15 @@ func revokeOne(tx *seal.Tx, th []byte) error {
 			return err
 		}
 	}
-	// Every node's lookup cache drops the token (seal.WatchEpochs).
-	if err := tx.BumpEpoch(seal.EpochTokens); err != nil {
-		return err
+	// Every node's lookup cache drops the token (seal.WatchEpochs). A
+	// token with a use limit (a wrapping token among them) is in no cache
+	// (Cache.Put), so its revocation bumps nothing: unwrapping does not
+	// empty every node's cache, nor make concurrent unwraps conflict on
+	// the epoch record.
+	if e.NumUses == 0 {
+		if err := tx.BumpEpoch(seal.EpochTokens); err != nil {
+			return err
+		}
 	}
 	// The cubbyhole goes with its token (Vault's cubbyhole revoke).
 	if err := tx.DeletePrefix(CubbyholePrefix(th)); err != nil {

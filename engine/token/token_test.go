@@ -61,3 +61,55 @@ func TestCreateLookupExpire(t *testing.T) {
 		t.Fatalf("lookup data: %v", d)
 	}
 }
+
+// TestLimitedTokensStayOutOfCaches: a token with a use limit is never
+// cached, so revoking it bumps no epoch (no node's cache is emptied); a
+// token without one bumps it.
+func TestLimitedTokensStayOutOfCaches(t *testing.T) {
+	b := unsealed(t)
+	ctx := context.Background()
+	now := time.Now()
+	var plain, limited string
+	if err := b.Update(ctx, func(tx *seal.Tx) error {
+		var err error
+		if plain, err = Create(tx, &Entry{Policies: []string{"default"}, CreationTime: now.Unix(), Type: "service"}); err != nil {
+			return err
+		}
+		limited, err = Create(tx, &Entry{Policies: []string{"default"}, NumUses: 1, CreationTime: now.Unix(), Type: "service"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := NewCache(10, time.Minute)
+	c.Put(limited, &Entry{NumUses: 1}, now)
+	if _, ok := c.Get(limited, now); ok {
+		t.Fatal("a token with a use limit was cached")
+	}
+	epoch := func() uint64 {
+		n, err := b.EpochCounter(ctx, seal.EpochTokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	revoke := func(tok string) {
+		if err := b.Update(ctx, func(tx *seal.Tx) error {
+			th, err := Hash(&tx.ReadTx, tok)
+			if err != nil {
+				return err
+			}
+			return RevokeTree(tx, th)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e0 := epoch()
+	revoke(limited)
+	if e := epoch(); e != e0 {
+		t.Fatalf("revoking a limited token moved the epoch %d -> %d", e0, e)
+	}
+	revoke(plain)
+	if e := epoch(); e != e0+1 {
+		t.Fatalf("revoking a token moved the epoch %d -> %d, want +1", e0, e)
+	}
+}

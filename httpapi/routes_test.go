@@ -101,7 +101,7 @@ func TestEveryRouteDeniedToDefaultPolicy(t *testing.T) {
 }
 
 // walkMounts mounts the engines of engineRoutes.
-func walkMounts(t *testing.T, b *seal.Barrier) (*mounts.Table, *mounts.Table) {
+func walkMounts(t testing.TB, b *seal.Barrier) (*mounts.Table, *mounts.Table) {
 	t.Helper()
 	ctx := context.Background()
 	tbl := mounts.New(b, map[string]mounts.Factory{"kv": kv.Factory, "transit": transit.Factory})

@@ -77,8 +77,33 @@ func (s *Server) authRead(c echo.Context, r *request) error {
 	return s.authTuneRead(c, r, path)
 }
 
-// errAuthTune refuses tuning an auth method (its TTLs stay the system's).
-var errAuthTune = engine.Errorf(engine.ErrBadRequest, "tuning auth methods is not supported")
+// errTokenTune refuses tuning the token store: its TTLs are the system's.
+var errTokenTune = engine.Errorf(engine.ErrBadRequest, "tuning auth/token/ is not supported: the token store's TTLs are the system's (768h)")
+
+// authTuneWrite tunes the auth method at auth/<path> (POST
+// sys/auth/<path>/tune, or sys/mounts/auth/<path>/tune as `vault auth
+// tune` sends it): its default and max lease TTLs bound the tokens its
+// logins issue, its description, and token_type (service only).
+func (s *Server) authTuneWrite(c echo.Context, r *request, path string) error {
+	p, err := mounts.NormalizePath(path)
+	if err != nil {
+		return err
+	}
+	if p == "token/" {
+		return errTokenTune
+	}
+	if r.t.Auths == nil {
+		return engine.ErrUnsupportedPath
+	}
+	var in mounts.TuneInput
+	if err := decodeJSON(r.body, &in); err != nil {
+		return err
+	}
+	if err := r.t.Auths.Tune(r.ctx, p, in); err != nil {
+		return mountError(err)
+	}
+	return respondRaw(c, 0, nil)
+}
 
 // POST sys/auth/<path>
 func (s *Server) authEnable(c echo.Context, r *request) error {
@@ -89,8 +114,8 @@ func (s *Server) authEnable(c echo.Context, r *request) error {
 		return engine.ErrUnsupportedPath
 	}
 	path := strings.TrimPrefix(r.path, "sys/auth/")
-	if strings.HasSuffix(path, "/tune") {
-		return errAuthTune
+	if p, ok := strings.CutSuffix(path, "/tune"); ok {
+		return s.authTuneWrite(c, r, p)
 	}
 	var in mounts.MountInput
 	if err := decodeJSON(r.body, &in); err != nil {

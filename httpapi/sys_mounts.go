@@ -143,8 +143,8 @@ func (s *Server) mountWrite(c echo.Context, r *request) error {
 	}
 	arg, tune := mountArg(r.path)
 	ctx := r.ctx
-	if tune && strings.HasPrefix(strings.TrimPrefix(arg, "/"), "auth/") {
-		return errAuthTune // `vault auth tune` asks here
+	if p, ok := strings.CutPrefix(strings.TrimPrefix(arg, "/"), "auth/"); tune && ok {
+		return s.authTuneWrite(c, r, p) // `vault auth tune` asks here
 	}
 	if tune {
 		var in mounts.TuneInput

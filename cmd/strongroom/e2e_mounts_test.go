@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	vault "github.com/hashicorp/vault/api"
 )
@@ -196,11 +197,12 @@ func TestDisableSystemPaths(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestAuthTuneRead: the tune read of an auth method (`vault read
+// TestAuthTune: the tune read of an auth method (`vault read
 // sys/auth/token/tune`; Terraform's provider reads sys/mounts/auth/<path>/tune
-// when it refreshes an auth backend) answers Vault's fields; writes stay
-// refused; sudo is needed on sys/auth/*, as in Vault.
-func TestAuthTuneRead(t *testing.T) {
+// when it refreshes an auth backend) answers Vault's fields; `vault auth
+// tune` sets an AppRole mount's TTLs, which bound its logins' tokens; the
+// token store cannot be tuned; sudo is needed on sys/auth/*, as in Vault.
+func TestAuthTune(t *testing.T) {
 	p, c, _ := kvServer(t)
 	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
 		t.Fatal(err)
@@ -217,11 +219,93 @@ func TestAuthTuneRead(t *testing.T) {
 	}
 	_, err := c.Logical().Read("sys/auth/nope/tune")
 	wantStatus(t, err, http.StatusBadRequest, `cannot fetch sysview for path "auth/nope/"`)
-	_, err = c.Logical().Write("sys/auth/approle/tune", map[string]any{"default_lease_ttl": "1h"})
-	wantStatus(t, err, http.StatusBadRequest, "tuning auth methods is not supported")
-	// vault auth tune -default-lease-ttl=1h token/ (the CLI writes sys/mounts/auth/token/tune)
+
+	// A role without TTLs, and one asking for more than the mount allows.
+	lg := c.Logical()
+	login := func(role string) *vault.Secret {
+		t.Helper()
+		if _, err := lg.Write("auth/approle/role/"+role, map[string]any{"token_policies": "default", "token_ttl": map[string]string{"plain": "0", "long": "3h"}[role]}); err != nil {
+			t.Fatal(err)
+		}
+		rid, err := lg.Read("auth/approle/role/" + role + "/role-id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sid, err := lg.Write("auth/approle/role/"+role+"/secret-id", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := lg.Write("auth/approle/login", map[string]any{"role_id": rid.Data["role_id"], "secret_id": sid.Data["secret_id"]})
+		if err != nil || s.Auth == nil {
+			t.Fatalf("login %s: %+v %v", role, s, err)
+		}
+		return s
+	}
+	if s := login("plain"); s.Auth.LeaseDuration != 2764800 {
+		t.Fatalf("untuned: lease %d", s.Auth.LeaseDuration)
+	}
+	// vault auth tune -default-lease-ttl=30m -max-lease-ttl=2h approle/
+	// (the CLI writes sys/mounts/auth/approle/tune)
+	if err := c.Sys().TuneMountAllowNil("auth/approle", vault.TuneMountConfigInput{DefaultLeaseTTL: ptr("30m"), MaxLeaseTTL: ptr("2h")}); err != nil {
+		t.Fatal(err)
+	}
+	if s := login("plain"); s.Auth.LeaseDuration != 1800 || len(s.Warnings) != 0 {
+		t.Fatalf("the mount's default: lease %d, warnings %v", s.Auth.LeaseDuration, s.Warnings)
+	}
+	s := login("long")
+	if s.Auth.LeaseDuration != 7200 || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], `TTL of "3h" exceeded the effective max_ttl of "2h"`) {
+		t.Fatalf("capped by the mount's max: lease %d, warnings %v", s.Auth.LeaseDuration, s.Warnings)
+	}
+	// A renewal stops at the mount's max too.
+	tc, _ := c.Clone()
+	tc.SetToken(s.Auth.ClientToken)
+	if r, err := tc.Auth().Token().RenewSelf(int((5 * time.Hour).Seconds())); err != nil || r.Auth.LeaseDuration > 7200 {
+		t.Fatalf("renewal past the mount's max: %+v %v", r, err)
+	}
+	for _, path := range []string{"sys/auth/approle/tune", "sys/mounts/auth/approle/tune"} {
+		if s, err := lg.Read(path); err != nil || s.Data["default_lease_ttl"] != json.Number("1800") || s.Data["max_lease_ttl"] != json.Number("7200") {
+			t.Fatalf("%s after the tune: %v %v", path, s, err)
+		}
+	}
+	// The CLI's older call sends "" for a flag not given: it keeps the value.
+	if err := c.Sys().TuneMount("auth/approle", vault.MountConfigInput{MaxLeaseTTL: "3h"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := lg.Read("sys/auth/approle/tune"); err != nil || s.Data["default_lease_ttl"] != json.Number("1800") || s.Data["max_lease_ttl"] != json.Number("10800") {
+		t.Fatalf("after tuning only the max: %v %v", s, err)
+	}
+	// "system" resets; a default above the max is refused, and so is a
+	// token type other than service.
+	if _, err := lg.Write("sys/auth/approle/tune", map[string]any{"default_lease_ttl": "system", "description": "ci logins"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := lg.Read("sys/auth/approle/tune"); err != nil || s.Data["default_lease_ttl"] != json.Number("2764800") || s.Data["description"] != "ci logins" {
+		t.Fatalf("after system: %v %v", s, err)
+	}
+	_, err = lg.Write("sys/auth/approle/tune", map[string]any{"default_lease_ttl": "5h"})
+	wantStatus(t, err, http.StatusBadRequest, "backend max lease TTL of 10800 would be less than backend default lease TTL of 18000")
+	_, err = lg.Write("sys/auth/approle/tune", map[string]any{"token_type": "batch"})
+	wantStatus(t, err, http.StatusBadRequest, `token type "batch" is not supported`)
+	_, err = lg.Write("sys/mounts/secret/tune", map[string]any{"token_type": "service"})
+	wantStatus(t, err, http.StatusBadRequest, "'token_type' can only be modified on auth mounts")
+	// vault auth tune -default-lease-ttl=1h token/
 	err = c.Sys().TuneMountAllowNil("auth/token", vault.TuneMountConfigInput{DefaultLeaseTTL: ptr("1h")})
-	wantStatus(t, err, http.StatusBadRequest, "tuning auth methods is not supported")
+	wantStatus(t, err, http.StatusBadRequest, "tuning auth/token/ is not supported")
+	_, err = lg.Write("sys/auth/token/tune", map[string]any{"default_lease_ttl": "1h"})
+	wantStatus(t, err, http.StatusBadRequest, "tuning auth/token/ is not supported")
+
+	// vault secrets tune -default-lease-ttl=1h secret/, then -max-lease-ttl=2h:
+	// the second keeps the first.
+	if err := c.Sys().TuneMount("secret", vault.MountConfigInput{DefaultLeaseTTL: "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sys().TuneMount("secret", vault.MountConfigInput{MaxLeaseTTL: "2h"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := lg.Read("sys/mounts/secret/tune"); err != nil || s.Data["default_lease_ttl"] != json.Number("3600") || s.Data["max_lease_ttl"] != json.Number("7200") {
+		t.Fatalf("secret/ after two tunes: %v %v", s, err)
+	}
+
 	if err := c.Sys().PutPolicy("reader", `path "sys/auth/*" { capabilities = ["read"] }`); err != nil {
 		t.Fatal(err)
 	}

@@ -30,11 +30,17 @@ type Backend struct {
 	view *seal.View
 	path string // the mount path below auth/, e.g. "approle/"
 	now  func() time.Time
+	// defaultTTL and maxTTL are the mount's lease TTLs (`vault auth
+	// tune`); 0 means the system's.
+	defaultTTL, maxTTL time.Duration
 }
 
-// Factory builds the backend of an approle mount.
+// Factory builds the backend of an approle mount; logins use the mount's
+// tuned lease TTLs (the table builds a new backend when they change).
 func Factory(e *mounts.Entry, view *seal.View) (engine.Backend, error) {
-	return &Backend{view: view, path: e.Path, now: time.Now}, nil
+	return &Backend{view: view, path: e.Path, now: time.Now,
+		defaultTTL: time.Duration(e.Config.DefaultLeaseTTL) * time.Second,
+		maxTTL:     time.Duration(e.Config.MaxLeaseTTL) * time.Second}, nil
 }
 
 // Role is an AppRole role (Vault's roleStorageEntry, the fields we keep).
@@ -664,28 +670,22 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 		if slices.Contains(policies, "root") {
 			return engine.Errorf(engine.ErrBadRequest, "auth methods cannot create root tokens")
 		}
+		ttl, maxTTL, warnings := token.LoginTTL(b.defaultTTL, b.maxTTL, r.TokenTTL, r.TokenMaxTTL, r.TokenPeriod, 0)
 		e := &token.Entry{
 			Policies: policies, Path: "auth/" + b.path + "login",
 			DisplayName: strings.TrimSuffix(b.path, "/"), Meta: meta, NumUses: r.TokenNumUses,
 			CreationTime: now.Unix(), Type: "service", Renewable: true, Period: r.TokenPeriod,
-			ExplicitMaxTTL: r.TokenMaxTTL,
+			TTL: ttl, ExpireTime: now.Add(ttl).Unix(),
 		}
-		ttl := r.TokenTTL
-		switch {
-		case r.TokenPeriod > 0:
-			ttl = r.TokenPeriod
-		case ttl == 0:
-			ttl = token.SystemMaxTTL
+		if r.TokenPeriod == 0 && maxTTL < token.SystemMaxTTL {
+			// Renewals stop at the role's or the mount's max TTL.
+			e.ExplicitMaxTTL = maxTTL
 		}
-		if r.TokenMaxTTL > 0 && ttl > r.TokenMaxTTL {
-			ttl = r.TokenMaxTTL
-		}
-		e.TTL, e.ExpireTime = ttl, now.Add(ttl).Unix()
 		tok, err := token.Create(tx.Tenant(), e)
 		if err != nil {
 			return err
 		}
-		resp = &engine.Response{Auth: &engine.Auth{
+		resp = &engine.Response{Warnings: warnings, Auth: &engine.Auth{
 			ClientToken: tok, Accessor: e.Accessor, Policies: e.Policies, TokenPolicies: e.Policies,
 			Metadata: meta, LeaseDuration: int64(ttl.Seconds()), Renewable: true, TokenType: "service",
 			Orphan: true, NumUses: e.NumUses,

@@ -479,12 +479,59 @@ func (t *Table) Unmount(ctx context.Context, path string) error {
 	return nil
 }
 
-// TuneInput is the body of POST sys/mounts/<path>/tune.
+// TuneInput is the body of POST sys/mounts/<path>/tune (and of
+// sys/auth/<path>/tune).
 type TuneInput struct {
-	DefaultLeaseTTL *engine.Duration  `json:"default_lease_ttl"`
-	MaxLeaseTTL     *engine.Duration  `json:"max_lease_ttl"`
+	DefaultLeaseTTL *TuneTTL          `json:"default_lease_ttl"`
+	MaxLeaseTTL     *TuneTTL          `json:"max_lease_ttl"`
 	Description     *string           `json:"description"`
 	Options         map[string]string `json:"options"`
+	// TokenType is an auth method's token type: only service tokens are
+	// made, so "default-service" and "service" are accepted (and change
+	// nothing); anything else is refused, as is the field on a secrets
+	// engine (Vault's "'token_type' can only be modified on auth mounts").
+	TokenType *string `json:"token_type"`
+}
+
+// TuneTTL is a TTL in a tune request, as Vault's handleTuneWriteCommon
+// reads it: "" (what the CLI sends for a flag not given) keeps the
+// mount's value, "system" resets it to the system's (0), and a number of
+// seconds or a duration string sets it.
+type TuneTTL struct {
+	Keep    bool
+	Seconds int64
+}
+
+// UnmarshalJSON reads "", "system", a number or a duration string.
+func (d *TuneTTL) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		switch strings.TrimSpace(s) {
+		case "":
+			*d = TuneTTL{Keep: true}
+			return nil
+		case "system":
+			*d = TuneTTL{}
+			return nil
+		}
+	}
+	var v engine.Duration
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if v < 0 {
+		return engine.Errorf(engine.ErrBadRequest, "invalid duration %s: must not be negative", b)
+	}
+	*d = TuneTTL{Seconds: int64(v)}
+	return nil
+}
+
+// apply returns the new value of a TTL now at cur.
+func (d *TuneTTL) apply(cur int64) int64 {
+	if d == nil || d.Keep {
+		return cur
+	}
+	return d.Seconds
 }
 
 // Tune changes a mount's configuration. A kv mount's version cannot
@@ -509,11 +556,19 @@ func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
 	for k, v := range t.entries[idx].entry.Options {
 		e.Options[k] = v
 	}
-	if in.DefaultLeaseTTL != nil {
-		e.Config.DefaultLeaseTTL = int64(*in.DefaultLeaseTTL)
+	e.Config.DefaultLeaseTTL = in.DefaultLeaseTTL.apply(e.Config.DefaultLeaseTTL)
+	e.Config.MaxLeaseTTL = in.MaxLeaseTTL.apply(e.Config.MaxLeaseTTL)
+	if d, m := e.Config.DefaultLeaseTTL, e.Config.MaxLeaseTTL; d != 0 && m != 0 && m < d {
+		// Vault's tuneMountTTLs.
+		return engine.Errorf(engine.ErrBadRequest, "backend max lease TTL of %d would be less than backend default lease TTL of %d", m, d)
 	}
-	if in.MaxLeaseTTL != nil {
-		e.Config.MaxLeaseTTL = int64(*in.MaxLeaseTTL)
+	if in.TokenType != nil {
+		switch {
+		case t.kind != "auth":
+			return engine.Errorf(engine.ErrBadRequest, "'token_type' can only be modified on auth mounts")
+		case *in.TokenType != "default-service" && *in.TokenType != "service":
+			return engine.Errorf(engine.ErrBadRequest, "token type %q is not supported: only service tokens are issued", *in.TokenType)
+		}
 	}
 	if in.Description != nil {
 		e.Description = *in.Description

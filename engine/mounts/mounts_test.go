@@ -125,7 +125,7 @@ func TestTune(t *testing.T) {
 	ctx := context.Background()
 	tbl.Mount(ctx, "kv1", MountInput{Type: "kv"})
 	tbl.Mount(ctx, "kv2", MountInput{Type: "kv", Options: map[string]string{"version": "2"}})
-	ttl := engine.Duration(3600)
+	ttl := TuneTTL{Seconds: 3600}
 	desc := "team secrets"
 	if err := tbl.Tune(ctx, "kv2", TuneInput{MaxLeaseTTL: &ttl, Description: &desc}); err != nil {
 		t.Fatal(err)
@@ -275,5 +275,34 @@ func TestUnmountReserved(t *testing.T) {
 	}
 	if err := tbl.Unmount(ctx, "nothing-here"); err != nil {
 		t.Fatalf("unmounting a path with no mount is no error, as in Vault: %v", err)
+	}
+}
+
+// TestTuneTTL reads tune TTLs as Vault does: "" keeps, "system" resets,
+// numbers and duration strings set, negatives and junk are 400s.
+func TestTuneTTL(t *testing.T) {
+	for in, want := range map[string]TuneTTL{
+		`""`: {Keep: true}, `" "`: {Keep: true}, `"system"`: {}, `3600`: {Seconds: 3600}, `"1h"`: {Seconds: 3600},
+		`"90"`: {Seconds: 90}, `"2d"`: {Seconds: 172800},
+	} {
+		var got TuneTTL
+		if err := got.UnmarshalJSON([]byte(in)); err != nil || got != want {
+			t.Errorf("%s: %+v %v, want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{`-5`, `"-1h"`, `"abc"`, `true`, `{}`, `1.5`} {
+		var got TuneTTL
+		if err := got.UnmarshalJSON([]byte(in)); !errors.Is(err, engine.ErrBadRequest) {
+			t.Errorf("%s: %+v %v, want a 400", in, got, err)
+		}
+	}
+	tbl, _ := newTable(t)
+	ctx := context.Background()
+	tbl.Mount(ctx, "kv1", MountInput{Type: "kv"})
+	if err := tbl.Tune(ctx, "kv1", TuneInput{DefaultLeaseTTL: &TuneTTL{Seconds: 7200}, MaxLeaseTTL: &TuneTTL{Seconds: 3600}}); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("default above max: %v", err)
+	}
+	if err := tbl.Tune(ctx, "kv1", TuneInput{TokenType: new("service")}); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("token_type on a secrets engine: %v", err)
 	}
 }

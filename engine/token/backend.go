@@ -409,6 +409,46 @@ func createTTL(ttl, period, explicitMax time.Duration, root bool) (time.Duration
 	return ttl, warnings
 }
 
+// LoginTTL is the TTL of a token a login issues, and the warnings for any
+// cap, as Vault's framework.CalculateTTL computes it for a new login
+// (increment 0): the auth mount's default and max lease TTLs (0: the
+// system's, 768h) stand where the role sets none, the role's max TTL and
+// explicit max TTL lower the cap, a period replaces the TTL. It also
+// returns the effective max TTL, which bounds renewals.
+func LoginTTL(mountDefault, mountMax, ttl, maxTTL, period, explicitMax time.Duration) (time.Duration, time.Duration, []string) {
+	def, capTTL := SystemMaxTTL, SystemMaxTTL
+	if mountDefault > 0 {
+		def = mountDefault
+	}
+	if mountMax > 0 {
+		capTTL = mountMax
+	}
+	if maxTTL > 0 && maxTTL < capTTL {
+		capTTL = maxTTL
+	}
+	if explicitMax > 0 && explicitMax < capTTL {
+		capTTL = explicitMax
+	}
+	var warnings []string
+	if period > 0 {
+		if period > capTTL {
+			warnings = append(warnings, fmt.Sprintf("period of %q exceeded the effective max_ttl of %q; period value is capped accordingly",
+				humanDuration(period), humanDuration(capTTL)))
+			period = capTTL
+		}
+		return period, capTTL, warnings
+	}
+	if ttl <= 0 {
+		ttl = def
+	}
+	if ttl > capTTL {
+		warnings = append(warnings, fmt.Sprintf("TTL of %q exceeded the effective max_ttl of %q; TTL value is capped accordingly",
+			humanDuration(ttl), humanDuration(capTTL)))
+		ttl = capTTL
+	}
+	return ttl, capTTL, warnings
+}
+
 // humanDuration prints d without zero parts ("768h", "20m"), as Vault's
 // framework does in its TTL warnings.
 func humanDuration(d time.Duration) string {

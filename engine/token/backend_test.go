@@ -330,3 +330,30 @@ func TestRenewWarnsWhenCapped(t *testing.T) {
 		t.Fatalf("past the max: %+v %v", resp, err)
 	}
 }
+
+// TestLoginTTL follows framework.CalculateTTL for a new login.
+func TestLoginTTL(t *testing.T) {
+	h := time.Hour
+	for _, tc := range []struct {
+		name                                        string
+		mountDef, mountMax, ttl, max, period, exMax time.Duration
+		want, wantMax                               time.Duration
+		warn                                        string
+	}{
+		{"system defaults", 0, 0, 0, 0, 0, 0, SystemMaxTTL, SystemMaxTTL, ""},
+		{"mount default", h, 0, 0, 0, 0, 0, h, SystemMaxTTL, ""},
+		{"role ttl over the mount default", h, 0, 2 * h, 0, 0, 0, 2 * h, SystemMaxTTL, ""},
+		{"mount max caps", 0, 2 * h, 3 * h, 0, 0, 0, 2 * h, 2 * h, `TTL of "3h" exceeded the effective max_ttl of "2h"`},
+		{"role max below the mount's", 0, 2 * h, 0, h, 0, 0, h, h, `TTL of "768h" exceeded the effective max_ttl of "1h"`},
+		{"role max above the mount's", 0, 2 * h, 0, 3 * h, 0, 0, 2 * h, 2 * h, `exceeded the effective max_ttl of "2h"`},
+		{"explicit max", 0, 0, 2 * h, 0, 0, h, h, h, `TTL of "2h" exceeded`},
+		{"period", h, 2 * h, 5 * h, 0, 30 * time.Minute, 0, 30 * time.Minute, 2 * h, ""},
+		{"period capped", 0, 2 * h, 0, 0, 3 * h, 0, 2 * h, 2 * h, `period of "3h" exceeded the effective max_ttl of "2h"`},
+	} {
+		got, gotMax, warns := LoginTTL(tc.mountDef, tc.mountMax, tc.ttl, tc.max, tc.period, tc.exMax)
+		if got != tc.want || gotMax != tc.wantMax || (tc.warn == "") != (len(warns) == 0) ||
+			(tc.warn != "" && !strings.Contains(warns[0], tc.warn)) {
+			t.Errorf("%s: %v %v %q, want %v %v %q", tc.name, got, gotMax, warns, tc.want, tc.wantMax, tc.warn)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -504,5 +505,78 @@ func TestNodesSeeKeyringRotation(t *testing.T) {
 	waitFor(t, coherenceWindow, func() bool {
 		st, err := c[1].Sys().KeyStatus()
 		return err == nil && st.Term == 2
+	})
+}
+
+// TestNodesUnwrapOnce: a response wrapped on node 0 unwraps on node 1 at
+// once (wrapping tokens are never cached), once only across the two, and
+// a cubbyhole written through one node reads through the other. A tune of
+// an auth method on node 0 bounds logins on node 1.
+func TestNodesUnwrapOnce(t *testing.T) {
+	c := startNodes(t, 2)
+	initMounted(t, c, "secret", "kv-v2")
+	a, b := c[0], c[1]
+	if _, err := a.KVv2("secret").Put(context.Background(), "x", map[string]any{"v": "wrapped"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		a.SetWrappingLookupFunc(func(string, string) string { return "1m" })
+		s, err := a.Logical().Read("secret/data/x")
+		a.SetWrappingLookupFunc(func(string, string) string { return "" })
+		if err != nil || s.WrapInfo == nil {
+			t.Fatalf("wrap on node 0: %+v %v", s, err)
+		}
+		results := make(chan error, 2)
+		for _, cl := range []*vault.Client{a, b} {
+			go func() {
+				u, err := cl.Logical().Unwrap(s.WrapInfo.Token)
+				if err == nil && u.Data["data"].(map[string]any)["v"] != "wrapped" {
+					err = fmt.Errorf("unwrapped %v", u.Data)
+				}
+				results <- err
+			}()
+		}
+		ok, refused := 0, 0
+		for range 2 {
+			switch err := <-results; {
+			case err == nil:
+				ok++
+			case statusCode(err) == http.StatusBadRequest:
+				refused++
+			default:
+				t.Fatal(err)
+			}
+		}
+		if ok != 1 || refused != 1 {
+			t.Fatalf("two nodes unwrapping one token: %d answered, %d refused", ok, refused)
+		}
+	}
+	if _, err := a.Logical().Write("cubbyhole/n", map[string]any{"v": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := b.Logical().Read("cubbyhole/n"); err != nil || s == nil || s.Data["v"] != "1" {
+		t.Fatalf("cubbyhole through node 1: %+v %v", s, err)
+	}
+
+	if err := a.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Logical().Write("auth/approle/role/r", map[string]any{"token_policies": "default"}); err != nil {
+		t.Fatal(err)
+	}
+	rid, err := a.Logical().Read("auth/approle/role/r/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Logical().Write("sys/auth/approle/tune", map[string]any{"default_lease_ttl": "10m"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, coherenceWindow, func() bool {
+		sid, err := a.Logical().Write("auth/approle/role/r/secret-id", nil)
+		if err != nil {
+			return false
+		}
+		s, err := b.Logical().Write("auth/approle/login", map[string]any{"role_id": rid.Data["role_id"], "secret_id": sid.Data["secret_id"]})
+		return err == nil && s.Auth != nil && s.Auth.LeaseDuration == 600
 	})
 }

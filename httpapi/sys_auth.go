@@ -10,6 +10,7 @@ import (
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/cubbyhole"
 	"github.com/strongroom/strongroom/engine/mounts"
+	"github.com/strongroom/strongroom/engine/token"
 )
 
 // The sys/auth endpoints (Vault's handleAuthTable, handleEnableAuth,
@@ -21,7 +22,11 @@ func (s *Server) authList(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {
 		return err
 	}
-	data := map[string]any{"token/": tokenMount(r.t.ID).Info()}
+	tm, err := tokenMount(r)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"token/": tm.Info()}
 	if r.t.Auths != nil {
 		list, err := r.t.Auths.List(r.ctx)
 		if err != nil {
@@ -34,10 +39,20 @@ func (s *Server) authList(c echo.Context, r *request) error {
 	return respondData(c, r, data, nil)
 }
 
-// tokenMount is the token store's entry in the auth table of the tenant
-// with storage id id (see builtinMount).
-func tokenMount(id []byte) *mounts.Entry {
-	return builtinMount(id, "auth/", &mounts.Entry{Path: "token/", Type: "token", Description: "token based credentials"})
+// tokenMount is the token store's entry in the auth table of r's tenant
+// (see builtinMount), with its tuned configuration.
+func tokenMount(r *request) (*mounts.Entry, error) {
+	e := builtinMount(r.t.ID, "auth/", &mounts.Entry{Path: "token/", Type: "token", Description: token.DefaultDescription})
+	if r.t.TokenStore == nil {
+		return e, nil
+	}
+	cfg, err := r.t.TokenStore.Config(r.ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.Description = cfg.Description
+	e.Config.DefaultLeaseTTL, e.Config.MaxLeaseTTL = cfg.DefaultLeaseTTL, cfg.MaxLeaseTTL
+	return e, nil
 }
 
 // cubbyholeMount is the cubbyhole's entry in the mount table of the tenant
@@ -77,9 +92,6 @@ func (s *Server) authRead(c echo.Context, r *request) error {
 	return s.authTuneRead(c, r, path)
 }
 
-// errTokenTune refuses tuning the token store: its TTLs are the system's.
-var errTokenTune = engine.Errorf(engine.ErrBadRequest, "tuning auth/token/ is not supported: the token store's TTLs are the system's (768h)")
-
 // authTuneWrite tunes the auth method at auth/<path> (POST
 // sys/auth/<path>/tune, or sys/mounts/auth/<path>/tune as `vault auth
 // tune` sends it): its default and max lease TTLs bound the tokens its
@@ -89,20 +101,44 @@ func (s *Server) authTuneWrite(c echo.Context, r *request, path string) error {
 	if err != nil {
 		return err
 	}
-	if p == "token/" {
-		return errTokenTune
-	}
-	if r.t.Auths == nil {
-		return engine.ErrUnsupportedPath
-	}
 	var in mounts.TuneInput
 	if err := decodeJSON(r.body, &in); err != nil {
 		return err
+	}
+	if p == "token/" && r.t.TokenStore != nil {
+		if err := s.tuneTokenStore(r, in); err != nil {
+			return err
+		}
+		return respondRaw(c, 0, nil)
+	}
+	if r.t.Auths == nil {
+		return engine.ErrUnsupportedPath
 	}
 	if err := r.t.Auths.Tune(r.ctx, p, in); err != nil {
 		return mountError(err)
 	}
 	return respondRaw(c, 0, nil)
+}
+
+// tuneTokenStore applies a tune to the token store's configuration, with
+// the rules of mounts.Table.Tune; options are refused (it has none).
+func (s *Server) tuneTokenStore(r *request, in mounts.TuneInput) error {
+	cfg, err := r.t.TokenStore.Config(r.ctx)
+	if err != nil {
+		return err
+	}
+	cfg.DefaultLeaseTTL = in.DefaultLeaseTTL.Apply(cfg.DefaultLeaseTTL)
+	cfg.MaxLeaseTTL = in.MaxLeaseTTL.Apply(cfg.MaxLeaseTTL)
+	if in.Description != nil {
+		cfg.Description = *in.Description
+	}
+	if err := mounts.CheckTune(cfg.DefaultLeaseTTL, cfg.MaxLeaseTTL, in.TokenType, true); err != nil {
+		return err
+	}
+	if len(in.Options) > 0 {
+		return engine.Errorf(engine.ErrBadRequest, "the token store takes no options")
+	}
+	return r.t.TokenStore.SetConfig(r.ctx, cfg)
 }
 
 // POST sys/auth/<path>

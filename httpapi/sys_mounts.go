@@ -119,7 +119,11 @@ func (s *Server) authTuneRead(c echo.Context, r *request, path string) error {
 		return err
 	}
 	if p == "token/" {
-		return respondData(c, r, tuneData(tokenMount(r.t.ID), true), nil)
+		tm, err := tokenMount(r)
+		if err != nil {
+			return err
+		}
+		return respondData(c, r, tuneData(tm, true), nil)
 	}
 	if r.t.Auths != nil {
 		list, err := r.t.Auths.List(r.ctx)

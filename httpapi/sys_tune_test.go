@@ -18,10 +18,11 @@ func FuzzTuneEndpoint(f *testing.F) {
 	fx.srv.Config.Handler = srv
 	for _, s := range []string{`{"default_lease_ttl":"1h","max_lease_ttl":"2h"}`, `{"default_lease_ttl":""}`, `{"max_lease_ttl":"system"}`,
 		`{"default_lease_ttl":-5}`, `{"token_type":"batch"}`, `{"description":"x","options":{"version":"2"}}`, `{"default_lease_ttl":1e300}`, `[]`} {
-		f.Add(uint8(0), s)
-		f.Add(uint8(1), s)
+		for i := range uint8(4) {
+			f.Add(i, s)
+		}
 	}
-	paths := []string{"/v1/sys/mounts/kv2/tune", "/v1/sys/auth/approle/tune", "/v1/sys/mounts/auth/approle/tune"}
+	paths := []string{"/v1/sys/mounts/kv2/tune", "/v1/sys/auth/approle/tune", "/v1/sys/mounts/auth/approle/tune", "/v1/sys/auth/token/tune"}
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		path := paths[int(which)%len(paths)]
 		read := func() string {

@@ -200,8 +200,9 @@ func ptr[T any](v T) *T { return &v }
 // TestAuthTune: the tune read of an auth method (`vault read
 // sys/auth/token/tune`; Terraform's provider reads sys/mounts/auth/<path>/tune
 // when it refreshes an auth backend) answers Vault's fields; `vault auth
-// tune` sets an AppRole mount's TTLs, which bound its logins' tokens; the
-// token store cannot be tuned; sudo is needed on sys/auth/*, as in Vault.
+// tune` sets an AppRole mount's TTLs, which bound its logins' tokens, and
+// the token store's, which bound auth/token/create; sudo is needed on
+// sys/auth/*, as in Vault.
 func TestAuthTune(t *testing.T) {
 	p, c, _ := kvServer(t)
 	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
@@ -288,11 +289,38 @@ func TestAuthTune(t *testing.T) {
 	wantStatus(t, err, http.StatusBadRequest, `token type "batch" is not supported`)
 	_, err = lg.Write("sys/mounts/secret/tune", map[string]any{"token_type": "service"})
 	wantStatus(t, err, http.StatusBadRequest, "'token_type' can only be modified on auth mounts")
-	// vault auth tune -default-lease-ttl=1h token/
-	err = c.Sys().TuneMountAllowNil("auth/token", vault.TuneMountConfigInput{DefaultLeaseTTL: ptr("1h")})
-	wantStatus(t, err, http.StatusBadRequest, "tuning auth/token/ is not supported")
-	_, err = lg.Write("sys/auth/token/tune", map[string]any{"default_lease_ttl": "1h"})
-	wantStatus(t, err, http.StatusBadRequest, "tuning auth/token/ is not supported")
+	// vault auth tune -default-lease-ttl=1h -max-lease-ttl=4h token/: the
+	// token store's own tokens take them, renewals included.
+	if err := c.Sys().TuneMountAllowNil("auth/token", vault.TuneMountConfigInput{DefaultLeaseTTL: ptr("1h"), MaxLeaseTTL: ptr("4h"), Description: ptr("tokens")}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := lg.Read("sys/auth/token/tune"); err != nil || s.Data["default_lease_ttl"] != json.Number("3600") ||
+		s.Data["max_lease_ttl"] != json.Number("14400") || s.Data["description"] != "tokens" {
+		t.Fatalf("token/ after the tune: %v %v", s, err)
+	}
+	if m, err := c.Sys().ListAuth(); err != nil || m["token/"].Config.DefaultLeaseTTL != 3600 || m["token/"].Description != "tokens" {
+		t.Fatalf("sys/auth after the tune: %+v %v", m["token/"], err)
+	}
+	tk, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"default"}})
+	if err != nil || tk.Auth.LeaseDuration != 3600 || len(tk.Warnings) != 0 {
+		t.Fatalf("token create after the tune: %+v %v", tk, err)
+	}
+	tk, err = c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"default"}, TTL: "10h"})
+	if err != nil || tk.Auth.LeaseDuration != 14400 || len(tk.Warnings) != 1 || !strings.Contains(tk.Warnings[0], `TTL of "10h" exceeded the effective max_ttl of "4h"`) {
+		t.Fatalf("token create above the max: %+v %v", tk, err)
+	}
+	ren, err := c.Auth().Token().Renew(tk.Auth.ClientToken, int((9 * time.Hour).Seconds()))
+	if err != nil || ren.Auth.LeaseDuration > 14400 {
+		t.Fatalf("renewal above the max: %+v %v", ren, err)
+	}
+	_, err = lg.Write("sys/auth/token/tune", map[string]any{"default_lease_ttl": "5h"})
+	wantStatus(t, err, http.StatusBadRequest, "backend max lease TTL of 14400 would be less than backend default lease TTL of 18000")
+	if _, err := lg.Write("sys/auth/token/tune", map[string]any{"default_lease_ttl": "system", "max_lease_ttl": "system"}); err != nil {
+		t.Fatal(err)
+	}
+	if tk, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"default"}}); err != nil || tk.Auth.LeaseDuration != 2764800 {
+		t.Fatalf("token create after the reset: %+v %v", tk, err)
+	}
 
 	// vault secrets tune -default-lease-ttl=1h secret/, then -max-lease-ttl=2h:
 	// the second keeps the first.

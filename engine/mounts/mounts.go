@@ -526,12 +526,32 @@ func (d *TuneTTL) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// apply returns the new value of a TTL now at cur.
-func (d *TuneTTL) apply(cur int64) int64 {
+// Apply returns the new value of a TTL now at cur (d may be nil: not in
+// the request).
+func (d *TuneTTL) Apply(cur int64) int64 {
 	if d == nil || d.Keep {
 		return cur
 	}
 	return d.Seconds
+}
+
+// CheckTune checks a mount's TTLs after a tune (seconds, 0: the system's)
+// and its token_type, if the tune sets one, as Vault's tuneMountTTLs and
+// handleTuneWriteCommon do; auth says whether the mount is an auth method.
+// Errors are engine.ErrBadRequest.
+func CheckTune(def, max int64, tokenType *string, auth bool) error {
+	if def != 0 && max != 0 && max < def {
+		return engine.Errorf(engine.ErrBadRequest, "backend max lease TTL of %d would be less than backend default lease TTL of %d", max, def)
+	}
+	if tokenType != nil {
+		switch {
+		case !auth:
+			return engine.Errorf(engine.ErrBadRequest, "'token_type' can only be modified on auth mounts")
+		case *tokenType != "default-service" && *tokenType != "service":
+			return engine.Errorf(engine.ErrBadRequest, "token type %q is not supported: only service tokens are issued", *tokenType)
+		}
+	}
+	return nil
 }
 
 // Tune changes a mount's configuration. A kv mount's version cannot
@@ -556,19 +576,10 @@ func (t *Table) Tune(ctx context.Context, path string, in TuneInput) error {
 	for k, v := range t.entries[idx].entry.Options {
 		e.Options[k] = v
 	}
-	e.Config.DefaultLeaseTTL = in.DefaultLeaseTTL.apply(e.Config.DefaultLeaseTTL)
-	e.Config.MaxLeaseTTL = in.MaxLeaseTTL.apply(e.Config.MaxLeaseTTL)
-	if d, m := e.Config.DefaultLeaseTTL, e.Config.MaxLeaseTTL; d != 0 && m != 0 && m < d {
-		// Vault's tuneMountTTLs.
-		return engine.Errorf(engine.ErrBadRequest, "backend max lease TTL of %d would be less than backend default lease TTL of %d", m, d)
-	}
-	if in.TokenType != nil {
-		switch {
-		case t.kind != "auth":
-			return engine.Errorf(engine.ErrBadRequest, "'token_type' can only be modified on auth mounts")
-		case *in.TokenType != "default-service" && *in.TokenType != "service":
-			return engine.Errorf(engine.ErrBadRequest, "token type %q is not supported: only service tokens are issued", *in.TokenType)
-		}
+	e.Config.DefaultLeaseTTL = in.DefaultLeaseTTL.Apply(e.Config.DefaultLeaseTTL)
+	e.Config.MaxLeaseTTL = in.MaxLeaseTTL.Apply(e.Config.MaxLeaseTTL)
+	if err := CheckTune(e.Config.DefaultLeaseTTL, e.Config.MaxLeaseTTL, in.TokenType, t.kind == "auth"); err != nil {
+		return err
 	}
 	if in.Description != nil {
 		e.Description = *in.Description

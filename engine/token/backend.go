@@ -336,7 +336,11 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		if period > 0 && !isSudo && role == nil {
 			return engine.Errorf(engine.ErrBadRequest, "root or sudo privileges required to create periodic token")
 		}
-		ttl, warnings := createTTL(time.Duration(in.TTL)*time.Second, period, explicitMax, e.IsRoot())
+		cfg, err := ReadConfig(&tx.ReadTx)
+		if err != nil {
+			return err
+		}
+		ttl, warnings := createTTL(cfg, time.Duration(in.TTL)*time.Second, period, explicitMax, e.IsRoot())
 		e.TTL, e.ExplicitMaxTTL, e.Period = ttl, explicitMax, period
 		if ttl == 0 {
 			if parent.ExpireTime != 0 {
@@ -374,39 +378,15 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 
 // createTTL is the TTL of a new token asked for with ttl, period and
 // explicit max TTL explicitMax, and the warnings that go with it (Vault's
-// handleCreateCommon and framework.CalculateTTL): a periodic token lives
-// one period, another ttl or the system default (768h); either is capped
-// by the system maximum (768h) and by explicitMax, with a warning. A root
-// token asked for without a TTL does not expire unless explicitMax says.
-func createTTL(ttl, period, explicitMax time.Duration, root bool) (time.Duration, []string) {
-	var warnings []string
+// handleCreateCommon and framework.CalculateTTL, with the token store's
+// mount TTLs cfg): see LoginTTL. A root token asked for without a TTL or
+// period does not expire unless explicitMax says.
+func createTTL(cfg Config, ttl, period, explicitMax time.Duration, root bool) (time.Duration, []string) {
 	if period > 0 || ttl > 0 || !root {
-		maxTTL := SystemMaxTTL
-		if explicitMax > 0 && explicitMax < maxTTL {
-			maxTTL = explicitMax
-		}
-		if period > 0 {
-			if period > maxTTL {
-				warnings = append(warnings, fmt.Sprintf("period of %q exceeded the effective max_ttl of %q; period value is capped accordingly",
-					humanDuration(period), humanDuration(maxTTL)))
-				period = maxTTL
-			}
-			ttl = period
-		} else {
-			if ttl == 0 {
-				ttl = SystemMaxTTL
-			}
-			if ttl > maxTTL {
-				warnings = append(warnings, fmt.Sprintf("TTL of %q exceeded the effective max_ttl of %q; TTL value is capped accordingly",
-					humanDuration(ttl), humanDuration(maxTTL)))
-				ttl = maxTTL
-			}
-		}
+		t, _, warnings := LoginTTL(cfg.defaultTTL(), cfg.maxTTL(), ttl, 0, period, explicitMax)
+		return t, warnings
 	}
-	if ttl == 0 && explicitMax > 0 {
-		ttl = explicitMax
-	}
-	return ttl, warnings
+	return explicitMax, nil
 }
 
 // LoginTTL is the TTL of a token a login issues, and the warnings for any
@@ -423,6 +403,9 @@ func LoginTTL(mountDefault, mountMax, ttl, maxTTL, period, explicitMax time.Dura
 	if mountMax > 0 {
 		capTTL = mountMax
 	}
+	// Vault's dynamicSystemView.fetchTTLs: the mount's default never
+	// exceeds its max, silently.
+	def = min(def, capTTL)
 	if maxTTL > 0 && maxTTL < capTTL {
 		capTTL = maxTTL
 	}

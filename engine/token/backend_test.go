@@ -260,10 +260,22 @@ func TestCreateTTLWarnings(t *testing.T) {
 		{0, 0, 0, true, 0, ""},
 		{0, 0, h, true, h, ""},
 	} {
-		got, warns := createTTL(tc.ttl, tc.period, tc.max, tc.root)
+		got, warns := createTTL(Config{}, tc.ttl, tc.period, tc.max, tc.root)
 		if got != tc.want || strings.Join(warns, "|") != tc.warn {
 			t.Errorf("%+v: %v %q", tc, got, warns)
 		}
+	}
+	// A tuned token store: its default never exceeds its max, silently,
+	// and a longer TTL is capped with the warning.
+	cfg := Config{DefaultLeaseTTL: 3600 * 24, MaxLeaseTTL: 3600 * 2}
+	if got, warns := createTTL(cfg, 0, 0, 0, false); got != 2*h || len(warns) != 0 {
+		t.Errorf("tuned, no TTL: %v %q", got, warns)
+	}
+	if got, warns := createTTL(cfg, 5*h, 0, 0, false); got != 2*h || len(warns) != 1 {
+		t.Errorf("tuned, 5h: %v %q", got, warns)
+	}
+	if got, _ := createTTL(Config{DefaultLeaseTTL: 600}, 0, 0, 0, false); got != 10*time.Minute {
+		t.Errorf("tuned default: %v", got)
 	}
 }
 
@@ -344,8 +356,9 @@ func TestLoginTTL(t *testing.T) {
 		{"mount default", h, 0, 0, 0, 0, 0, h, SystemMaxTTL, ""},
 		{"role ttl over the mount default", h, 0, 2 * h, 0, 0, 0, 2 * h, SystemMaxTTL, ""},
 		{"mount max caps", 0, 2 * h, 3 * h, 0, 0, 0, 2 * h, 2 * h, `TTL of "3h" exceeded the effective max_ttl of "2h"`},
-		{"role max below the mount's", 0, 2 * h, 0, h, 0, 0, h, h, `TTL of "768h" exceeded the effective max_ttl of "1h"`},
-		{"role max above the mount's", 0, 2 * h, 0, 3 * h, 0, 0, 2 * h, 2 * h, `exceeded the effective max_ttl of "2h"`},
+		{"role max below the mount's", 0, 2 * h, 0, h, 0, 0, h, h, `TTL of "2h" exceeded the effective max_ttl of "1h"`},
+		{"mount max alone", 0, 2 * h, 0, 0, 0, 0, 2 * h, 2 * h, ""},
+		{"role max above the mount's", 0, 2 * h, 0, 3 * h, 0, 0, 2 * h, 2 * h, ""},
 		{"explicit max", 0, 0, 2 * h, 0, 0, h, h, h, `TTL of "2h" exceeded`},
 		{"period", h, 2 * h, 5 * h, 0, 30 * time.Minute, 0, 30 * time.Minute, 2 * h, ""},
 		{"period capped", 0, 2 * h, 0, 0, 3 * h, 0, 2 * h, 2 * h, `period of "3h" exceeded the effective max_ttl of "2h"`},

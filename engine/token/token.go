@@ -424,7 +424,16 @@ func Renew(tx *seal.Tx, th []byte, increment time.Duration, now time.Time) (*Ent
 		ttl = e.TTL
 	}
 	created := time.Unix(e.CreationTime, 0)
-	maxExpire := created.Add(SystemMaxTTL)
+	sysMax := SystemMaxTTL
+	if strings.HasPrefix(e.Path, "auth/token/") {
+		// The token store's own tokens renew up to its tuned max TTL.
+		cfg, err := ReadConfig(&tx.ReadTx)
+		if err != nil {
+			return nil, nil, err
+		}
+		sysMax = cfg.maxTTL()
+	}
+	maxExpire := created.Add(sysMax)
 	if e.ExplicitMaxTTL > 0 && created.Add(e.ExplicitMaxTTL).Before(maxExpire) {
 		maxExpire = created.Add(e.ExplicitMaxTTL)
 	}

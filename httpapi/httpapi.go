@@ -185,6 +185,7 @@ func (s *Server) table() map[string]*route {
 		"sys/rotate":                {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
 		"sys/rotate/keyring":        {methods: map[string]handlerFunc{http.MethodPut: s.rotate, http.MethodPost: s.rotate}},
 		"sys/key-status":            {methods: map[string]handlerFunc{http.MethodGet: s.keyStatus}},
+		"sys/version-history":       {rootOnly: true, methods: map[string]handlerFunc{"LIST": s.versionHistory}},
 		"sys/remount":               {methods: map[string]handlerFunc{http.MethodPost: s.remount, http.MethodPut: s.remount}},
 		"sys/tools/random":          s.toolsRoute(),
 		"sys/tools/hash":            s.toolsRoute(),

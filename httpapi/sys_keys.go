@@ -113,6 +113,19 @@ func (s *Server) rotate(c echo.Context, r *request) error {
 	return respondRaw(c, 0, nil)
 }
 
+// LIST sys/version-history (Vault's handleVersionHistoryList): the server
+// versions that have served the cluster; a GET is 405, as in Vault.
+func (s *Server) versionHistory(c echo.Context, r *request) error {
+	if err := s.check(c, r); err != nil {
+		return err
+	}
+	data, err := r.t.Sys.VersionHistory(r.ctx)
+	if err != nil {
+		return err
+	}
+	return respondData(c, r, data, nil)
+}
+
 // GET sys/key-status
 func (s *Server) keyStatus(c echo.Context, r *request) error {
 	if err := s.check(c, r); err != nil {

@@ -346,3 +346,27 @@ func TestAuthTune(t *testing.T) {
 	_, err = rd.Logical().Read("sys/auth/token/tune")
 	wantStatus(t, err, http.StatusForbidden, "permission denied")
 }
+
+// TestVersionHistory makes `vault version-history`'s call: LIST
+// sys/version-history names the running version with its installation
+// time; GET is 405 (TestTenantIsolationTable: a namespace has no such
+// path).
+func TestVersionHistory(t *testing.T) {
+	_, c, _ := kvServer(t)
+	s, err := c.Logical().List("sys/version-history")
+	if err != nil || s == nil {
+		t.Fatalf("list: %v %v", s, err)
+	}
+	keys, _ := s.Data["keys"].([]any)
+	info, _ := s.Data["key_info"].(map[string]any)
+	if len(keys) != 1 || keys[0] != version {
+		t.Fatalf("keys %v, want [%s]", keys, version)
+	}
+	v, _ := info[version].(map[string]any)
+	ts, _ := v["timestamp_installed"].(string)
+	if at, err := time.Parse(time.RFC3339, ts); err != nil || time.Since(at) > time.Minute || v["previous_version"] != nil {
+		t.Fatalf("key_info: %v", v)
+	}
+	_, err = c.Logical().Read("sys/version-history")
+	wantStatus(t, err, http.StatusMethodNotAllowed, "unsupported operation")
+}

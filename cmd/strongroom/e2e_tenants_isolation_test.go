@@ -172,7 +172,7 @@ func TestTenantIsolationTable(t *testing.T) {
 	// What concerns the whole node is not served in a namespace, even to
 	// the namespace's root token: a snapshot of the store, the node's
 	// metrics, the namespace registry.
-	for _, path := range []string{"sys/storage/snapshot", "sys/metrics", "sys/namespaces?list=true"} {
+	for _, path := range []string{"sys/storage/snapshot", "sys/metrics", "sys/namespaces?list=true", "sys/version-history?list=true"} {
 		code, body := rawCall(t, b, "GET", path, "")
 		if code != http.StatusNotFound {
 			t.Errorf("bravo's root token on %s in bravo: %d (%d bytes)", path, code, len(body))

@@ -456,11 +456,13 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer, ready fun
 	return nil
 }
 
-// tidyTokens revokes expired tokens (and their children) every second, and
-// runs the engines' periodic work (transit auto-rotation) every minute,
-// while the node is unsealed, until ctx ends.
+// tidyTokens revokes expired tokens (and their children) every second,
+// runs the engines' periodic work (transit auto-rotation) every minute, and
+// records this version in the version history once, while the node is
+// unsealed, until ctx ends.
 func tidyTokens(ctx context.Context, n *node, logger *slog.Logger) {
 	lastPeriodic := time.Now()
+	versionRecorded := false
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -471,6 +473,14 @@ func tidyTokens(ctx context.Context, n *node, logger *slog.Logger) {
 		}
 		if n.sys.Barrier.Sealed() {
 			continue
+		}
+		if !versionRecorded {
+			// The version history: this version serves the cluster.
+			if err := n.sys.RecordVersion(ctx); err != nil && ctx.Err() == nil {
+				logger.Warn("recording the version history failed", "error", err.Error())
+			} else {
+				versionRecorded = true
+			}
 		}
 		if time.Since(lastPeriodic) >= time.Minute {
 			lastPeriodic = time.Now()

@@ -510,8 +510,9 @@ func TestNodesSeeKeyringRotation(t *testing.T) {
 
 // TestNodesUnwrapOnce: a response wrapped on node 0 unwraps on node 1 at
 // once (wrapping tokens are never cached), once only across the two, and
-// a cubbyhole written through one node reads through the other. A tune of
-// an auth method on node 0 bounds logins on node 1.
+// a cubbyhole written through one node reads through the other, and a
+// batch token made on one works on the other. A tune of an auth method on
+// node 0 bounds logins on node 1.
 func TestNodesUnwrapOnce(t *testing.T) {
 	c := startNodes(t, 2)
 	initMounted(t, c, "secret", "kv-v2")
@@ -550,6 +551,17 @@ func TestNodesUnwrapOnce(t *testing.T) {
 		if ok != 1 || refused != 1 {
 			t.Fatalf("two nodes unwrapping one token: %d answered, %d refused", ok, refused)
 		}
+	}
+	// A batch token made on node 0 works on node 1, which stores nothing
+	// of it.
+	bt, err := a.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"default"}, Type: "batch", TTL: "5m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, _ := b.Clone()
+	bb.SetToken(bt.Auth.ClientToken)
+	if me, err := bb.Auth().Token().LookupSelf(); err != nil || me.Data["type"] != "batch" {
+		t.Fatalf("batch token on node 1: %+v %v", me, err)
 	}
 	if _, err := a.Logical().Write("cubbyhole/n", map[string]any{"v": "1"}); err != nil {
 		t.Fatal(err)

@@ -56,12 +56,27 @@ type Role struct {
 	// (tokenutil.UpgradeValue): set to the token_ field's value when a
 	// request named the legacy field, cleared when it named only the new
 	// one. A role read reports them only when set.
-	Policies        []string      `json:"policies,omitempty"`
-	Period          time.Duration `json:"period,omitempty"`
-	TokenNumUses    int           `json:"token_num_uses"`
+	Policies     []string      `json:"policies,omitempty"`
+	Period       time.Duration `json:"period,omitempty"`
+	TokenNumUses int           `json:"token_num_uses"`
+	// TokenType is "default" (service tokens), "service", "batch" or
+	// "default-batch" (batch tokens): Vault's tokenutil token_type. Empty
+	// reads as "default".
+	TokenType       string        `json:"token_type,omitempty"`
 	SecretIDTTL     time.Duration `json:"secret_id_ttl"`
 	SecretIDNumUses int           `json:"secret_id_num_uses"`
 }
+
+// tokenType is the role's token_type as a read reports it.
+func (r *Role) tokenType() string {
+	if r.TokenType == "" {
+		return "default"
+	}
+	return r.TokenType
+}
+
+// batch reports whether the role's logins issue batch tokens.
+func (r *Role) batch() bool { return r.TokenType == "batch" || r.TokenType == "default-batch" }
 
 // SecretID is a stored secret ID (found by keyed hash; the ID itself is
 // not kept).
@@ -232,8 +247,12 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 		if err := decode(req.Body, &in); err != nil {
 			return nil, err
 		}
-		if in.TokenType != nil && *in.TokenType != "" && *in.TokenType != "service" && *in.TokenType != "default" {
-			return nil, engine.Errorf(engine.ErrBadRequest, "only service tokens are supported")
+		if in.TokenType != nil {
+			switch *in.TokenType {
+			case "", "default", "service", "default-service", "batch", "default-batch":
+			default:
+				return nil, engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value %q", *in.TokenType)
+			}
 		}
 		return nil, b.view.Update(ctx, func(tx *seal.Tx) error {
 			r, err := loadRole(&tx.ReadTx, name)
@@ -286,6 +305,12 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 			if in.SecretIDNumUses != nil {
 				r.SecretIDNumUses = int(*in.SecretIDNumUses)
 			}
+			if in.TokenType != nil {
+				r.TokenType = *in.TokenType
+				if r.TokenType == "default-service" || r.TokenType == "" {
+					r.TokenType = "default"
+				}
+			}
 			switch {
 			case slices.Contains(token.SanitizePolicies(r.TokenPolicies, false), "root"):
 				// Vault: "auth methods cannot create root tokens".
@@ -294,6 +319,11 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 				return engine.Errorf(engine.ErrBadRequest, "num_uses cannot be negative")
 			case r.TokenMaxTTL > 0 && r.TokenTTL > r.TokenMaxTTL:
 				return engine.Errorf(engine.ErrBadRequest, "token_ttl should not be greater than token_max_ttl")
+			// Vault's tokenutil.ParseTokenFields.
+			case r.batch() && r.TokenPeriod != 0:
+				return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens")
+			case r.batch() && r.TokenNumUses != 0:
+				return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count")
 			}
 			h, err := tx.MAC([]byte(r.RoleID))
 			if err != nil {
@@ -320,7 +350,7 @@ func roleData(r *Role) map[string]any {
 		"token_ttl": int64(r.TokenTTL.Seconds()), "token_max_ttl": int64(r.TokenMaxTTL.Seconds()),
 		"token_period":   int64(r.TokenPeriod.Seconds()),
 		"token_num_uses": r.TokenNumUses, "secret_id_ttl": int64(r.SecretIDTTL.Seconds()),
-		"secret_id_num_uses": r.SecretIDNumUses, "token_type": "default", "local_secret_ids": false,
+		"secret_id_num_uses": r.SecretIDNumUses, "token_type": r.tokenType(), "local_secret_ids": false,
 		"secret_id_bound_cidrs": nil, "token_bound_cidrs": []string{}, "token_no_default_policy": false,
 		"token_explicit_max_ttl": 0,
 	}
@@ -677,17 +707,25 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 			CreationTime: now.Unix(), Type: "service", Renewable: true, Period: r.TokenPeriod,
 			TTL: ttl, ExpireTime: now.Add(ttl).Unix(),
 		}
-		if r.TokenPeriod == 0 && maxTTL < token.SystemMaxTTL {
-			// Renewals stop at the role's or the mount's max TTL.
-			e.ExplicitMaxTTL = maxTTL
+		var tok string
+		if r.batch() {
+			// Nothing is written for the token: an orphan batch token
+			// that lives its TTL.
+			e.Renewable = false
+			tok, err = token.CreateBatch(&tx.ReadTx, e)
+		} else {
+			if r.TokenPeriod == 0 && maxTTL < token.SystemMaxTTL {
+				// Renewals stop at the role's or the mount's max TTL.
+				e.ExplicitMaxTTL = maxTTL
+			}
+			tok, err = token.Create(tx.Tenant(), e)
 		}
-		tok, err := token.Create(tx.Tenant(), e)
 		if err != nil {
 			return err
 		}
 		resp = &engine.Response{Warnings: warnings, Auth: &engine.Auth{
 			ClientToken: tok, Accessor: e.Accessor, Policies: e.Policies, TokenPolicies: e.Policies,
-			Metadata: meta, LeaseDuration: int64(ttl.Seconds()), Renewable: true, TokenType: "service",
+			Metadata: meta, LeaseDuration: int64(ttl.Seconds()), Renewable: e.Renewable, TokenType: e.Type,
 			Orphan: true, NumUses: e.NumUses,
 		}}
 		return nil

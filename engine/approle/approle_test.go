@@ -136,7 +136,7 @@ func TestBadInput(t *testing.T) {
 		{"role/bad name", `{}`},
 		{"role/web", `{"token_num_uses":"many"}`},
 		{"role/web", `{"secret_id_num_uses":-1}`},
-		{"role/web", `{"token_type":"batch"}`},
+		{"role/web", `{"token_type":"bulk"}`}, {"role/web", `{"token_type":"batch","token_period":"1h"}`},
 		{"role/web", `{"token_policies":"default,ROOT"}`},
 		{"role/web", `{`},
 		{"login", `{}`},

@@ -56,6 +56,10 @@ func (b *Backend) store(ctx context.Context, tok string) (engine.Backend, error)
 	if tok == "" {
 		return nil, engine.Errorf(engine.ErrBadRequest, "client token empty")
 	}
+	if token.IsBatch(tok) {
+		// Vault's router: a batch token has no storage of its own.
+		return nil, engine.Errorf(engine.ErrBadRequest, "cubbyhole operations are only supported by 'service' type tokens")
+	}
 	var th []byte
 	err := b.Barrier.View(ctx, func(tx *seal.ReadTx) error {
 		var err error

@@ -228,8 +228,29 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 	if in.NumUses < 0 {
 		return nil, engine.Errorf(engine.ErrBadRequest, "number of uses cannot be negative")
 	}
-	if in.Type != "" && in.Type != "service" {
-		return nil, engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value: only service tokens are supported")
+	if IsBatch(req.ClientToken) {
+		return nil, ErrBatchNoChildren
+	}
+	batch := false
+	switch in.Type {
+	case "", "service":
+	case "batch":
+		// Vault's handleCreateCommon, in its order.
+		var bad string
+		switch {
+		case in.ExplicitMaxTTL != 0:
+			bad = "explicit_max_ttl"
+		case in.NumUses != 0:
+			bad = "num_uses"
+		case in.Period != 0:
+			bad = "period"
+		}
+		if bad != "" {
+			return nil, engine.Errorf(engine.ErrBadRequest, "batch tokens cannot have %q set", bad)
+		}
+		batch = true
+	default:
+		return nil, engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value")
 	}
 	// Vault's parseAndMergeTTLPeriod checks them in this order.
 	switch {
@@ -241,12 +262,19 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		return nil, engine.Errorf(engine.ErrBadRequest, "ttl must be positive")
 	}
 	var resp *engine.Response
-	err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {
-		ph, err := Hash(&tx.ReadTx, req.ClientToken)
+	// A batch token is made in a read transaction: it writes nothing.
+	run := func(fn func(rtx *seal.ReadTx, wtx *seal.Tx) error) error {
+		if batch {
+			return b.Barrier.View(ctx, func(tx *seal.ReadTx) error { return fn(tx, nil) })
+		}
+		return b.Barrier.Update(ctx, func(tx *seal.Tx) error { return fn(&tx.ReadTx, tx) })
+	}
+	err := run(func(rtx *seal.ReadTx, wtx *seal.Tx) error {
+		ph, err := Hash(rtx, req.ClientToken)
 		if err != nil {
 			return engine.Errorf(engine.ErrBadRequest, "parent token lookup failed: no parent found")
 		}
-		parent, err := LookupHash(&tx.ReadTx, ph, now)
+		parent, err := LookupHash(rtx, ph, now)
 		if err != nil {
 			return engine.Errorf(engine.ErrBadRequest, "parent token lookup failed: no parent found")
 		}
@@ -336,7 +364,7 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		if period > 0 && !isSudo && role == nil {
 			return engine.Errorf(engine.ErrBadRequest, "root or sudo privileges required to create periodic token")
 		}
-		cfg, err := ReadConfig(&tx.ReadTx)
+		cfg, err := ReadConfig(rtx)
 		if err != nil {
 			return err
 		}
@@ -350,7 +378,13 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		} else {
 			e.ExpireTime = now.Add(ttl).Unix()
 		}
-		tok, err := Create(tx, e)
+		var tok string
+		if batch {
+			e.Renewable = false
+			tok, err = CreateBatch(rtx, e)
+		} else {
+			tok, err = Create(wtx, e)
+		}
 		if err != nil {
 			return err
 		}
@@ -505,6 +539,9 @@ func (b *Backend) lookupAccessor(ctx context.Context, req *engine.Request) (*eng
 }
 
 func (b *Backend) renew(ctx context.Context, req *engine.Request, tok string) (*engine.Response, error) {
+	if IsBatch(tok) {
+		return nil, ErrBatchNotRenewable
+	}
 	var in struct {
 		Increment engine.Duration `json:"increment"`
 	}
@@ -547,6 +584,9 @@ func (b *Backend) renew(ctx context.Context, req *engine.Request, tok string) (*
 // revoke revokes tok and its children (or only tok, orphaning them).
 // Revoking an unknown token is not an error, as in Vault.
 func (b *Backend) revoke(ctx context.Context, tok string, orphan bool) error {
+	if IsBatch(tok) {
+		return ErrBatchNotRevocable
+	}
 	err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {
 		th, err := Hash(&tx.ReadTx, tok)
 		if errors.Is(err, ErrInvalid) {

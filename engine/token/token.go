@@ -5,7 +5,8 @@
 // A token is "srs." followed by 32 base62 characters from crypto/rand. The
 // store never holds a token: its entry is found under HMAC(token) with the
 // tenant's hash key, and its accessor under HMAC(accessor); every record is
-// encrypted by the tenant's barrier.
+// encrypted by the tenant's barrier. Batch tokens ("srb.", batch.go) are
+// not stored at all: each is its entry, sealed by the tenant's keyring.
 package token
 
 import (
@@ -225,11 +226,15 @@ func save(tx *seal.Tx, hash []byte, e *Entry) error {
 	return tx.Set(idKey(hash), raw)
 }
 
-// Lookup returns the entry of tok: ErrInvalid for a token that is unknown
-// or malformed, ErrExpired (which matches ErrInvalid) for one past its
-// expiry at now. The lookup goes through the keyed hash, so it compares no
+// Lookup returns the entry of tok, a service or batch token: ErrInvalid
+// for a token that is unknown or malformed (or a batch token whose parent
+// is gone), ErrExpired (which matches ErrInvalid) for one past its expiry
+// at now. The lookup goes through the keyed hash, so it compares no
 // token bytes itself.
 func Lookup(tx *seal.ReadTx, tok string, now time.Time) (*Entry, error) {
+	if IsBatch(tok) {
+		return lookupBatch(tx, tok, now)
+	}
 	th, err := Hash(tx, tok)
 	if err != nil {
 		return nil, err

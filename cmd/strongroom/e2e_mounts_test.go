@@ -268,10 +268,15 @@ func TestAuthTune(t *testing.T) {
 			t.Fatalf("%s after the tune: %v %v", path, s, err)
 		}
 	}
-	// The CLI's older call sends "" for a flag not given: it keeps the value.
-	if err := c.Sys().TuneMount("auth/approle", vault.MountConfigInput{MaxLeaseTTL: "3h"}); err != nil {
-		t.Fatal(err)
+	// The client's older TuneMount (MountConfigInput) sends "" for a
+	// field not given: it keeps the value.
+	oldTune := func(path string, def, max string) {
+		t.Helper()
+		if _, err := lg.Write("sys/mounts/"+path+"/tune", map[string]any{"default_lease_ttl": def, "max_lease_ttl": max, "description": nil}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	oldTune("auth/approle", "", "3h")
 	if s, err := lg.Read("sys/auth/approle/tune"); err != nil || s.Data["default_lease_ttl"] != json.Number("1800") || s.Data["max_lease_ttl"] != json.Number("10800") {
 		t.Fatalf("after tuning only the max: %v %v", s, err)
 	}
@@ -324,12 +329,8 @@ func TestAuthTune(t *testing.T) {
 
 	// vault secrets tune -default-lease-ttl=1h secret/, then -max-lease-ttl=2h:
 	// the second keeps the first.
-	if err := c.Sys().TuneMount("secret", vault.MountConfigInput{DefaultLeaseTTL: "1h"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Sys().TuneMount("secret", vault.MountConfigInput{MaxLeaseTTL: "2h"}); err != nil {
-		t.Fatal(err)
-	}
+	oldTune("secret", "1h", "")
+	oldTune("secret", "", "2h")
 	if s, err := lg.Read("sys/mounts/secret/tune"); err != nil || s.Data["default_lease_ttl"] != json.Number("3600") || s.Data["max_lease_ttl"] != json.Number("7200") {
 		t.Fatalf("secret/ after two tunes: %v %v", s, err)
 	}

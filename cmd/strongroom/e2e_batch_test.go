@@ -120,24 +120,12 @@ func TestAppRoleBatchLogins(t *testing.T) {
 	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lg.Write("auth/approle/role/ci", map[string]any{"token_policies": "default", "token_type": "batch", "token_ttl": "20m"}); err != nil {
-		t.Fatal(err)
+	s := approleLogin(t, c, "ci", map[string]any{"token_policies": "default", "token_type": "batch", "token_ttl": "20m"})
+	if !strings.HasPrefix(s.Auth.ClientToken, "srb.") || s.Auth.Renewable || !s.Auth.Orphan || s.Auth.LeaseDuration != 1200 || s.Auth.Accessor != "" {
+		t.Fatalf("login: %+v", s.Auth)
 	}
 	if r, err := lg.Read("auth/approle/role/ci"); err != nil || r.Data["token_type"] != "batch" {
 		t.Fatalf("role: %+v %v", r, err)
-	}
-	rid, err := lg.Read("auth/approle/role/ci/role-id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sid, err := lg.Write("auth/approle/role/ci/secret-id", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := lg.Write("auth/approle/login", map[string]any{"role_id": rid.Data["role_id"], "secret_id": sid.Data["secret_id"]})
-	if err != nil || s.Auth == nil || !strings.HasPrefix(s.Auth.ClientToken, "srb.") || s.Auth.Renewable || !s.Auth.Orphan ||
-		s.Auth.LeaseDuration != 1200 || s.Auth.Accessor != "" {
-		t.Fatalf("login: %+v %v", s, err)
 	}
 	bc, _ := c.Clone()
 	bc.SetToken(s.Auth.ClientToken)

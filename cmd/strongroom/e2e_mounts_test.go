@@ -225,22 +225,7 @@ func TestAuthTune(t *testing.T) {
 	lg := c.Logical()
 	login := func(role string) *vault.Secret {
 		t.Helper()
-		if _, err := lg.Write("auth/approle/role/"+role, map[string]any{"token_policies": "default", "token_ttl": map[string]string{"plain": "0", "long": "3h"}[role]}); err != nil {
-			t.Fatal(err)
-		}
-		rid, err := lg.Read("auth/approle/role/" + role + "/role-id")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sid, err := lg.Write("auth/approle/role/"+role+"/secret-id", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := lg.Write("auth/approle/login", map[string]any{"role_id": rid.Data["role_id"], "secret_id": sid.Data["secret_id"]})
-		if err != nil || s.Auth == nil {
-			t.Fatalf("login %s: %+v %v", role, s, err)
-		}
-		return s
+		return approleLogin(t, c, role, map[string]any{"token_policies": "default", "token_ttl": map[string]string{"plain": "0", "long": "3h"}[role]})
 	}
 	if s := login("plain"); s.Auth.LeaseDuration != 2764800 {
 		t.Fatalf("untuned: lease %d", s.Auth.LeaseDuration)

@@ -104,6 +104,33 @@ func TestBatchTokens(t *testing.T) {
 	_, err = bc.KVv2("secret").Get(ctx, "app")
 	wantStatus(t, err, http.StatusForbidden, "permission denied")
 
+	// A token role with token_type=batch (Vault's rules: orphan, not
+	// renewable); a default-batch role lets the request ask for service.
+	lg := c.Logical()
+	_, err = lg.Write("auth/token/roles/ci", map[string]any{"token_type": "batch", "allowed_policies": "reader"})
+	wantStatus(t, err, http.StatusBadRequest, "'token_type' cannot be 'batch' when role is set to generate non-orphan tokens")
+	_, err = lg.Write("auth/token/roles/ci", map[string]any{"token_type": "batch", "orphan": true, "allowed_policies": "reader"})
+	wantStatus(t, err, http.StatusBadRequest, "'token_type' cannot be 'batch' when role is set to generate renewable tokens")
+	if _, err := lg.Write("auth/token/roles/ci", map[string]any{"token_type": "batch", "orphan": true, "renewable": false, "allowed_policies": "reader"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := lg.Read("auth/token/roles/ci"); err != nil || r.Data["token_type"] != "batch" {
+		t.Fatalf("role: %+v %v", r, err)
+	}
+	if rt, err := c.Auth().Token().CreateWithRole(&vault.TokenCreateRequest{Policies: []string{"reader"}}, "ci"); err != nil ||
+		!strings.HasPrefix(rt.Auth.ClientToken, "srb.") || !rt.Auth.Orphan {
+		t.Fatalf("create/ci: %+v %v", rt, err)
+	}
+	if _, err := lg.Write("auth/token/roles/mixed", map[string]any{"token_type": "default-batch", "orphan": true, "renewable": false}); err != nil {
+		t.Fatal(err)
+	}
+	if rt, err := c.Auth().Token().CreateWithRole(&vault.TokenCreateRequest{Policies: []string{"default"}}, "mixed"); err != nil || !strings.HasPrefix(rt.Auth.ClientToken, "srb.") {
+		t.Fatalf("create/mixed: %+v %v", rt, err)
+	}
+	if rt, err := c.Auth().Token().CreateWithRole(&vault.TokenCreateRequest{Policies: []string{"default"}, Type: "service"}, "mixed"); err != nil || !strings.HasPrefix(rt.Auth.ClientToken, "srs.") {
+		t.Fatalf("create/mixed type=service: %+v %v", rt, err)
+	}
+
 	// An orphan batch token (vault token create -orphan -type=batch).
 	o, err := c.Auth().Token().CreateOrphan(&vault.TokenCreateRequest{Policies: []string{"reader"}, Type: "batch"})
 	if err != nil || !o.Auth.Orphan || o.Auth.LeaseDuration != 2764800 {

@@ -231,6 +231,18 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 	if IsBatch(req.ClientToken) {
 		return nil, ErrBatchNoChildren
 	}
+	if role != nil {
+		// Vault's handleCreateCommon: the role's token_type decides, or
+		// gives the default for the request's.
+		switch role.tokenType() {
+		case "default-batch":
+			if in.Type == "" {
+				in.Type = "batch"
+			}
+		case "service", "batch":
+			in.Type = role.TokenType
+		}
+	}
 	batch := false
 	switch in.Type {
 	case "", "service":

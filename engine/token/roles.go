@@ -22,6 +22,10 @@ type Role struct {
 	Renewable          bool          `json:"renewable"`
 	ExplicitMaxTTL     time.Duration `json:"explicit_max_ttl"`
 	PathSuffix         string        `json:"path_suffix"`
+	// TokenType is "default-service" (the default), "service", "batch" or
+	// "default-batch" (Vault's role token_type); empty reads as
+	// "default-service".
+	TokenType string `json:"token_type,omitempty"`
 	// LegacyPeriod and LegacyExplicitMaxTTL are what a read reports as
 	// period and explicit_max_ttl, kept as Vault keeps the deprecated
 	// fields (tokenutil.UpgradeValue): the value when a write named the
@@ -29,6 +33,14 @@ type Role struct {
 	// token_explicit_max_ttl. Period and ExplicitMaxTTL are what applies.
 	LegacyPeriod         time.Duration `json:"legacy_period,omitempty"`
 	LegacyExplicitMaxTTL time.Duration `json:"legacy_explicit_max_ttl,omitempty"`
+}
+
+// tokenType is the role's token_type as a read reports it.
+func (r *Role) tokenType() string {
+	if r.TokenType == "" {
+		return "default-service"
+	}
+	return r.TokenType
 }
 
 // roleInput is the body of a role write; absent fields keep their value.
@@ -80,7 +92,7 @@ func (r *Role) data() map[string]any {
 		"orphan": r.Orphan, "period": int64(r.LegacyPeriod.Seconds()), "token_period": int64(r.Period.Seconds()),
 		"renewable": r.Renewable, "explicit_max_ttl": int64(r.LegacyExplicitMaxTTL.Seconds()),
 		"token_explicit_max_ttl": int64(r.ExplicitMaxTTL.Seconds()), "path_suffix": r.PathSuffix,
-		"token_type": "default-service", "token_no_default_policy": false, "allowed_entity_aliases": nil,
+		"token_type": r.tokenType(), "token_no_default_policy": false, "allowed_entity_aliases": nil,
 	}
 }
 
@@ -109,8 +121,14 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 		if err := decode(req.Body, &in); err != nil {
 			return nil, err
 		}
-		if in.TokenType != nil && *in.TokenType != "service" && *in.TokenType != "default-service" && *in.TokenType != "default" {
-			return nil, engine.Errorf(engine.ErrBadRequest, "only service tokens are supported")
+		if in.TokenType != nil {
+			switch *in.TokenType {
+			case "service", "batch", "default-service", "default-batch":
+			case "default":
+				*in.TokenType = "default-service"
+			default:
+				return nil, engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value %q", *in.TokenType)
+			}
 		}
 		return nil, b.Barrier.Update(ctx, func(tx *seal.Tx) error {
 			r, err := loadRole(&tx.ReadTx, name)
@@ -136,6 +154,22 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 			r.ExplicitMaxTTL, r.LegacyExplicitMaxTTL = engine.UpgradeDuration(in.ExplicitMaxTTL, in.TokenExplicitMaxTTL, r.ExplicitMaxTTL, r.LegacyExplicitMaxTTL)
 			if in.PathSuffix != nil {
 				r.PathSuffix = *in.PathSuffix
+			}
+			if in.TokenType != nil {
+				r.TokenType = *in.TokenType
+			}
+			// Vault's checks of a batch role.
+			if r.TokenType == "batch" {
+				switch {
+				case !r.Orphan:
+					return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' when role is set to generate non-orphan tokens")
+				case r.Period != 0:
+					return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' when role is set to generate periodic tokens")
+				case r.Renewable:
+					return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' when role is set to generate renewable tokens")
+				case r.ExplicitMaxTTL != 0:
+					return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' when role is set to generate tokens with an explicit max TTL")
+				}
 			}
 			raw, err := json.Marshal(r)
 			if err != nil {

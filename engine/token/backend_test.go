@@ -309,20 +309,21 @@ func TestWrongOperationIs405(t *testing.T) {
 	}
 }
 
-// TestLookupTTLRoundsUp: a token looked up within the second after its
-// creation reads its full TTL, as Vault's lookup shows it.
+// TestLookupTTLRoundsUp: a token's ttl on lookup is its expiry less the
+// clock rounded to the second, as Vault's leaseEntry.ttl: its full TTL
+// until the clock rounds past its creation's second.
 func TestLookupTTLRoundsUp(t *testing.T) {
 	b, c, root := newBackend(t)
 	a := mustCreate(t, b, root, `{"ttl":"1h"}`, true)
-	c.t = c.t.Add(500 * time.Millisecond)
-	resp, err := do(t, b, engine.OpUpdate, "lookup", root, `{"token":"`+a.ClientToken+`"}`, true)
-	if err != nil || resp.Data.(map[string]any)["ttl"] != int64(3600) {
-		t.Fatalf("ttl half a second after creation: %v %v", resp, err)
-	}
-	c.t = c.t.Add(time.Second)
-	resp, _ = do(t, b, engine.OpUpdate, "lookup", root, `{"token":"`+a.ClientToken+`"}`, true)
-	if resp.Data.(map[string]any)["ttl"] != int64(3599) {
-		t.Fatalf("ttl 1.5 s after creation: %v", resp.Data.(map[string]any)["ttl"])
+	for _, tc := range []struct {
+		after time.Duration
+		want  int64
+	}{{400 * time.Millisecond, 3600}, {600 * time.Millisecond, 3599}, {1400 * time.Millisecond, 3599}, {1600 * time.Millisecond, 3598}} {
+		b.Now = func() time.Time { return c.t.Add(tc.after) }
+		resp, err := do(t, b, engine.OpUpdate, "lookup", root, `{"token":"`+a.ClientToken+`"}`, true)
+		if err != nil || resp.Data.(map[string]any)["ttl"] != tc.want {
+			t.Fatalf("ttl %v after creation: %v %v, want %d", tc.after, resp, err, tc.want)
+		}
 	}
 }
 

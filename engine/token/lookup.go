@@ -1,7 +1,6 @@
 package token
 
 import (
-	"math"
 	"time"
 )
 
@@ -46,11 +45,12 @@ func LookupData(tok string, e *Entry, now time.Time) map[string]any {
 		}
 		d["expire_time"] = expire.UTC().Format(time.RFC3339Nano)
 		d["issue_time"] = time.Unix(e.CreationTime, 0).UTC().Format(time.RFC3339Nano)
-		// Whole seconds left, rounded up: expiries are kept in whole
-		// seconds, so a token looked up in the second after its creation
-		// reads its full TTL ("1h", not "59m59s"), as Vault's lookup
-		// (which rounds the clock) shows it.
-		d["ttl"] = int64(math.Ceil(max(expire.Sub(now), 0).Seconds()))
+		// Vault's leaseEntry.ttl: the expiry less the clock rounded to the
+		// second. Expiries are kept in whole seconds (the creation's
+		// fraction dropped), which gives the same number as Vault's exact
+		// expiry would: "1h" right after creation, "59m59s" once the
+		// clock rounds past the creation's second.
+		d["ttl"] = max(expire.Unix()-now.Round(time.Second).Unix(), 0)
 		d["renewable"] = e.Renewable
 	}
 	return d

@@ -33,7 +33,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -172,7 +171,7 @@ func wrapEnvelope(c echo.Context, r *request, env envelope, wrappedAccessor stri
 		return err
 	}
 	info, err := wrap(r.ctx, r.t, wrapRequest{
-		TTL: r.wrapTTL, Response: string(raw), CreationPath: strings.TrimSuffix(r.path, "/"),
+		TTL: r.wrapTTL, Response: string(raw), CreationPath: r.path,
 		DisplayName: r.displayName, WrappedAccessor: wrappedAccessor,
 	}, r.start)
 	if err != nil {

@@ -122,6 +122,18 @@ func TestResponseWrappingKV(t *testing.T) {
 	_, err = lg.Unwrap(s.WrapInfo.Token)
 	wantStatus(t, err, http.StatusBadRequest, "wrapping token is not valid or does not exist")
 
+	// vault kv list -wrap-ttl=1m secret: the creation path is the list's,
+	// with its trailing slash, as Vault's.
+	wrapWith(c, "1m")
+	l, err := lg.List("secret/metadata/")
+	wrapWith(c, "")
+	if err != nil || l.WrapInfo == nil || l.WrapInfo.CreationPath != "secret/metadata/" {
+		t.Fatalf("wrapped list: %+v %v", l, err)
+	}
+	if u, err := lg.Unwrap(l.WrapInfo.Token); err != nil || len(u.Data["keys"].([]any)) != 1 {
+		t.Fatalf("unwrapped list: %+v %v", u, err)
+	}
+
 	// An expired wrapping token unwraps nothing.
 	wrapWith(c, "1s")
 	s, err = lg.Read("secret/data/w")

@@ -155,6 +155,20 @@ func TestTenantIsolationTable(t *testing.T) {
 	if json.Unmarshal([]byte(body), &got); code != 200 || got.Data.Data["owner"] != "bravo" {
 		t.Fatalf("bravo's secret: %d %s", code, body)
 	}
+	// A batch token made in alpha opens nowhere else: it is sealed by
+	// alpha's keyring and bound to alpha.
+	abt, err := nsClient(t, p.addr, "alpha", roots["alpha"]).Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"app"}, Type: "batch", TTL: "10m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nsClient(t, p.addr, "alpha", abt.Auth.ClientToken).Auth().Token().LookupSelf(); err != nil {
+		t.Fatalf("alpha's batch token in alpha: %v", err)
+	}
+	for _, cl := range []*vault.Client{nsClient(t, p.addr, "bravo", abt.Auth.ClientToken), nsClient(t, p.addr, "", abt.Auth.ClientToken)} {
+		if code, body := rawCall(t, cl, "GET", "secret/data/app", ""); code != http.StatusForbidden {
+			t.Errorf("alpha's batch token outside alpha: %d %s", code, body)
+		}
+	}
 	// A response wrapped in alpha is not known in bravo, where an unwrap
 	// does not use it up; alpha unwraps it.
 	ac := nsClient(t, p.addr, "alpha", roots["alpha"])

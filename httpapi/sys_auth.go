@@ -62,6 +62,12 @@ func cubbyholeMount(id []byte) *mounts.Entry {
 		Description: "per-token private secret storage", Local: true})
 }
 
+// systemMount is the entry of sys/ in the mount table, as Vault lists it.
+func systemMount(id []byte) *mounts.Entry {
+	return builtinMount(id, "", &mounts.Entry{Path: "sys/", Type: "system",
+		Description: "system endpoints used for control, policy and debugging", SealWrap: true})
+}
+
 // builtinMount fills in the accessor and UUID of e, a mount every tenant
 // has without a record of it, from a hash of the tenant's id and the
 // mount's full path; table is "auth/" for an auth method, else "". Vault

@@ -37,7 +37,7 @@ func (s *Server) mountList(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	data := map[string]any{cubbyhole.MountPath: cubbyholeMount(r.t.ID).Info()}
+	data := map[string]any{cubbyhole.MountPath: cubbyholeMount(r.t.ID).Info(), "sys/": systemMount(r.t.ID).Info()}
 	for _, e := range list {
 		data[e.Path] = e.Info()
 	}
@@ -71,7 +71,7 @@ func (s *Server) mountRead(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	list = append(list, cubbyholeMount(r.t.ID))
+	list = append(list, cubbyholeMount(r.t.ID), systemMount(r.t.ID))
 	for _, e := range list {
 		if e.Path != p {
 			continue

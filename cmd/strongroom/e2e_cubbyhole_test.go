@@ -16,11 +16,14 @@ func TestCubbyhole(t *testing.T) {
 	_, c, _ := kvServer(t)
 	lg := c.Logical()
 
-	// vault secrets list: cubbyhole/ is there, as in Vault.
+	// vault secrets list: cubbyhole/ and sys/ are there, as in Vault.
 	ms, err := c.Sys().ListMounts()
 	if err != nil || ms["cubbyhole/"] == nil || ms["cubbyhole/"].Type != "cubbyhole" || !ms["cubbyhole/"].Local ||
 		ms["cubbyhole/"].Description != "per-token private secret storage" || ms["cubbyhole/"].Accessor == "" {
 		t.Fatalf("cubbyhole/ in sys/mounts: %+v %v", ms["cubbyhole/"], err)
+	}
+	if ms["sys/"] == nil || ms["sys/"].Type != "system" || !ms["sys/"].SealWrap {
+		t.Fatalf("sys/ in sys/mounts: %+v", ms["sys/"])
 	}
 
 	// vault write cubbyhole/app/db password=p1; vault read; vault list

@@ -61,15 +61,7 @@ func TestTokenCapabilitiesCLI(t *testing.T) {
 // "permission denied" alone, as in Vault.
 func TestPermissionDeniedTexts(t *testing.T) {
 	p, c, _ := kvServer(t)
-	if err := c.Sys().PutPolicy("app", `path "secret/data/app/*" { capabilities = ["read"] }`); err != nil {
-		t.Fatal(err)
-	}
-	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"app"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := newClient(t, p.addr)
-	app.SetToken(sec.Auth.ClientToken)
+	app := policyClient(t, c, "app", `path "secret/data/app/*" { capabilities = ["read"] }`)
 	bad := newClient(t, p.addr)
 	bad.SetToken("srs.doesnotexist")
 	for _, tc := range []struct {

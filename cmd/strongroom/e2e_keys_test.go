@@ -185,15 +185,7 @@ func TestRotateAndKeyStatus(t *testing.T) {
 	if ks, err = c.Sys().KeyStatus(); err != nil || ks.Term != 3 {
 		t.Fatalf("key-status after sys/rotate/keyring: %+v %v", ks, err)
 	}
-	if err := c.Sys().PutPolicy("rot", `path "sys/rotate/keyring" { capabilities = ["update"] }`); err != nil {
-		t.Fatal(err)
-	}
-	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"rot"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rot := newClient(t, p.addr)
-	rot.SetToken(sec.Auth.ClientToken)
+	rot := policyClient(t, c, "rot", `path "sys/rotate/keyring" { capabilities = ["update"] }`)
 	_, err = rot.Logical().Write("sys/rotate/keyring", nil)
 	wantStatus(t, err, 403, "permission denied")
 }

@@ -204,7 +204,7 @@ func ptr[T any](v T) *T { return &v }
 // the token store's, which bound auth/token/create; sudo is needed on
 // sys/auth/*, as in Vault.
 func TestAuthTune(t *testing.T) {
-	p, c, _ := kvServer(t)
+	_, c, _ := kvServer(t)
 	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
 		t.Fatal(err)
 	}
@@ -320,15 +320,7 @@ func TestAuthTune(t *testing.T) {
 		t.Fatalf("secret/ after two tunes: %v %v", s, err)
 	}
 
-	if err := c.Sys().PutPolicy("reader", `path "sys/auth/*" { capabilities = ["read"] }`); err != nil {
-		t.Fatal(err)
-	}
-	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"reader"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rd := newClient(t, p.addr)
-	rd.SetToken(sec.Auth.ClientToken)
+	rd := policyClient(t, c, "reader", `path "sys/auth/*" { capabilities = ["read"] }`)
 	_, err = rd.Logical().Read("sys/auth/token/tune")
 	wantStatus(t, err, http.StatusForbidden, "permission denied")
 }

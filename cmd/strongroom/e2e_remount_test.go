@@ -12,7 +12,7 @@ import (
 // status): the data and roles follow the mount, the old path is gone, and
 // Vault's refusals hold.
 func TestSecretsMove(t *testing.T) {
-	p, c, _ := kvServer(t)
+	_, c, _ := kvServer(t)
 	sys, lg := c.Sys(), c.Logical()
 	// vault secrets enable -path=foo -version=2 kv, and a secret in it
 	if err := sys.Mount("foo", &vault.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
@@ -73,15 +73,7 @@ func TestSecretsMove(t *testing.T) {
 	wantStatus(t, err, http.StatusNotFound, "")
 
 	// sudo is needed.
-	if err := sys.PutPolicy("mover", `path "sys/remount" { capabilities = ["update"] }`); err != nil {
-		t.Fatal(err)
-	}
-	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"mover"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mover := newClient(t, p.addr)
-	mover.SetToken(sec.Auth.ClientToken)
+	mover := policyClient(t, c, "mover", `path "sys/remount" { capabilities = ["update"] }`)
 	_, err = mover.Sys().StartRemount("bar", "baz")
 	wantStatus(t, err, http.StatusForbidden, "permission denied")
 }

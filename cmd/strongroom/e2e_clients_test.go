@@ -30,3 +30,24 @@ func approleLogin(t *testing.T, c *vault.Client, role string, body map[string]an
 	}
 	return s
 }
+
+// policyClient writes the ACL policy name with text hcl through c, creates
+// a token with that policy (and default), and returns a client of c's
+// server holding it, as `vault policy write` and `vault token create
+// -policy=NAME` then `vault login` do; any failure ends the test.
+func policyClient(t *testing.T, c *vault.Client, name, hcl string) *vault.Client {
+	t.Helper()
+	if err := c.Sys().PutPolicy(name, hcl); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := c.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.SetToken(sec.Auth.ClientToken)
+	return pc
+}

@@ -86,6 +86,16 @@ func (fv *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.URL.Path, "/v1/transit/"):
 		fv.serveTransit(w, r, body)
 		return
+	case r.URL.Path == "/v1/auth/token/create" && r.Method == http.MethodPost:
+		var in struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(body, &in) != nil || (in.Type != "service" && in.Type != "batch") {
+			vaultError(w, 400, "bad token create")
+			return
+		}
+		writeJSON(w, 200, map[string]any{"auth": map[string]any{"client_token": "t-" + in.Type}})
+		return
 	case strings.HasPrefix(r.URL.Path, "/v1/secret/data/"):
 		v2 = true
 	case strings.HasPrefix(r.URL.Path, "/v1/kv/"):
@@ -707,7 +717,7 @@ func BenchmarkBuildRequest(b *testing.B) {
 	cfg := &config{conns: 1, keys: 1000, size: 128, mount: "secret", keyPrefix: "srload-", token: testToken,
 		transitMount: "transit", transitKey: "srload", keyType: "aes256-gcm96", batch: 100}
 	base, _ := parseAddr("http://127.0.0.1:8200")
-	for _, name := range []string{"health", "kv2-write", "kv2-read", "transit-encrypt", "transit-decrypt", "transit-batch-encrypt"} {
+	for _, name := range []string{"health", "kv2-write", "kv2-read", "transit-encrypt", "transit-decrypt", "transit-batch-encrypt", "token-create-batch"} {
 		b.Run(name, func(b *testing.B) {
 			w, err := workloads[name].build(cfg)
 			if err != nil {
@@ -719,5 +729,30 @@ func BenchmarkBuildRequest(b *testing.B) {
 				_ = next()
 			}
 		})
+	}
+}
+
+// TestTokenCreateWorkloads: each request is a POST of auth/token/create
+// asking for its token type, with the token.
+func TestTokenCreateWorkloads(t *testing.T) {
+	for _, typ := range []string{"service", "batch"} {
+		fv, srv := newFakeVault(t)
+		code, _, errOut := runTool(t, "-addr", srv.URL, "-token", testToken, "-workload", "token-create-"+typ, "-n", "20", "-c", "2", "-warmup", "0", "-baseline=false")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", typ, code, errOut)
+		}
+		n := 0
+		for _, r := range fv.requests() {
+			if r.path != "/v1/auth/token/create" {
+				continue
+			}
+			n++
+			if r.method != http.MethodPost || r.token != testToken || !strings.Contains(string(r.body), `"type":"`+typ+`"`) {
+				t.Fatalf("%s: request %+v", typ, r)
+			}
+		}
+		if n < 20 {
+			t.Fatalf("%s: %d token creations", typ, n)
+		}
 	}
 }

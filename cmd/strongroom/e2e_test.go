@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -551,6 +553,35 @@ func assertLogsClean(t *testing.T, p *proc, secrets map[string]string) {
 	for name, s := range secrets {
 		if s != "" && strings.Contains(logs, s) {
 			t.Errorf("the server log contains the %s", name)
+		}
+	}
+}
+
+// TestFailedStartLogsNoError: a node whose listener cannot bind (the
+// address in use) fails to start with that error and stops its background
+// work before closing its store, so it logs no error about the closed
+// store (it logged "keyring reload failed ... store is closed").
+func TestFailedStartLogsNoError(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	text := strings.Replace(boltConfig(dir), "127.0.0.1:0", busy.Addr().String(), 1)
+	cfg, err := ParseConfig("busy.hcl", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var logs bytes.Buffer
+		_, err = start(context.Background(), cfg, &logs)
+		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("start on a busy address: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // room for a late watcher to log
+		if strings.Contains(logs.String(), "level=ERROR") {
+			t.Fatalf("a failed start logged an error:\n%s", logs.String())
 		}
 	}
 }

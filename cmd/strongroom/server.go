@@ -72,6 +72,9 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 
 // node is one running server: its store, root barrier and front door.
 type node struct {
+	// cancel ends the node's background work (watches, tidy, tenants);
+	// close calls it once requests are drained, before it closes the store.
+	cancel      context.CancelFunc
 	store       storage.Store
 	ownsStore   bool // close closes the store
 	sys         *sys.Sys
@@ -219,7 +222,10 @@ type sharedStore struct {
 // startOn is start on an opened store.
 func startOn(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.LevelVar, st sharedStore) (*node, error) {
 	store, boltDB, storageType := st.Store, st.bolt, st.typ
-	n := &node{store: store, ownsStore: st.owned, logger: logger, level: level}
+	// The node's own context: close ends its background work before it
+	// closes the store, also when starting fails half way.
+	ctx, cancel := context.WithCancel(ctx)
+	n := &node{cancel: cancel, store: store, ownsStore: st.owned, logger: logger, level: level}
 	mode, pkcs11Cfg := cfg.sealMode()
 	opts := seal.Options{Mode: mode}
 	var keyLabel string
@@ -393,6 +399,10 @@ func (n *node) serveMetrics(addr string, logger *slog.Logger) error {
 func (n *node) close(ctx context.Context) {
 	for _, s := range n.servers {
 		_ = s.Shutdown(ctx)
+	}
+	// Requests are drained: end the background work before the store goes.
+	if n.cancel != nil {
+		n.cancel()
 	}
 	if n.sys != nil {
 		n.sys.Seal()

@@ -193,6 +193,28 @@ func TestResponseWrappingTokensAndAppRole(t *testing.T) {
 		t.Fatalf("login with the unwrapped secret ID: %+v %v", login, err)
 	}
 
+	// vault write -wrap-ttl=1m auth/approle/login ...: the login's token,
+	// wrapped, with its accessor as wrapped_accessor.
+	sid2, err := c.Logical().Write("auth/approle/role/r/secret-id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapWith(c, "1m")
+	wl, err := c.Logical().Write("auth/approle/login", map[string]any{"role_id": rid.Data["role_id"], "secret_id": sid2.Data["secret_id"]})
+	wrapWith(c, "")
+	if err != nil || wl.WrapInfo == nil || wl.Auth != nil || wl.WrapInfo.CreationPath != "auth/approle/login" {
+		t.Fatalf("wrapped login: %+v %v", wl, err)
+	}
+	ul, err := c.Logical().Unwrap(wl.WrapInfo.Token)
+	if err != nil || ul.Auth == nil || ul.Auth.Accessor != wl.WrapInfo.WrappedAccessor {
+		t.Fatalf("unwrapped login: %+v %v", ul, err)
+	}
+	lc, _ := c.Clone()
+	lc.SetToken(ul.Auth.ClientToken)
+	if _, err := lc.Auth().Token().LookupSelf(); err != nil {
+		t.Fatalf("the unwrapped login's token: %v", err)
+	}
+
 	// Only response wrapping gives the response-wrapping policy.
 	_, err = c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"response-wrapping"}})
 	wantStatus(t, err, http.StatusBadRequest, `cannot assign policy "response-wrapping"`)

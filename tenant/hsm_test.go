@@ -71,7 +71,7 @@ func twoHSMNodes(t *testing.T, name string) (h *hsm.HSM, st storage.Store, a, b 
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return b.Has(context.Background(), name) })
+	waitUntilWithin(t, 5*time.Second, func() bool { return b.Has(context.Background(), name) }) // setup, under whatever load
 	return h, st, a, b, e
 }
 

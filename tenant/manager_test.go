@@ -288,7 +288,7 @@ func unsealedOnTwoNodes(t *testing.T, name string) (a, b *Manager, tb *Tenant) {
 	if _, err := a.Create(ctx, name, CreateInput{}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return b.Has(ctx, name) })
+	waitUntilWithin(t, 5*time.Second, func() bool { return b.Has(ctx, name) }) // setup, under whatever load
 	tkey := initShamir(t, a, name)
 	tb, err := b.Lookup(ctx, name)
 	if err != nil {
@@ -392,7 +392,7 @@ func TestRemoteChangesCoalesce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	waitUntil(t, func() bool {
+	waitUntilWithin(t, 5*time.Second, func() bool { // completeness is the subject, not the window
 		for w := range 4 {
 			for i := range n / 4 {
 				if !b.Has(ctx, fmt.Sprintf("burst-%d-%d", w, i)) {

@@ -205,40 +205,49 @@ type wrapped struct {
 	info     storedWrapInfo
 }
 
-// readWrapped reads what the wrapping token tok holds, inside tx, and
-// returns it with the token's keyed hash: errInvalidWrappingToken if tok
-// is not a live wrapping token with its use left.
-func readWrapped(tx *seal.ReadTx, tok string, now time.Time) (*wrapped, []byte, error) {
+// liveWrapping returns the keyed hash of tok, inside tx, if tok is a live
+// wrapping token with its use left; errInvalidWrappingToken otherwise.
+func liveWrapping(tx *seal.ReadTx, tok string, now time.Time) ([]byte, error) {
 	th, err := token.Hash(tx, tok)
 	if errors.Is(err, token.ErrInvalid) {
-		return nil, nil, errInvalidWrappingToken
+		return nil, errInvalidWrappingToken
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	e, err := token.LookupHash(tx, th, now)
 	if errors.Is(err, token.ErrInvalid) {
-		return nil, nil, errInvalidWrappingToken
+		return nil, errInvalidWrappingToken
 	}
+	if err != nil {
+		return nil, err
+	}
+	if !e.IsWrapping() || e.NumUses == token.RevocationPending {
+		return nil, errInvalidWrappingToken
+	}
+	return th, nil
+}
+
+// readWrapped reads, inside tx, what the live wrapping token tok holds,
+// and returns it with the token's keyed hash (see liveWrapping).
+func readWrapped(tx *seal.ReadTx, tok string, now time.Time) (*wrapped, []byte, error) {
+	th, err := liveWrapping(tx, tok, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !e.IsWrapping() || e.NumUses == token.RevocationPending {
-		return nil, nil, errInvalidWrappingToken
-	}
-	ctx := tx.Sub(token.CubbyholePrefix(th))
+	cub := cubbyhole.In(tx, th)
 	var out wrapped
 	var resp struct {
 		Response string `json:"response"`
 	}
-	if err := kv.GetV1(ctx, wrapResponsePath, &resp); err != nil {
+	if err := kv.GetV1(cub, wrapResponsePath, &resp); err != nil {
 		if errors.Is(err, engine.ErrNotFound) {
 			return nil, nil, errInvalidWrappingToken
 		}
 		return nil, nil, err
 	}
 	out.response = resp.Response
-	if err := kv.GetV1(ctx, wrapInfoPath, &out.info); err != nil && !errors.Is(err, engine.ErrNotFound) {
+	if err := kv.GetV1(cub, wrapInfoPath, &out.info); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return nil, nil, err
 	}
 	return &out, th, nil
@@ -253,7 +262,7 @@ func (s *Server) authorizeWrapping(r *request, tok string, thirdParty bool) (fun
 	// Vault validates the wrapping token before the caller's
 	// (request_handling.go): a used or unknown one is a 400 either way.
 	if err := r.t.Sys.Barrier.View(r.ctx, func(tx *seal.ReadTx) error {
-		_, _, err := readWrapped(tx, tok, r.start)
+		_, err := liveWrapping(tx, tok, s.opts.Now())
 		return err
 	}); err != nil {
 		return nil, err
@@ -266,9 +275,7 @@ func (s *Server) authorizeWrapping(r *request, tok string, thirdParty bool) (fun
 		return nil, err
 	}
 	if !thirdParty {
-		if !e.IsWrapping() {
-			return nil, errInvalidWrappingToken
-		}
+		// tok is the caller's own token, found live and wrapping above.
 		return func() {}, nil
 	}
 	r.displayName = e.DisplayName
@@ -339,7 +346,7 @@ func (s *Server) wrappingLookup(c echo.Context, r *request) error {
 	var w *wrapped
 	err = r.t.Sys.Barrier.View(r.ctx, func(tx *seal.ReadTx) error {
 		var err error
-		w, _, err = readWrapped(tx, tok, r.start)
+		w, _, err = readWrapped(tx, tok, s.opts.Now())
 		return err
 	})
 	if err != nil {

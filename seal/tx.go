@@ -300,14 +300,9 @@ func (t *Tx) Tenant() *Tx {
 	return &Tx{ReadTx: ReadTx{raw: t.raw, b: t.b, kr: t.kr}, raw: t.raw}
 }
 
-// Sub returns a transaction on the same storage transaction whose keys are
-// under prefix, inside t's own subspace: what a View.Sub(prefix) would
-// see, atomically with t's other writes.
-func (t *Tx) Sub(prefix []byte) *Tx {
-	return &Tx{ReadTx: *t.ReadTx.Sub(prefix), raw: t.raw}
-}
-
-// Sub is Tx.Sub for reads.
+// Sub returns a read transaction on the same storage transaction whose
+// keys are under prefix, inside t's own subspace: what a View.Sub(prefix)
+// would see.
 func (t *ReadTx) Sub(prefix []byte) *ReadTx {
 	return &ReadTx{raw: t.raw, b: t.b, kr: t.kr, prefix: append(bytes.Clone(t.prefix), prefix...)}
 }

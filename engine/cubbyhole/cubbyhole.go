@@ -49,6 +49,9 @@ type Backend struct {
 // is th.
 func View(b *seal.Barrier, th []byte) *seal.View { return b.Sub(token.CubbyholePrefix(th)) }
 
+// In is View inside a read transaction of the tenant tx.
+func In(tx *seal.ReadTx, th []byte) *seal.ReadTx { return tx.Sub(token.CubbyholePrefix(th)) }
+
 // store returns the KV version 1 backend over the caller's cubbyhole.
 // Errors: engine.ErrBadRequest without a token, engine.ErrPermissionDenied
 // for a malformed one (the front door has already refused unknown ones).

@@ -323,6 +323,24 @@ func waitUntil(t *testing.T, cond func() bool) {
 	waitUntilWithin(t, time.Second, cond)
 }
 
+// hammer calls fn over and over on a goroutine of its own until the
+// returned stop is called; stop returns once fn has.
+func hammer(fn func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				fn()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
 // waitUntilWithin is waitUntil with a window of d, for tests whose subject
 // is not the coherence window and that load the machine while they wait.
 func waitUntilWithin(t *testing.T, d time.Duration, cond func() bool) {
@@ -544,26 +562,17 @@ func TestRenameSeenAtomically(t *testing.T) {
 	ctx := context.Background()
 	for round := range 20 {
 		a, b, tb := unsealedOnTwoNodes(t, "old")
-		stop := make(chan struct{})
 		foreign := make(chan *Tenant, 1)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			for {
+		stop := hammer(func() {
+			if tn, err := b.Lookup(ctx, "new"); err == nil && tn != tb {
 				select {
-				case <-stop:
-					return
+				case foreign <- tn:
 				default:
 				}
-				if tn, err := b.Lookup(ctx, "new"); err == nil && tn != tb {
-					select {
-					case foreign <- tn:
-					default:
-					}
-				}
-				// Keep looking up without holding the processor: the
-				// node's watcher must run too.
-				runtime.Gosched()
 			}
+			// Keep looking up without holding the processor: the node's
+			// watcher must run too.
+			runtime.Gosched()
 		})
 		if _, err := a.Rename(ctx, "old", "new"); err != nil {
 			t.Fatal(err)
@@ -573,8 +582,7 @@ func TestRenameSeenAtomically(t *testing.T) {
 		// processors with the watcher, so a loaded machine gets longer.
 		waitUntilWithin(t, 5*time.Second, func() bool { return b.Has(ctx, "new") })
 		time.Sleep(20 * time.Millisecond)
-		close(stop)
-		wg.Wait()
+		stop()
 		select {
 		case <-foreign:
 			t.Fatalf("round %d: a lookup of the new name loaded a second tenant", round)
@@ -596,18 +604,7 @@ func TestRefreshKeepsLocalChanges(t *testing.T) {
 	if _, err := m.entries(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				m.refresh(ctx)
-			}
-		}
-	})
+	stop := hammer(func() { m.refresh(ctx) })
 	const n = 200
 	var cw sync.WaitGroup
 	for w := range 4 {
@@ -621,8 +618,7 @@ func TestRefreshKeepsLocalChanges(t *testing.T) {
 		})
 	}
 	cw.Wait()
-	close(stop)
-	wg.Wait()
+	stop()
 	for i := range n {
 		if name := fmt.Sprintf("n%03d", i); !m.Has(ctx, name) {
 			t.Fatalf("%s created, missing from the index", name)

@@ -162,12 +162,18 @@ func BoltCollector(db interface{ Stats() bolt.Stats }) prometheus.Collector {
 	commits := prometheus.NewDesc("strongroom_storage_commits_total", "Commits written (one fsync each; group commit shares them).", nil, nil)
 	replays := prometheus.NewDesc("strongroom_storage_replays_total", "Shared transactions rolled back and replayed after a failing call.", nil, nil)
 	scrubbed := prometheus.NewDesc("strongroom_storage_scrubbed_pages_total", "Free pages overwritten by scrubs.", nil, nil)
-	return &funcCollector{descs: []*prometheus.Desc{updates, commits, replays, scrubbed}, collect: func(ch chan<- prometheus.Metric) {
+	misses := prometheus.NewDesc("strongroom_storage_read_cache_misses_total", "Point reads the read cache could not serve.", nil, nil)
+	entries := prometheus.NewDesc("strongroom_storage_read_cache_entries", "Records held by the read cache.", nil, nil)
+	cbytes := prometheus.NewDesc("strongroom_storage_read_cache_bytes", "Bytes held by the read cache (with an estimate of its overhead).", nil, nil)
+	return &funcCollector{descs: []*prometheus.Desc{updates, commits, replays, scrubbed, misses, entries, cbytes}, collect: func(ch chan<- prometheus.Metric) {
 		st := db.Stats()
 		ch <- prometheus.MustNewConstMetric(updates, prometheus.CounterValue, float64(st.Updates))
 		ch <- prometheus.MustNewConstMetric(commits, prometheus.CounterValue, float64(st.Commits))
 		ch <- prometheus.MustNewConstMetric(replays, prometheus.CounterValue, float64(st.Replays))
 		ch <- prometheus.MustNewConstMetric(scrubbed, prometheus.CounterValue, float64(st.Scrubbed))
+		ch <- prometheus.MustNewConstMetric(misses, prometheus.CounterValue, float64(st.Cache.Misses))
+		ch <- prometheus.MustNewConstMetric(entries, prometheus.GaugeValue, float64(st.Cache.Entries))
+		ch <- prometheus.MustNewConstMetric(cbytes, prometheus.GaugeValue, float64(st.Cache.Bytes))
 	}}
 }
 

@@ -45,7 +45,7 @@ type RawRange struct {
 type RawReadTx interface {
 	// Get returns the value stored at key, or ErrNotFound. The returned
 	// slice is valid only until the next call on the transaction and must
-	// not be modified.
+	// not be modified. Get keeps no reference to key: the caller reuses it.
 	Get(key []byte) ([]byte, error)
 	// Range calls yield for each entry of r in order (descending when
 	// r.Reverse), at most r.Limit of them when r.Limit > 0, and stops early

@@ -19,6 +19,9 @@ type reader struct {
 	// over a limit or a write failed, and it must not commit.
 	err  error
 	done bool
+	// kbuf holds the physical key of the last Get: RawReadTx.Get keeps
+	// no reference to its key.
+	kbuf []byte
 }
 
 var _ ReadTx = (*reader)(nil)
@@ -45,7 +48,8 @@ func (r *reader) Get(key []byte) ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	head, err := r.raw.Get(areaKey(areaHead, key))
+	r.kbuf = appendEncodedKey(append(r.kbuf[:0], areaHead), key)
+	head, err := r.raw.Get(r.kbuf)
 	if err != nil {
 		return nil, err
 	}

@@ -124,6 +124,15 @@ func TestMetrics(t *testing.T) {
 	if v := metricValue(t, text, "strongroom_storage_commits_total", ``); v < 10 {
 		t.Errorf("commits: %v", v)
 	}
+	if v := metricValue(t, text, "strongroom_storage_read_cache_entries", ``); v < 1 {
+		t.Errorf("read cache entries after reads: %v", v)
+	}
+	if v := metricValue(t, text, "strongroom_storage_read_cache_bytes", ``); v < 1 {
+		t.Errorf("read cache bytes after reads: %v", v)
+	}
+	if v := metricValue(t, text, "strongroom_storage_read_cache_misses_total", ``); v < 1 {
+		t.Errorf("read cache misses: %v (the first reads miss)", v)
+	}
 	if v := metricValue(t, text, "strongroom_storage_transaction_duration_seconds_count", `{kind="update"}`); v < 10 {
 		t.Errorf("update transactions: %v, want at least the 10 puts", v)
 	}

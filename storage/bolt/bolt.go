@@ -49,6 +49,7 @@ type config struct {
 	batchDelay  time.Duration
 	maxBatch    int
 	serial      bool
+	cacheSize   int
 }
 
 // WithLockTimeout sets how long Open waits for the file lock; d <= 0 means
@@ -91,6 +92,13 @@ func WithMaxBatchSize(n int) Option {
 	}
 }
 
+// WithReadCacheSize sets the most bytes the read cache holds (see
+// cache.go); n <= 0 turns the cache off. The default is
+// DefaultReadCacheSize.
+func WithReadCacheSize(n int) Option {
+	return func(c *config) { c.cacheSize = max(n, 0) }
+}
+
 // WithoutGroupCommit gives every Update its own bbolt transaction and fsync,
 // run on the caller's goroutine, as bbolt's DB.Update does.
 func WithoutGroupCommit() Option {
@@ -122,6 +130,9 @@ type DB struct {
 	// readers is held shared by every read transaction and exclusively by
 	// Scrub, so that no reader sees a page Scrub overwrites.
 	readers sync.RWMutex
+
+	// cache serves warm point reads (nil: off); see cache.go.
+	cache *readCache
 }
 
 var _ storage.RawStore = (*DB)(nil)
@@ -129,7 +140,8 @@ var _ storage.RawStore = (*DB)(nil)
 // OpenRaw opens or creates the database file at path like Open, without
 // storage.Wrap.
 func OpenRaw(path string, opts ...Option) (*DB, error) {
-	cfg := config{lockTimeout: DefaultLockTimeout, batchDelay: DefaultBatchDelay, maxBatch: DefaultMaxBatchSize}
+	cfg := config{lockTimeout: DefaultLockTimeout, batchDelay: DefaultBatchDelay, maxBatch: DefaultMaxBatchSize,
+		cacheSize: DefaultReadCacheSize}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -156,6 +168,9 @@ func OpenRaw(path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("bolt: open %s: create bucket: %w", path, translate(err))
 	}
 	d := &DB{db: bdb, path: path, serial: cfg.serial}
+	if cfg.cacheSize > 0 {
+		d.cache = newReadCache(cfg.cacheSize)
+	}
 	d.group.init(cfg.batchDelay, cfg.maxBatch)
 	return d, nil
 }
@@ -184,11 +199,28 @@ func (d *DB) Update(ctx context.Context, fn func(tx storage.RawTx) error) error 
 
 // updateSerial runs fn in its own bbolt transaction.
 func (d *DB) updateSerial(fn func(tx storage.RawTx) error) error {
-	var fnErr error
+	var (
+		fnErr    error
+		log      []op
+		starting bool
+	)
+	defer func() {
+		if starting {
+			d.cache.commitEnded([][]op{log})
+		}
+	}()
 	err := d.db.Update(func(btx *bbolt.Tx) error {
 		t := &tx{b: btx.Bucket(bucket)}
+		if d.cache != nil {
+			t.log = &log
+		}
 		defer t.end()
 		fnErr = fn(t)
+		if fnErr == nil && d.cache != nil {
+			// bbolt commits when this function returns.
+			d.cache.commitStarting([][]op{log})
+			starting = true
+		}
 		return fnErr
 	})
 	if fnErr != nil {
@@ -213,6 +245,16 @@ type Stats struct {
 	Replays uint64
 	// Scrubbed is the number of free pages Scrub overwrote.
 	Scrubbed uint64
+	// Cache describes the read cache.
+	Cache CacheStats
+}
+
+// CacheStats returns the state of d's read cache (zero when it is off).
+func (d *DB) CacheStats() CacheStats {
+	if d.cache == nil {
+		return CacheStats{}
+	}
+	return d.cache.stats()
 }
 
 // Stats returns the counters of d.
@@ -222,24 +264,30 @@ func (d *DB) Stats() Stats {
 		Commits:  d.stats.commits.Load(),
 		Replays:  d.stats.replays.Load(),
 		Scrubbed: d.stats.scrubbed.Load(),
+		Cache:    d.CacheStats(),
 	}
 }
 
 // View implements storage.RawStore with a bbolt read-only transaction.
+// Point reads of warm keys are served by the read cache (cache.go), which
+// gives them the values of the transaction's snapshot.
 func (d *DB) View(_ context.Context, fn func(tx storage.RawReadTx) error) error {
 	d.readers.RLock()
 	defer d.readers.RUnlock()
-	var fnErr error
-	err := d.db.View(func(btx *bbolt.Tx) error {
-		t := &tx{b: btx.Bucket(bucket)}
-		defer t.end()
-		fnErr = fn(t)
-		return fnErr
-	})
-	if fnErr != nil {
-		return fnErr
+	t := &tx{cache: d.cache}
+	if d.cache != nil {
+		t.g0 = d.cache.gen.Load() // before the snapshot is taken
 	}
-	return translate(err)
+	btx, err := d.db.Begin(false)
+	if err != nil {
+		return translate(err)
+	}
+	t.btx = btx
+	defer func() {
+		t.end()
+		_ = btx.Rollback() // a read-only transaction has nothing to lose
+	}()
+	return fn(t)
 }
 
 // Close implements storage.RawStore. It waits for transactions in progress.
@@ -276,8 +324,15 @@ func (d *DB) Path() string { return d.path }
 // memory map and are valid only while the transaction lasts; storage.Wrap
 // copies what it keeps.
 type tx struct {
+	// b is the bucket; in a read transaction it is looked up on first use
+	// from btx, since reads the cache serves do not need it.
 	b    *bbolt.Bucket
+	btx  *bbolt.Tx
 	done bool
+	// cache, in a read transaction, serves and keeps point reads for a
+	// snapshot taken after generation g0 (see cache.go).
+	cache *readCache
+	g0    uint64
 	// log, when not nil, records every write that succeeded, for replay
 	// in a group commit (see group.go).
 	log *[]op
@@ -291,13 +346,29 @@ var errTxDone = fmt.Errorf("bolt: transaction used after its function returned: 
 
 func (t *tx) end() { t.done = true }
 
+// bucket returns the bucket, looking it up in a read transaction.
+func (t *tx) bucket() *bbolt.Bucket {
+	if t.b == nil {
+		t.b = t.btx.Bucket(bucket)
+	}
+	return t.b
+}
+
 func (t *tx) Get(key []byte) ([]byte, error) {
 	if t.done {
 		return nil, errTxDone
 	}
-	v := t.b.Get(key)
+	if t.cache != nil {
+		if v, ok := t.cache.get(key, t.g0); ok {
+			return v, nil
+		}
+	}
+	v := t.bucket().Get(key)
 	if v == nil {
 		return nil, storage.ErrNotFound
+	}
+	if t.cache != nil {
+		t.cache.put(key, v, t.g0)
 	}
 	return v, nil
 }
@@ -306,7 +377,7 @@ func (t *tx) Range(r storage.RawRange, yield func(key, value []byte) bool) error
 	if t.done {
 		return errTxDone
 	}
-	c := t.b.Cursor()
+	c := t.bucket().Cursor()
 	var k, v []byte
 	n := 0
 	if !r.Reverse {

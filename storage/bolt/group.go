@@ -344,7 +344,11 @@ func (d *DB) runBatch(batch []*call) {
 		finished = true
 		return
 	}
-	err = translate(btx.Commit()) // Commit closes btx, also when it fails
+	logs := make([][]op, len(ok))
+	for i, c := range ok {
+		logs[i] = c.log
+	}
+	err = d.commit(btx, logs)
 	btx = nil
 	if err == nil {
 		d.stats.commits.Add(1)
@@ -353,6 +357,16 @@ func (d *DB) runBatch(batch []*call) {
 		c.done, c.err, c.log = true, err, nil
 	}
 	finished = true
+}
+
+// commit commits btx, which holds the writes of logs, announcing them to the
+// read cache (Commit closes btx, also when it fails).
+func (d *DB) commit(btx *bbolt.Tx, logs [][]op) error {
+	if d.cache != nil {
+		d.cache.commitStarting(logs)
+		defer d.cache.commitEnded(logs)
+	}
+	return translate(btx.Commit())
 }
 
 // runCall runs the function of c in btx, recording its writes in c.log. A

@@ -1,0 +1,310 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/strongroom/strongroom/storage"
+	"github.com/strongroom/strongroom/storage/bolt"
+	"github.com/strongroom/strongroom/storage/storagetest"
+)
+
+func TestConformanceWithoutReadCache(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		s, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithReadCacheSize(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestConformanceTinyReadCache runs the suite with a cache that holds a
+// few records at most, so that it is always evicting.
+func TestConformanceTinyReadCache(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		s, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithReadCacheSize(600))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func set(t *testing.T, s storage.Store, kv ...string) {
+	t.Helper()
+	err := s.Update(t.Context(), func(tx storage.Tx) error {
+		for i := 0; i < len(kv); i += 2 {
+			if err := tx.Set([]byte(kv[i]), []byte(kv[i+1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantValue(t *testing.T, s storage.Store, key, want string) {
+	t.Helper()
+	v, err := get(t, s, key)
+	if want == "" {
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("%s: got %q, %v; want not found", key, v, err)
+		}
+		return
+	}
+	if err != nil || string(v) != want {
+		t.Fatalf("%s: got %q, %v; want %q", key, v, err, want)
+	}
+}
+
+// TestReadCacheServesWarmReads checks that a second read of a key is
+// served by the cache (no miss counted), and that every kind of write
+// (set, delete, range delete, with and without group commit) is seen by
+// the next read.
+func TestReadCacheServesWarmReads(t *testing.T) {
+	for _, opts := range [][]bolt.Option{nil, {bolt.WithoutGroupCommit()}} {
+		raw, s := openGroup(t, opts...)
+		set(t, s, "a", "1", "b", "1")
+		wantValue(t, s, "a", "1")
+		misses := raw.CacheStats().Misses
+		wantValue(t, s, "a", "1")
+		if m := raw.CacheStats().Misses; m != misses {
+			t.Fatalf("a warm read missed the cache (%d misses, then %d)", misses, m)
+		}
+		if st := raw.CacheStats(); st.Entries == 0 || st.Bytes == 0 {
+			t.Fatalf("cache holds nothing after reads: %+v", st)
+		}
+
+		set(t, s, "a", "2")
+		wantValue(t, s, "a", "2")
+		wantValue(t, s, "a", "2")
+		err := s.Update(t.Context(), func(tx storage.Tx) error { return tx.Delete([]byte("a")) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantValue(t, s, "a", "")
+		wantValue(t, s, "b", "1")
+		err = s.Update(t.Context(), func(tx storage.Tx) error { return tx.DeleteRange([]byte("a"), []byte("c")) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantValue(t, s, "b", "")
+		set(t, s, "b", "3")
+		wantValue(t, s, "b", "3")
+		wantValue(t, s, "b", "3")
+	}
+}
+
+// TestReadCacheKeepsSnapshots checks the two ways a cache could show a
+// read transaction a value from after its snapshot: a value cached by a
+// newer transaction, and a value cached by an older one that a commit has
+// since replaced.
+func TestReadCacheKeepsSnapshots(t *testing.T) {
+	_, s := openGroup(t)
+	// A writer waits for the readers when bbolt grows its memory map: grow
+	// it now, so that the writes below do not wait for the transactions
+	// this test holds open.
+	set(t, s, "filler", string(bytes.Repeat([]byte("f"), 4<<20)))
+	set(t, s, "k", "1", "j", "1")
+
+	// An old transaction must not be given a value cached after it began.
+	began, wrote := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- s.View(context.Background(), func(tx storage.ReadTx) error {
+			close(began)
+			<-wrote
+			v, err := tx.Get([]byte("k"))
+			if err != nil || string(v) != "1" {
+				return fmt.Errorf("old transaction read k = %q, %v; want its snapshot's 1", v, err)
+			}
+			return nil
+		})
+	}()
+	<-began
+	set(t, s, "k", "2")
+	wantValue(t, s, "k", "2") // cached now, by a newer transaction
+	wantValue(t, s, "k", "2")
+	close(wrote)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+
+	// A transaction that read k from the cache must read j as of the same
+	// snapshot after a commit changed both.
+	wantValue(t, s, "j", "1")
+	wantValue(t, s, "k", "2")
+	readK, wrote := make(chan struct{}), make(chan struct{})
+	go func() {
+		errc <- s.View(context.Background(), func(tx storage.ReadTx) error {
+			if v, err := tx.Get([]byte("k")); err != nil || string(v) != "2" {
+				return fmt.Errorf("k = %q, %v; want 2", v, err)
+			}
+			close(readK)
+			<-wrote
+			for _, key := range []string{"j", "k"} {
+				if v, err := tx.Get([]byte(key)); err != nil || (key == "j" && string(v) != "1") || (key == "k" && string(v) != "2") {
+					return fmt.Errorf("after a commit, the transaction read %s = %q, %v: not its snapshot", key, v, err)
+				}
+			}
+			return nil
+		})
+	}()
+	<-readK
+	set(t, s, "k", "3", "j", "3")
+	close(wrote)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// The old transaction's reads must not have been cached.
+	wantValue(t, s, "j", "3")
+	wantValue(t, s, "k", "3")
+}
+
+// TestReadCacheConsistentUnderWrites runs writers that set a group of
+// keys to one value per transaction (and now and then delete them all by
+// range) against readers that read the group in one transaction, in a
+// random order, and fail if they ever see two values. The writers pause
+// between transactions, so that readers cache values and are served from
+// the cache most of the time; the test checks that they were.
+func TestReadCacheConsistentUnderWrites(t *testing.T) {
+	raw, s := openGroup(t)
+	const keys = 6
+	key := func(i int) []byte { return []byte("group/" + strconv.Itoa(i)) }
+	write := func(n int) error {
+		return s.Update(context.Background(), func(tx storage.Tx) error {
+			if n%50 == 49 {
+				return tx.DeleteRange([]byte("group/"), []byte("group0"))
+			}
+			for i := range keys {
+				if err := tx.Set(key(i), []byte(strconv.Itoa(n))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := write(0); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var (
+		wg        sync.WaitGroup
+		reads     atomic.Uint64
+		failed    atomic.Pointer[string]
+		writerErr atomic.Pointer[error]
+	)
+	for w := range 2 {
+		wg.Go(func() {
+			for n := 1 + w; ; n += 2 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := write(n); err != nil {
+					writerErr.Store(&err)
+					return
+				}
+				time.Sleep(time.Duration(n%5) * 100 * time.Microsecond)
+			}
+		})
+	}
+	for r := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := s.View(context.Background(), func(tx storage.ReadTx) error {
+					var first []byte
+					for j := range keys {
+						v, err := tx.Get(key((j + i + r) % keys))
+						if errors.Is(err, storage.ErrNotFound) {
+							v, err = []byte("none"), nil
+						}
+						if err != nil {
+							return err
+						}
+						if j == 0 {
+							first = v
+						} else if !bytes.Equal(v, first) {
+							return fmt.Errorf("one transaction read %q and %q", first, v)
+						}
+					}
+					return nil
+				})
+				reads.Add(keys)
+				if err != nil {
+					msg := err.Error()
+					failed.Store(&msg)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if e := writerErr.Load(); e != nil {
+		t.Fatal(*e)
+	}
+	if m := failed.Load(); m != nil {
+		t.Fatalf("a reader saw two snapshots: %s", *m)
+	}
+	st := raw.CacheStats()
+	n := reads.Load()
+	t.Logf("%d point reads, %d cache misses, %d values cached", n, st.Misses, st.Stored)
+	if n < 1000 || st.Misses > n*9/10 {
+		t.Fatalf("%d reads, %d missed the cache: the cache was not exercised", n, st.Misses)
+	}
+}
+
+// TestReadCacheBounded checks that the cache stays within its size, that
+// chunks of large values are not kept, and that evicted values read back.
+func TestReadCacheBounded(t *testing.T) {
+	const limit = 64 << 10
+	raw, s := openGroup(t, bolt.WithReadCacheSize(limit))
+	val := bytes.Repeat([]byte("v"), 1000)
+	for i := range 200 {
+		set(t, s, fmt.Sprintf("key%03d", i), string(val)+strconv.Itoa(i))
+	}
+	for range 2 {
+		for i := range 200 {
+			wantValue(t, s, fmt.Sprintf("key%03d", i), string(val)+strconv.Itoa(i))
+		}
+	}
+	st := raw.CacheStats()
+	if st.Bytes > limit || st.Entries >= 200 || st.Entries == 0 {
+		t.Fatalf("cache of %d bytes holds %d entries, %d bytes", limit, st.Entries, st.Bytes)
+	}
+
+	raw, s = openGroup(t)
+	big := bytes.Repeat([]byte("0123456789"), 100_000) // chunked
+	err := s.Update(t.Context(), func(tx storage.Tx) error { return tx.Set([]byte("big"), big) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		v, err := get(t, s, "big")
+		if err != nil || !bytes.Equal(v, big) {
+			t.Fatalf("big value: %d bytes, %v", len(v), err)
+		}
+	}
+	if st := raw.CacheStats(); st.Bytes > 1024 {
+		t.Fatalf("reading a %d-byte value cached %d bytes (%d entries): its chunks were kept", len(big), st.Bytes, st.Entries)
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/strongroom/strongroom/engine"
@@ -232,7 +231,7 @@ func (s *Server) dispatch(c echo.Context) error {
 	// Vault's default custom response header.
 	h["Strict-Transport-Security"] = hsts
 
-	r := &request{ctx: ctx, id: uuid.NewString(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root, start: start}
+	r := &request{ctx: ctx, id: newRequestID(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root, start: start}
 	var err error
 	r.wrapTTL, err = checkWrapTTL(req.Header)
 	if err == nil {
@@ -422,10 +421,10 @@ func (s *Server) useToken(ctx context.Context, r *request, e *token.Entry) (func
 
 // requestToken reads X-Vault-Token, or an Authorization: Bearer header.
 func requestToken(r *http.Request) string {
-	if t := r.Header.Get("X-Vault-Token"); t != "" {
+	if t := header(r.Header, "X-Vault-Token"); t != "" {
 		return t
 	}
-	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "Bearer ") {
+	if a := header(r.Header, "Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "Bearer ") {
 		return strings.TrimSpace(a[7:])
 	}
 	return ""

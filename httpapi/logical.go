@@ -30,7 +30,7 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 	}
 	if op == engine.OpPatch {
 		// Vault's HTTP layer (http/logical.go) answers 415 before any engine.
-		if ct := c.Request().Header.Get("Content-Type"); ct != mergePatchType {
+		if ct := header(c.Request().Header, "Content-Type"); ct != mergePatchType {
 			return engine.Errorf(errUnsupportedMediaType, "PATCH requires Content-Type of %s, provided %s", mergePatchType, ct)
 		}
 	}
@@ -80,7 +80,7 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 	}
 	resp, err := backend.HandleRequest(ctx, &engine.Request{
 		ID: r.id, Operation: op, MountPath: mountPath, Path: rest, Body: r.body,
-		ContentType: c.Request().Header.Get("Content-Type"), Query: q,
+		ContentType: header(c.Request().Header, "Content-Type"), Query: q,
 		ClientToken: r.token, Sudo: sudo, RemoteAddr: c.RealIP(),
 	})
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 // Vault node's do) with 404 "namespace not found", and every other path
 // with 403, as an existing namespace does without a valid token.
 func (s *Server) resolveNamespace(c echo.Context, r *request) error {
-	name := strings.Trim(c.Request().Header.Get("X-Vault-Namespace"), "/")
+	name := strings.Trim(header(c.Request().Header, "X-Vault-Namespace"), "/")
 	if name == "root" {
 		name = ""
 	}

@@ -23,6 +23,10 @@ type Request struct {
 	Sudo bool
 	// RemoteAddr is the client's address, for audit and login records.
 	RemoteAddr string
+	// Ignored lists the body's parameters the engine did not read (see
+	// NoteIgnored), for the front door's warning.
+	Ignored []string
+	noted   bool
 }
 
 // Response is an engine's answer. The front door writes it in Vault's

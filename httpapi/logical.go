@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -78,13 +79,20 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 		q = c.QueryParams()
 		q.Del("list")
 	}
-	resp, err := backend.HandleRequest(ctx, &engine.Request{
+	ereq := &engine.Request{
 		ID: r.id, Operation: op, MountPath: mountPath, Path: rest, Body: r.body,
 		ContentType: header(c.Request().Header, "Content-Type"), Query: q,
 		ClientToken: r.token, Sudo: sudo, RemoteAddr: c.RealIP(),
-	})
+	}
+	resp, err := backend.HandleRequest(ctx, ereq)
 	if err != nil {
 		return err
+	}
+	// Vault's framework warns of parameters the path does not take on any
+	// response it writes, after the handler's own warnings; a handler
+	// answering nothing (204) gets none.
+	if len(ereq.Ignored) > 0 && resp != nil && (resp.Data != nil || resp.Auth != nil || len(resp.Warnings) > 0) {
+		resp.Warnings = append(slices.Clip(resp.Warnings), engine.IgnoredWarning(ereq.Ignored))
 	}
 	return s.respondLogical(c, r, resp)
 }

@@ -129,6 +129,7 @@ func (b *v2Backend) writeData(ctx context.Context, path string, req *engine.Requ
 	if err := decodeBody(req.Body, &in); err != nil {
 		return nil, err
 	}
+	req.NoteIgnored(&in)
 	if !present(in.Data) {
 		return nil, badRequest("no data provided")
 	}
@@ -157,6 +158,7 @@ func (b *v2Backend) patchData(ctx context.Context, path string, req *engine.Requ
 	if err := decodeBody(req.Body, &in); err != nil {
 		return nil, err
 	}
+	req.NoteIgnored(&in)
 	if !present(in.Data) {
 		return nil, badRequest("no data provided")
 	}

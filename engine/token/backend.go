@@ -59,7 +59,7 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		var in struct {
 			Token string `json:"token"`
 		}
-		if err := decode(req.Body, &in); err != nil {
+		if err := decodeRequest(req, &in); err != nil {
 			return nil, err
 		}
 		if in.Token == "" {
@@ -77,7 +77,7 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		var in struct {
 			Token string `json:"token"`
 		}
-		if err := decode(req.Body, &in); err != nil {
+		if err := decodeRequest(req, &in); err != nil {
 			return nil, err
 		}
 		if in.Token == "" {
@@ -90,7 +90,7 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		var in struct {
 			Token string `json:"token"`
 		}
-		if err := decode(req.Body, &in); err != nil {
+		if err := decodeRequest(req, &in); err != nil {
 			return nil, err
 		}
 		if in.Token == "" {
@@ -150,6 +150,15 @@ type CreateRequest struct {
 	NumUses         engine.Int        `json:"num_uses"`
 	Type            string            `json:"type"`
 	ID              string            `json:"id"`
+	// EntityAlias, Lease and RoleName are in the field schema of Vault's
+	// path but Strongroom does not act on them; they are named here so that
+	// they are not warned of as unrecognized (the api client always sends
+	// entity_alias). Identity entities do not exist here; lease is
+	// deprecated and OpenBao's token store reads it nowhere either
+	// (internal/vault/token_store.go).
+	EntityAlias string `json:"entity_alias"`
+	Lease       string `json:"lease"`
+	RoleName    string `json:"role_name"`
 }
 
 // StringList reads a JSON list of strings or a comma-separated string, as
@@ -218,7 +227,7 @@ var displayNameSanitize = regexp.MustCompile(`[^a-zA-Z0-9-]`)
 // (Vault's handleCreateCommon).
 func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, role *Role) (*engine.Response, error) {
 	var in CreateRequest
-	if err := decode(req.Body, &in); err != nil {
+	if err := decodeRequest(req, &in); err != nil {
 		return nil, err
 	}
 	now := b.now()
@@ -526,7 +535,7 @@ func (b *Backend) lookupAccessor(ctx context.Context, req *engine.Request) (*eng
 	var in struct {
 		Accessor string `json:"accessor"`
 	}
-	if err := decode(req.Body, &in); err != nil {
+	if err := decodeRequest(req, &in); err != nil {
 		return nil, err
 	}
 	var e *Entry
@@ -557,7 +566,7 @@ func (b *Backend) renew(ctx context.Context, req *engine.Request, tok string) (*
 	var in struct {
 		Increment engine.Duration `json:"increment"`
 	}
-	if err := decode(req.Body, &in); err != nil {
+	if err := decodeRequest(req, &in); err != nil {
 		return nil, err
 	}
 	var resp *engine.Response
@@ -623,7 +632,7 @@ func (b *Backend) revokeAccessor(ctx context.Context, req *engine.Request) error
 	var in struct {
 		Accessor string `json:"accessor"`
 	}
-	if err := decode(req.Body, &in); err != nil {
+	if err := decodeRequest(req, &in); err != nil {
 		return err
 	}
 	err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {
@@ -671,4 +680,14 @@ func (b *Backend) Tidy(ctx context.Context, limit int) (int, error) {
 		b.Cache.Clear()
 	}
 	return len(expired), err
+}
+
+// decodeRequest decodes the request's JSON body into v (see decode) and
+// notes the parameters v does not take, which the front door warns of.
+func decodeRequest(req *engine.Request, v any) error {
+	if err := decode(req.Body, v); err != nil {
+		return err
+	}
+	req.NoteIgnored(v)
+	return nil
 }

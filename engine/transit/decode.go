@@ -162,7 +162,17 @@ func decode(req *engine.Request, dst any) error {
 		}
 		return decodeJSON(raw, dst)
 	}
-	return decodeJSON(req.Body, dst)
+	return decodeBody(req, dst)
+}
+
+// decodeBody decodes the request's JSON body into dst (see decodeJSON) and
+// notes the parameters dst does not take, which the front door warns of.
+func decodeBody(req *engine.Request, dst any) error {
+	if err := decodeJSON(req.Body, dst); err != nil {
+		return err
+	}
+	req.NoteIgnored(dst)
+	return nil
 }
 
 func decodeJSON(raw []byte, dst any) error {

@@ -23,7 +23,7 @@ type datakeyRequest struct {
 
 func (b *Backend) pathDatakey(ctx context.Context, req *engine.Request, kind, name string) (*engine.Response, error) {
 	var in datakeyRequest
-	if err := decodeJSON(req.Body, &in); err != nil {
+	if err := decodeBody(req, &in); err != nil {
 		return nil, err
 	}
 	var plaintextAllowed bool

@@ -24,7 +24,7 @@ type hashRequest struct {
 
 func (b *Backend) pathHash(_ context.Context, req *engine.Request, urlAlg string) (*engine.Response, error) {
 	var in hashRequest
-	if err := decodeJSON(req.Body, &in); err != nil {
+	if err := decodeBody(req, &in); err != nil {
 		return nil, err
 	}
 	if in.Input == nil {

@@ -87,7 +87,7 @@ type hmacResult struct {
 
 func (b *Backend) pathHMAC(ctx context.Context, req *engine.Request, name, urlAlg string) (*engine.Response, error) {
 	var in hmacRequest
-	if err := decodeJSON(req.Body, &in); err != nil {
+	if err := decodeBody(req, &in); err != nil {
 		return nil, err
 	}
 	alg := urlAlg

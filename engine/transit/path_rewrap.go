@@ -34,7 +34,7 @@ type rewrapItem struct {
 
 func (b *Backend) pathRewrap(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
 	var in rewrapRequest
-	if err := decodeJSON(req.Body, &in); err != nil {
+	if err := decodeBody(req, &in); err != nil {
 		return nil, err
 	}
 	var dec batch[decryptItem]

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	vault "github.com/hashicorp/vault/api"
+)
+
+// TestUnrecognizedParametersWarned checks Vault's warning for body
+// parameters a path does not take ("Endpoint ignored these unrecognized
+// parameters: [...]", sdk/framework/backend.go): on transit, KV v2, the
+// token store and AppRole responses with data, sorted, after the
+// handler's own warnings; never for the parameters the Vault client sends
+// itself (the token create request always carries entity_alias), never on
+// a 204, and never for names inside nested objects.
+func TestUnrecognizedParametersWarned(t *testing.T) {
+	c, lg := transitServer(t)
+	want := func(what string, s *vault.Secret, warnings ...string) {
+		t.Helper()
+		if s == nil {
+			t.Fatalf("%s: no response", what)
+		}
+		if !slices.Equal(s.Warnings, warnings) {
+			t.Fatalf("%s: warnings %q, want %q", what, s.Warnings, warnings)
+		}
+	}
+	write(t, lg, "transit/keys/k", nil)
+	want("encrypt", write(t, lg, "transit/encrypt/k", map[string]any{"plaintext": b64s("x")}))
+	want("encrypt with typos", write(t, lg, "transit/encrypt/k", map[string]any{"plaintext": b64s("x"), "contxt": "c", "key_verison": 1}),
+		"Endpoint ignored these unrecognized parameters: [contxt key_verison]")
+	want("batch items are not checked", write(t, lg, "transit/encrypt/k", map[string]any{
+		"batch_input": []map[string]any{{"plaintext": b64s("x"), "bogus": 1}}}))
+
+	if err := c.Sys().Mount("secret", &vault.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.KVv2("secret").Put(t.Context(), "app", map[string]any{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	want("kv put", write(t, lg, "secret/data/app", map[string]any{"data": map[string]any{"k": "v2"}}))
+	want("kv put with a typo", write(t, lg, "secret/data/app", map[string]any{"data": map[string]any{"k": "v3"}, "optoins": map[string]any{"cas": 2}}),
+		"Endpoint ignored these unrecognized parameters: [optoins]")
+
+	tok, err := c.Auth().Token().Create(&vault.TokenCreateRequest{Policies: []string{"default"}, DisplayName: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("token create by the client", tok)
+	want("token create with a typo", write(t, lg, "auth/token/create", map[string]any{"polices": "default", "ttl": "1h"}),
+		"Endpoint ignored these unrecognized parameters: [polices]")
+	// A handler's own warning comes first, as in Vault.
+	want("token create capped, with a typo", write(t, lg, "auth/token/create", map[string]any{"policies": "nope", "bogus": true}),
+		`Policy "nope" does not exist`, "Endpoint ignored these unrecognized parameters: [bogus]")
+
+	renewed, err := c.Auth().Token().Renew(tok.Auth.ClientToken, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("token renew by the client (token, then increment, read in two stages)", renewed)
+
+	// A 204 stays a 204.
+	s, err := lg.Write("auth/token/roles/r", map[string]any{"bogus": 1})
+	if err != nil || s != nil {
+		t.Fatalf("token role write with a stray parameter: %+v, %v; want 204", s, err)
+	}
+
+	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	want("approle login", approleLogin(t, c, "r", map[string]any{"token_policies": "default"}))
+}

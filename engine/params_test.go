@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+	"unicode/utf8"
+)
+
+type paramsInner struct {
+	Embedded string `json:"embedded"`
+}
+
+type paramsProbe struct {
+	paramsInner
+	Plaintext string          `json:"plaintext"`
+	Context   json.RawMessage `json:"context,omitempty"`
+	Skipped   string          `json:"-"`
+	Dash      string          `json:"-,"`
+	Untagged  int
+	hidden    int //nolint:unused // an unexported field decodes nothing
+}
+
+func TestIgnoredParams(t *testing.T) {
+	cases := []struct {
+		body string
+		want []string
+	}{
+		{`{"plaintext":"x","context":"y"}`, nil},
+		{`{"plaintext":"x","embedded":"e","-":1,"Untagged":2}`, nil},
+		{`{"plaintext":"x","typo":1,"zeta":{"plaintext":1},"alpha":[1]}`, []string{"alpha", "typo", "zeta"}},
+		{`{"typo":1,"typo":2}`, []string{"typo"}},
+		{`{"Skipped":1,"hidden":1,"Plaintext":1}`, []string{"Plaintext", "Skipped", "hidden"}}, // exact names, as Vault's schema
+		{`{"pl\u0061intext":"x","t\u00e9":1}`, []string{"té"}},
+		{`{"nested":{"deep":{"x":1}},"plaintext":"p"}`, []string{"nested"}},
+		{``, nil},
+		{`null`, nil},
+		{`[{"typo":1}]`, nil},
+		{`{"typo":`, nil},
+		{`{"plaintext":"x"} {"typo":1}`, nil},
+	}
+	for _, tc := range cases {
+		got := IgnoredParams([]byte(tc.body), &paramsProbe{})
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.body, got, tc.want)
+		}
+	}
+	if got := IgnoredParams([]byte(`{"a":1}`), map[string]any{}); got != nil {
+		t.Errorf("a map takes every parameter: %q", got)
+	}
+	if w := IgnoredWarning([]string{"a", "b"}); w != "Endpoint ignored these unrecognized parameters: [a b]" {
+		t.Errorf("warning %q is not Vault's", w)
+	}
+}
+
+// FuzzIgnoredParams holds IgnoredParams to its definition on any body: for
+// a valid JSON object, the sorted top-level member names (as encoding/json
+// decodes them) that are not paramsProbe's; for anything else, nil.
+func FuzzIgnoredParams(f *testing.F) {
+	for _, s := range []string{`{"plaintext":"x","typo":1}`, `{"a":{"b":1},"a":2}`, `[]`, `{"\u00e9":1}`, `{"x":[{"y":1}]}`, ``} {
+		f.Add([]byte(s))
+	}
+	fields := paramFields(reflectTypeOfProbe())
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := IgnoredParams(body, &paramsProbe{})
+		if !utf8.Valid(body) {
+			return // names with invalid UTF-8: decoders differ in how they repair them
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(body, &obj) != nil || obj == nil {
+			if got != nil {
+				t.Fatalf("%q is not a JSON object, got %q", body, got)
+			}
+			return
+		}
+		var want []string
+		for k := range obj {
+			if _, ok := fields[k]; !ok {
+				want = append(want, k)
+			}
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: got %q, want %q", body, got, want)
+		}
+	})
+}
+
+func reflectTypeOfProbe() reflect.Type { return reflect.TypeOf(&paramsProbe{}) }
+
+// TestNoteIgnoredInStages checks that a body decoded in stages (the token
+// store reads "token" first, then the renewal's "increment") warns only of
+// what no stage read.
+func TestNoteIgnoredInStages(t *testing.T) {
+	r := &Request{Body: []byte(`{"token":"t","increment":"1h","typo":1}`)}
+	var first struct {
+		Token string `json:"token"`
+	}
+	var second struct {
+		Increment string `json:"increment"`
+	}
+	r.NoteIgnored(&first)
+	if !slices.Equal(r.Ignored, []string{"increment", "typo"}) {
+		t.Fatalf("after the first stage: %q", r.Ignored)
+	}
+	r.NoteIgnored(&second)
+	if !slices.Equal(r.Ignored, []string{"typo"}) {
+		t.Fatalf("after the second stage: %q", r.Ignored)
+	}
+	r.NoteIgnored(map[string]any{}) // takes everything
+	if len(r.Ignored) != 0 {
+		t.Fatalf("after a stage that takes any parameter: %q", r.Ignored)
+	}
+}
+
+func BenchmarkIgnoredParamsEncryptBody(b *testing.B) {
+	body := []byte(`{"plaintext":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`)
+	for b.Loop() {
+		_ = IgnoredParams(body, &paramsProbe{})
+	}
+}

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 )
@@ -30,6 +31,11 @@ import (
 //
 // Point reads only: ranges always read the B-tree. A clear of a range
 // empties the cache (they are rare: whole mounts, tenants, chunked values).
+//
+// A value is kept the second time it is missed, not the first (a
+// "doorkeeper": only the hashes of keys missed once are remembered, at
+// most seenMax of them), so records read once and then held elsewhere, a
+// transit key loaded into its engine for one, take no room.
 type readCache struct {
 	gen atomic.Uint64
 
@@ -39,6 +45,8 @@ type readCache struct {
 	max        int
 	pending    map[string]int // keys written by commits under way
 	pendingAll int            // commits under way that clear a range
+	seen       map[uint64]struct{}
+	seed       maphash.Seed
 
 	misses, stored atomic.Uint64
 }
@@ -58,8 +66,13 @@ const maxCachedValue = 16 << 10
 // entryOverhead estimates the memory of one entry beyond its key and value.
 const entryOverhead = 96
 
+// seenMax bounds the doorkeeper's memory (about 1.5 MB when full; it is
+// then forgotten at once).
+const seenMax = 1 << 16
+
 func newReadCache(maxBytes int) *readCache {
-	return &readCache{m: map[string]*cacheEntry{}, pending: map[string]int{}, max: maxBytes}
+	return &readCache{m: map[string]*cacheEntry{}, pending: map[string]int{}, max: maxBytes,
+		seen: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
 }
 
 // get returns the cached value of key for a transaction that began after
@@ -94,6 +107,15 @@ func (c *readCache) put(key, v []byte, g0 uint64) {
 	if _, ok := c.m[string(key)]; ok {
 		return
 	}
+	h := maphash.Bytes(c.seed, key)
+	if _, ok := c.seen[h]; !ok {
+		if len(c.seen) >= seenMax {
+			clear(c.seen)
+		}
+		c.seen[h] = struct{}{}
+		return
+	}
+	delete(c.seen, h)
 	if c.bytes+size > c.max {
 		c.shrink(c.max - size)
 	}

@@ -77,6 +77,10 @@ func TestReadCacheServesWarmReads(t *testing.T) {
 		raw, s := openGroup(t, opts...)
 		set(t, s, "a", "1", "b", "1")
 		wantValue(t, s, "a", "1")
+		if st := raw.CacheStats(); st.Stored != 0 {
+			t.Fatalf("a key read once was cached: %+v", st)
+		}
+		wantValue(t, s, "a", "1") // the second miss keeps it
 		misses := raw.CacheStats().Misses
 		wantValue(t, s, "a", "1")
 		if m := raw.CacheStats().Misses; m != misses {
@@ -89,6 +93,9 @@ func TestReadCacheServesWarmReads(t *testing.T) {
 		set(t, s, "a", "2")
 		wantValue(t, s, "a", "2")
 		wantValue(t, s, "a", "2")
+		wantValue(t, s, "a", "2")
+		wantValue(t, s, "b", "1")
+		wantValue(t, s, "b", "1")
 		err := s.Update(t.Context(), func(tx storage.Tx) error { return tx.Delete([]byte("a")) })
 		if err != nil {
 			t.Fatal(err)
@@ -133,9 +140,9 @@ func TestReadCacheKeepsSnapshots(t *testing.T) {
 		})
 	}()
 	<-began
-	set(t, s, "k", "2")
-	wantValue(t, s, "k", "2") // cached now, by a newer transaction
+	setBeside(t, s, wrote, "k", "2")
 	wantValue(t, s, "k", "2")
+	wantValue(t, s, "k", "2") // cached now (a second miss), by a newer transaction
 	close(wrote)
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -143,6 +150,7 @@ func TestReadCacheKeepsSnapshots(t *testing.T) {
 
 	// A transaction that read k from the cache must read j as of the same
 	// snapshot after a commit changed both.
+	wantValue(t, s, "j", "1")
 	wantValue(t, s, "j", "1")
 	wantValue(t, s, "k", "2")
 	readK, wrote := make(chan struct{}), make(chan struct{})
@@ -162,7 +170,7 @@ func TestReadCacheKeepsSnapshots(t *testing.T) {
 		})
 	}()
 	<-readK
-	set(t, s, "k", "3", "j", "3")
+	setBeside(t, s, wrote, "k", "3", "j", "3")
 	close(wrote)
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -170,6 +178,34 @@ func TestReadCacheKeepsSnapshots(t *testing.T) {
 	// The old transaction's reads must not have been cached.
 	wantValue(t, s, "j", "3")
 	wantValue(t, s, "k", "3")
+}
+
+// setBeside is set while a read transaction is held open until release is
+// closed. Should the write wait for that reader after all (bbolt growing
+// its memory map), the reader is released and the test fails instead of
+// hanging.
+func setBeside(t *testing.T, s storage.Store, release chan struct{}, kv ...string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(context.Background(), func(tx storage.Tx) error {
+			for i := 0; i < len(kv); i += 2 {
+				if err := tx.Set([]byte(kv[i]), []byte(kv[i+1])); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("a write waited 10 s for an open read transaction")
+	}
 }
 
 // TestReadCacheConsistentUnderWrites runs writers that set a group of

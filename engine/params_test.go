@@ -17,9 +17,7 @@ type paramsProbe struct {
 	Plaintext string          `json:"plaintext"`
 	Context   json.RawMessage `json:"context,omitempty"`
 	Skipped   string          `json:"-"`
-	Dash      string          `json:"-,"`
 	Untagged  int
-	hidden    int //nolint:unused // an unexported field decodes nothing
 }
 
 func TestIgnoredParams(t *testing.T) {
@@ -28,7 +26,7 @@ func TestIgnoredParams(t *testing.T) {
 		want []string
 	}{
 		{`{"plaintext":"x","context":"y"}`, nil},
-		{`{"plaintext":"x","embedded":"e","-":1,"Untagged":2}`, nil},
+		{`{"plaintext":"x","embedded":"e","Untagged":2}`, nil},
 		{`{"plaintext":"x","typo":1,"zeta":{"plaintext":1},"alpha":[1]}`, []string{"alpha", "typo", "zeta"}},
 		{`{"typo":1,"typo":2}`, []string{"typo"}},
 		{`{"Skipped":1,"hidden":1,"Plaintext":1}`, []string{"Plaintext", "Skipped", "hidden"}}, // exact names, as Vault's schema

@@ -39,21 +39,6 @@ func TestConformanceTinyReadCache(t *testing.T) {
 	})
 }
 
-func set(t *testing.T, s storage.Store, kv ...string) {
-	t.Helper()
-	err := s.Update(t.Context(), func(tx storage.Tx) error {
-		for i := 0; i < len(kv); i += 2 {
-			if err := tx.Set([]byte(kv[i]), []byte(kv[i+1])); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func wantValue(t *testing.T, s storage.Store, key, want string) {
 	t.Helper()
 	v, err := get(t, s, key)
@@ -75,7 +60,7 @@ func wantValue(t *testing.T, s storage.Store, key, want string) {
 func TestReadCacheServesWarmReads(t *testing.T) {
 	for _, opts := range [][]bolt.Option{nil, {bolt.WithoutGroupCommit()}} {
 		raw, s := openGroup(t, opts...)
-		set(t, s, "a", "1", "b", "1")
+		storagetest.Set(t, s, "a", "1", "b", "1")
 		wantValue(t, s, "a", "1")
 		if st := raw.CacheStats(); st.Stored != 0 {
 			t.Fatalf("a key read once was cached: %+v", st)
@@ -90,7 +75,7 @@ func TestReadCacheServesWarmReads(t *testing.T) {
 			t.Fatalf("cache holds nothing after reads: %+v", st)
 		}
 
-		set(t, s, "a", "2")
+		storagetest.Set(t, s, "a", "2")
 		wantValue(t, s, "a", "2")
 		wantValue(t, s, "a", "2")
 		wantValue(t, s, "a", "2")
@@ -107,7 +92,7 @@ func TestReadCacheServesWarmReads(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantValue(t, s, "b", "")
-		set(t, s, "b", "3")
+		storagetest.Set(t, s, "b", "3")
 		wantValue(t, s, "b", "3")
 		wantValue(t, s, "b", "3")
 	}
@@ -122,8 +107,8 @@ func TestReadCacheKeepsSnapshots(t *testing.T) {
 	// A writer waits for the readers when bbolt grows its memory map: grow
 	// it now, so that the writes below do not wait for the transactions
 	// this test holds open.
-	set(t, s, "filler", string(bytes.Repeat([]byte("f"), 4<<20)))
-	set(t, s, "k", "1", "j", "1")
+	storagetest.Set(t, s, "filler", string(bytes.Repeat([]byte("f"), 4<<20)))
+	storagetest.Set(t, s, "k", "1", "j", "1")
 
 	// An old transaction must not be given a value cached after it began.
 	began, wrote := make(chan struct{}), make(chan struct{})
@@ -188,14 +173,7 @@ func setBeside(t *testing.T, s storage.Store, release chan struct{}, kv ...strin
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Update(context.Background(), func(tx storage.Tx) error {
-			for i := 0; i < len(kv); i += 2 {
-				if err := tx.Set([]byte(kv[i]), []byte(kv[i+1])); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		done <- s.Update(context.Background(), func(tx storage.Tx) error { return storagetest.SetPairs(tx, kv...) })
 	}()
 	select {
 	case err := <-done:
@@ -316,7 +294,7 @@ func TestReadCacheBounded(t *testing.T) {
 	raw, s := openGroup(t, bolt.WithReadCacheSize(limit))
 	val := bytes.Repeat([]byte("v"), 1000)
 	for i := range 200 {
-		set(t, s, fmt.Sprintf("key%03d", i), string(val)+strconv.Itoa(i))
+		storagetest.Set(t, s, fmt.Sprintf("key%03d", i), string(val)+strconv.Itoa(i))
 	}
 	for range 2 {
 		for i := range 200 {

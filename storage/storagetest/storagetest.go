@@ -79,22 +79,26 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 // errBoom is a caller error that must come back from Update unchanged.
 var errBoom = errors.New("storagetest: boom")
 
-func set(t *testing.T, s storage.Store, kv ...string) {
+// Set writes the pairs key, value, ... of kv in one Update, failing the
+// test on an error.
+func Set(t *testing.T, s storage.Store, kv ...string) {
 	t.Helper()
 	if len(kv)%2 != 0 {
 		t.Fatal("set: odd number of arguments")
 	}
-	err := s.Update(t.Context(), func(tx storage.Tx) error {
-		for i := 0; i < len(kv); i += 2 {
-			if err := tx.Set([]byte(kv[i]), []byte(kv[i+1])); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.Update(t.Context(), func(tx storage.Tx) error { return SetPairs(tx, kv...) }); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
+}
+
+// SetPairs sets the pairs key, value, ... of kv in tx.
+func SetPairs(tx storage.Tx, kv ...string) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := tx.Set([]byte(kv[i]), []byte(kv[i+1])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func get(t *testing.T, s storage.Store, key []byte) ([]byte, error) {
@@ -160,17 +164,17 @@ func randomBytes(seed uint64, n int) []byte {
 // which would hide a returned slice that aliases the memory map).
 func filler(t *testing.T, s storage.Store) {
 	t.Helper()
-	set(t, s, "filler", string(randomBytes(0, 20_000)))
+	Set(t, s, "filler", string(randomBytes(0, 20_000)))
 }
 
 func testBasics(t *testing.T, s storage.Store) {
 	filler(t, s)
 	wantMissing(t, s, []byte("a"))
-	set(t, s, "a", "1", "b", "2")
+	Set(t, s, "a", "1", "b", "2")
 	if v := mustGet(t, s, []byte("a")); string(v) != "1" {
 		t.Fatalf("Get(a) = %q, want 1", v)
 	}
-	set(t, s, "a", "one")
+	Set(t, s, "a", "one")
 	if v := mustGet(t, s, []byte("a")); string(v) != "one" {
 		t.Fatalf("Get(a) after overwrite = %q, want one", v)
 	}
@@ -196,7 +200,7 @@ func testBasics(t *testing.T, s storage.Store) {
 		t.Fatalf("Get(c) = %q: Set kept the caller's buffer", v)
 	}
 	// Empty values are values.
-	set(t, s, "empty", "")
+	Set(t, s, "empty", "")
 	if v := mustGet(t, s, []byte("empty")); len(v) != 0 {
 		t.Fatalf("Get(empty) = %q", v)
 	}
@@ -239,7 +243,7 @@ func testInvalidKeys(t *testing.T, s storage.Store) {
 }
 
 func testOwnWrites(t *testing.T, s storage.Store) {
-	set(t, s, "k1", "old", "k3", "gone")
+	Set(t, s, "k1", "old", "k3", "gone")
 	big := randomBytes(1, 250_000)
 	err := s.Update(t.Context(), func(tx storage.Tx) error {
 		if err := tx.Set([]byte("k1"), []byte("new")); err != nil {
@@ -275,7 +279,7 @@ func testOwnWrites(t *testing.T, s storage.Store) {
 }
 
 func testFailingFn(t *testing.T, s storage.Store) {
-	set(t, s, "keep", "1")
+	Set(t, s, "keep", "1")
 	err := s.Update(t.Context(), func(tx storage.Tx) error {
 		if err := tx.Set([]byte("keep"), []byte("2")); err != nil {
 			return err
@@ -335,7 +339,7 @@ func testRangeOrder(t *testing.T, s storage.Store) {
 	for _, k := range shuffled {
 		kv = append(kv, k, "v:"+k)
 	}
-	set(t, s, kv...)
+	Set(t, s, kv...)
 	want := slices.Clone(orderedKeys)
 	slices.SortFunc(want, func(a, b string) int { return bytes.Compare([]byte(a), []byte(b)) })
 	if !slices.Equal(want, orderedKeys) {
@@ -389,7 +393,7 @@ func testRangeOptions(t *testing.T, s storage.Store) {
 	for i := range 20 {
 		kv = append(kv, fmt.Sprintf("r/%02d", i), fmt.Sprintf("value %d", i))
 	}
-	set(t, s, append(kv, "q", "before", "s", "after")...)
+	Set(t, s, append(kv, "q", "before", "s", "after")...)
 	filler(t, s)
 	pr := storage.PrefixRange([]byte("r/"))
 
@@ -438,7 +442,7 @@ func testRangeOptions(t *testing.T, s storage.Store) {
 }
 
 func testRangeBounds(t *testing.T, s storage.Store) {
-	set(t, s, "a", "1", "b", "2", "c", "3")
+	Set(t, s, "a", "1", "b", "2", "c", "3")
 	cases := []struct {
 		begin, end []byte
 		want       []string
@@ -484,7 +488,7 @@ func testPaging(t *testing.T, s storage.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set(t, s, "pagf", "outside", "pag", "outside")
+	Set(t, s, "pagf", "outside", "pag", "outside")
 
 	// Forward: Begin = last key + 0x00.
 	r := storage.PrefixRange([]byte("page/"))
@@ -535,7 +539,7 @@ func testDeleteRange(t *testing.T, s storage.Store) {
 	for c := 'a'; c <= 'z'; c++ {
 		kv = append(kv, string(c), string(c))
 	}
-	set(t, s, kv...)
+	Set(t, s, kv...)
 	big := randomBytes(3, 350_000)
 	err := s.Update(t.Context(), func(tx storage.Tx) error {
 		if err := tx.Set([]byte("d-big"), big); err != nil {
@@ -834,7 +838,7 @@ func testConcurrentSetLarge(t *testing.T, s storage.Store) {
 // changes two keys together, and every View reads them equal, even when it
 // reads them with writes in between.
 func testViewSnapshot(t *testing.T, s storage.Store) {
-	set(t, s, "pair/a", "0", "pair/b", "0")
+	Set(t, s, "pair/a", "0", "pair/b", "0")
 	stop := make(chan struct{})
 	var writes atomic.Int64
 	var wg sync.WaitGroup
@@ -1079,7 +1083,7 @@ func testChunkedValues(t *testing.T, s storage.Store) {
 	for i, n := range valueSizes {
 		k := fmt.Sprintf("v/%d", n)
 		values[k] = randomBytes(uint64(10+i), n)
-		set(t, s, k, string(values[k]))
+		Set(t, s, k, string(values[k]))
 	}
 	for k, want := range values {
 		if got := mustGet(t, s, []byte(k)); !bytes.Equal(got, want) {
@@ -1259,7 +1263,7 @@ func testLargeValues(t *testing.T, s storage.Store) {
 		t.Fatalf("SetLarge over a large value: %v", err)
 	}
 	check([]byte("large/40"), v32)
-	set(t, s, "large/32", "small")
+	Set(t, s, "large/32", "small")
 	if v := mustGet(t, s, []byte("large/32")); string(v) != "small" {
 		t.Fatalf("large value overwritten by Set: %d bytes", len(v))
 	}
@@ -1341,7 +1345,7 @@ func testSetLarge(t *testing.T, s storage.Store) {
 }
 
 func testClose(t *testing.T, s storage.Store) {
-	set(t, s, "a", "1")
+	Set(t, s, "a", "1")
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

@@ -88,13 +88,7 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 	if err != nil {
 		return err
 	}
-	// Vault's framework warns of parameters the path does not take on any
-	// response it writes, after the handler's own warnings; a handler
-	// answering nothing (204) gets none.
-	if len(ereq.Ignored) > 0 && resp != nil && (resp.Data != nil || resp.Auth != nil || len(resp.Warnings) > 0) {
-		resp.Warnings = append(slices.Clip(resp.Warnings), engine.IgnoredWarning(ereq.Ignored))
-	}
-	return s.respondLogical(c, r, resp)
+	return s.respondLogical(c, r, warnIgnored(ereq, resp))
 }
 
 // deniedUnknown authorises a request to a path nothing serves as if it
@@ -141,6 +135,17 @@ func (s *Server) route(ctx context.Context, r *request, path string) (string, en
 		return "", nil, "", err
 	}
 	return entry.Path, backend, rest, nil
+}
+
+// warnIgnored adds to resp the warning for the parameters of req that the
+// engine did not read. Vault's framework warns of them on any response it
+// writes, after the handler's own warnings; a handler answering nothing
+// (204) gets none.
+func warnIgnored(req *engine.Request, resp *engine.Response) *engine.Response {
+	if len(req.Ignored) > 0 && resp != nil && (resp.Data != nil || resp.Auth != nil || len(resp.Warnings) > 0) {
+		resp.Warnings = append(slices.Clip(resp.Warnings), engine.IgnoredWarning(req.Ignored))
+	}
+	return resp
 }
 
 // respondLogical writes an engine response: 204 without data, else the
@@ -220,12 +225,13 @@ func (s *Server) toolsRoute() *route {
 		if err := s.check(c, r); err != nil {
 			return err
 		}
-		resp, err := transit.Tools(r.ctx, &engine.Request{ID: r.id, Operation: engine.OpUpdate,
-			Path: strings.TrimPrefix(r.path, "sys/tools/"), Body: r.body})
+		ereq := &engine.Request{ID: r.id, Operation: engine.OpUpdate,
+			Path: strings.TrimPrefix(r.path, "sys/tools/"), Body: r.body}
+		resp, err := transit.Tools(r.ctx, ereq)
 		if err != nil {
 			return err
 		}
-		return s.respondLogical(c, r, resp)
+		return s.respondLogical(c, r, warnIgnored(ereq, resp))
 	}
 	return &route{methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}
 }

@@ -9,8 +9,8 @@ import (
 
 // TestUnrecognizedParametersWarned checks Vault's warning for body
 // parameters a path does not take ("Endpoint ignored these unrecognized
-// parameters: [...]", sdk/framework/backend.go): on transit, KV v2, the
-// token store and AppRole responses with data, sorted, after the
+// parameters: [...]", sdk/framework/backend.go): on transit, sys/tools,
+// KV v2, the token store and AppRole responses with data, sorted, after the
 // handler's own warnings; never for the parameters the Vault client sends
 // itself (the token create request always carries entity_alias), never on
 // a 204, and never for names inside nested objects.
@@ -29,6 +29,8 @@ func TestUnrecognizedParametersWarned(t *testing.T) {
 	want("encrypt", write(t, lg, "transit/encrypt/k", map[string]any{"plaintext": b64s("x")}))
 	want("encrypt with typos", write(t, lg, "transit/encrypt/k", map[string]any{"plaintext": b64s("x"), "contxt": "c", "key_verison": 1}),
 		"Endpoint ignored these unrecognized parameters: [contxt key_verison]")
+	want("sys/tools/random with a typo", write(t, lg, "sys/tools/random", map[string]any{"bytse": 8}),
+		"Endpoint ignored these unrecognized parameters: [bytse]")
 	want("batch items are not checked", write(t, lg, "transit/encrypt/k", map[string]any{
 		"batch_input": []map[string]any{{"plaintext": b64s("x"), "bogus": 1}}}))
 

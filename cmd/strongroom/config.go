@@ -18,6 +18,7 @@ import (
 
 	"github.com/strongroom/strongroom/httpapi"
 	"github.com/strongroom/strongroom/storage"
+	"github.com/strongroom/strongroom/storage/bolt"
 	"github.com/strongroom/strongroom/storage/fdb"
 )
 
@@ -108,6 +109,20 @@ type Storage struct {
 // BoltStorage holds the arguments of storage "bolt".
 type BoltStorage struct {
 	Path string `hcl:"path"`
+	// ReadCacheMB bounds the store's read cache, in MiB (nil: the
+	// default, bolt.DefaultReadCacheSize; 0 turns it off).
+	ReadCacheMB *int `hcl:"read_cache_mb,optional"`
+}
+
+// maxReadCacheMB bounds read_cache_mb (64 GiB).
+const maxReadCacheMB = 64 << 10
+
+// options returns the bolt options of b.
+func (b *BoltStorage) options() []bolt.Option {
+	if b.ReadCacheMB == nil {
+		return nil
+	}
+	return []bolt.Option{bolt.WithReadCacheSize(*b.ReadCacheMB << 20)}
 }
 
 // FoundationDBStorage holds the arguments of storage "foundationdb", all
@@ -301,6 +316,10 @@ func (s *Storage) decode() hcl.Diagnostics {
 		diags := gohcl.DecodeBody(s.Remain, nil, s.Bolt)
 		if !diags.HasErrors() && s.Bolt.Path == "" {
 			diags = append(diags, attrDiag(s.Remain, "path", "Invalid path", "path must not be empty"))
+		}
+		if n := s.Bolt.ReadCacheMB; !diags.HasErrors() && n != nil && (*n < 0 || *n > maxReadCacheMB) {
+			diags = append(diags, attrDiag(s.Remain, "read_cache_mb", "Invalid read_cache_mb",
+				fmt.Sprintf("must be a number of MiB from 0 (no cache) to %d", maxReadCacheMB)))
 		}
 		return diags
 	case "foundationdb":

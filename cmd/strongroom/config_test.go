@@ -68,6 +68,16 @@ tenants {
 	if l := cfg.Listeners[0]; l.Address != "127.0.0.1:8200" || l.maxRequestSize() != 32<<20 || l.duration != 90*time.Second {
 		t.Fatalf("defaults = %+v", l)
 	}
+	if cfg.Storage.Bolt.ReadCacheMB != nil || cfg.Storage.Bolt.options() != nil {
+		t.Fatalf("the read cache is not at its default: %+v", cfg.Storage.Bolt)
+	}
+	cfg, err = ParseConfig("nocache.hcl", []byte("listener \"tcp\" {\n tls_disable = true\n}\nstorage \"bolt\" {\n path = \"x.db\"\n read_cache_mb = 0\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cfg.Storage.Bolt.ReadCacheMB; n == nil || *n != 0 || len(cfg.Storage.Bolt.options()) != 1 {
+		t.Fatalf("read_cache_mb = 0 parsed as %v", n)
+	}
 	// Vault writes booleans as strings too.
 	if _, err := ParseConfig("s.hcl", []byte("listener \"tcp\" {\n tls_disable = \"true\"\n}\nstorage \"bolt\" {\n path = \"x.db\"\n}\n")); err != nil {
 		t.Fatal(err)
@@ -107,6 +117,8 @@ func TestParseConfigRefusals(t *testing.T) {
 		{"unknown top-level key", head + "colour = \"blue\"\n", "bad.hcl:7", `An argument named "colour" is not expected here`},
 		{"unknown listener key", "listener \"tcp\" {\n  tls_disable = true\n  adress = \"x\"\n}\nstorage \"bolt\" {\n path = \"x\"\n}\n", "bad.hcl:3", `"adress" is not expected`},
 		{"unknown storage key", "listener \"tcp\" {\n  tls_disable = true\n}\nstorage \"bolt\" {\n  path = \"x\"\n  size = 3\n}\n", "bad.hcl:6", `"size" is not expected`},
+		{"negative read cache", "listener \"tcp\" {\n  tls_disable = true\n}\nstorage \"bolt\" {\n  path = \"x\"\n  read_cache_mb = -1\n}\n", "bad.hcl:6", "read_cache_mb must be a number of MiB from 0 (no cache) to 65536"},
+		{"huge read cache", "listener \"tcp\" {\n  tls_disable = true\n}\nstorage \"bolt\" {\n  path = \"x\"\n  read_cache_mb = 65537\n}\n", "bad.hcl:6", "from 0 (no cache) to 65536"},
 		{"unknown seal key", head + "seal \"shamir\" {\n  shares = 5\n}\n", "bad.hcl:8", `"shares" is not expected`},
 		{"unknown block", head + "cluster {\n}\n", "bad.hcl:7", `Blocks of type "cluster" are not expected here`},
 		{"unknown telemetry key", head + "telemetry {\n  statsite_address = \"x\"\n}\n", "bad.hcl:8", `"statsite_address" is not expected`},

@@ -235,3 +235,36 @@ func TestMetricsListener(t *testing.T) {
 		t.Fatalf("sys/metrics without a token: %d", code)
 	}
 }
+
+// TestReadCacheConfig checks that `read_cache_mb = 0` turns the bolt
+// store's read cache off: secrets read again and again leave it empty
+// (with the default, TestMetrics finds it holding records).
+func TestReadCacheConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := strings.Replace(boltConfig(dir), "storage \"bolt\" {\n", "storage \"bolt\" {\n  read_cache_mb = 0\n", 1)
+	if !strings.Contains(cfg, "read_cache_mb = 0") {
+		t.Fatal("config not rewritten")
+	}
+	p := startServer(t, "-config", writeConfig(t, dir, cfg))
+	c := newClient(t, p.addr)
+	res := initAndUnseal(t, c, 1, 1)
+	if err := c.Sys().Mount("kv", &vault.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	kv := c.KVv2("kv")
+	if _, err := kv.Put(t.Context(), "s", map[string]any{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := kv.Get(t.Context(), "s"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text, _ := scrape(t, p.addr, res.RootToken)
+	if v := metricValue(t, text, "strongroom_storage_read_cache_entries", ``); v != 0 {
+		t.Fatalf("read cache entries with read_cache_mb = 0: %v", v)
+	}
+	if v := metricValue(t, text, "strongroom_storage_read_cache_misses_total", ``); v != 0 {
+		t.Fatalf("read cache misses counted with the cache off: %v", v)
+	}
+}

@@ -119,7 +119,7 @@ func openStore(cfg *Storage) (storage.Store, *bolt.DB, string, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.Bolt.Path), 0o700); err != nil {
 			return nil, nil, "", err
 		}
-		db, err := bolt.OpenRaw(cfg.Bolt.Path)
+		db, err := bolt.OpenRaw(cfg.Bolt.Path, cfg.Bolt.options()...)
 		if err != nil {
 			return nil, nil, "", err
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -119,4 +120,42 @@ func addParamFields(m map[string]struct{}, t reflect.Type) {
 		}
 		m[name] = struct{}{}
 	}
+}
+
+// ParamNamer is implemented by an engine that can name every parameter of
+// every one of its paths. A read's query parameters become its data in
+// Vault, checked against the path's whole field schema (the fields of
+// every operation on the path); an engine's names are a superset of any
+// one path's, so a query parameter outside them is one Vault would warn
+// of too. An engine whose paths take arbitrary input (KV version 1,
+// cubbyhole) does not implement it.
+type ParamNamer interface {
+	ParamNames() map[string]struct{}
+}
+
+// ParamSet returns names together with the JSON member names of the
+// structs dsts decode (see IgnoredParams).
+func ParamSet(names []string, dsts ...any) map[string]struct{} {
+	m := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		m[n] = struct{}{}
+	}
+	for _, d := range dsts {
+		for n := range paramFields(reflect.TypeOf(d)) {
+			m[n] = struct{}{}
+		}
+	}
+	return m
+}
+
+// IgnoredQuery returns, sorted, the names of q that known does not hold.
+func IgnoredQuery(q url.Values, known map[string]struct{}) []string {
+	var out []string
+	for k := range q {
+		if _, ok := known[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"net/url"
 	"reflect"
 	"slices"
 	"testing"
@@ -116,5 +117,21 @@ func BenchmarkIgnoredParamsEncryptBody(b *testing.B) {
 	body := []byte(`{"plaintext":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`)
 	for b.Loop() {
 		_ = IgnoredParams(body, &paramsProbe{})
+	}
+}
+
+func TestIgnoredQuery(t *testing.T) {
+	known := ParamSet([]string{"name", "version"}, &paramsProbe{})
+	for _, n := range []string{"name", "version", "plaintext", "context", "embedded", "Untagged"} {
+		if _, ok := known[n]; !ok {
+			t.Errorf("%q missing from the set", n)
+		}
+	}
+	q := url.Values{"version": {"1"}, "-format": {"json"}, "zeta": {""}, "plaintext": {"x"}}
+	if got := IgnoredQuery(q, known); !slices.Equal(got, []string{"-format", "zeta"}) {
+		t.Fatalf("IgnoredQuery = %q", got)
+	}
+	if got := IgnoredQuery(nil, known); got != nil {
+		t.Fatalf("no query: %q", got)
 	}
 }

@@ -88,6 +88,11 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 	if err != nil {
 		return err
 	}
+	if pn, ok := backend.(engine.ParamNamer); ok && op == engine.OpRead && len(q) > 0 {
+		// Vault makes a read's query its data, checked against the path's
+		// fields like a body (http/logical.go buildLogicalRequestNoAuth).
+		ereq.Ignored = append(ereq.Ignored, engine.IgnoredQuery(q, pn.ParamNames())...)
+	}
 	return s.respondLogical(c, r, warnIgnored(ereq, resp))
 }
 

@@ -61,6 +61,23 @@ func TestUnrecognizedParametersWarned(t *testing.T) {
 	}
 	want("token renew by the client (token, then increment, read in two stages)", renewed)
 
+	// A read's query parameters are checked too (Vault makes them the
+	// read's data): against every name the engine's paths take.
+	readWith := func(path string, q map[string][]string) *vault.Secret {
+		t.Helper()
+		s, err := lg.ReadWithData(path, q)
+		if err != nil || s == nil {
+			t.Fatalf("read %s %v: %+v, %v", path, q, s, err)
+		}
+		return s
+	}
+	want("read with a misplaced flag", readWith("transit/keys/k", map[string][]string{"-format": {"json"}}),
+		"Endpoint ignored these unrecognized parameters: [-format]")
+	want("read with a parameter of another operation on the path", readWith("transit/keys/k", map[string][]string{"type": {"rsa-2048"}}))
+	want("kv read of a version", readWith("secret/data/app", map[string][]string{"version": {"1"}}))
+	want("kv read with a typo", readWith("secret/data/app", map[string][]string{"verison": {"1"}, "zz": {"1"}}),
+		"Endpoint ignored these unrecognized parameters: [verison zz]")
+
 	// A 204 stays a 204.
 	s, err := lg.Write("auth/token/roles/r", map[string]any{"bogus": 1})
 	if err != nil || s != nil {

@@ -75,6 +75,17 @@ func (r *Request) NoteIgnored(dst any) {
 	})
 }
 
+// DecodeBody decodes r's body into dst with the engine's decode function,
+// then notes the parameters dst does not take (NoteIgnored). decode's
+// errors are returned as they are, and nothing is noted then.
+func (r *Request) DecodeBody(dst any, decode func(body []byte, dst any) error) error {
+	if err := decode(r.Body, dst); err != nil {
+		return err
+	}
+	r.NoteIgnored(dst)
+	return nil
+}
+
 var paramFieldCache sync.Map // reflect.Type -> map[string]struct{}
 
 // paramFields returns the JSON member names that the struct type t (or the

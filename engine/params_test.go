@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"reflect"
 	"slices"
@@ -133,5 +134,23 @@ func TestIgnoredQuery(t *testing.T) {
 	}
 	if got := IgnoredQuery(nil, known); got != nil {
 		t.Fatalf("no query: %q", got)
+	}
+}
+
+// TestDecodeBodyNotes checks that DecodeBody notes the parameters of a
+// decoded body, and notes nothing when the engine's decoder refuses it.
+func TestDecodeBodyNotes(t *testing.T) {
+	r := &Request{Body: []byte(`{"plaintext":"x","typo":1}`)}
+	var p paramsProbe
+	if err := r.DecodeBody(&p, func(b []byte, v any) error { return json.Unmarshal(b, v) }); err != nil {
+		t.Fatal(err)
+	}
+	if p.Plaintext != "x" || !slices.Equal(r.Ignored, []string{"typo"}) {
+		t.Fatalf("decoded %+v, ignored %q", p, r.Ignored)
+	}
+	refused := errors.New("refused")
+	r = &Request{Body: []byte(`{"typo":1}`)}
+	if err := r.DecodeBody(&p, func([]byte, any) error { return refused }); err != refused || r.Ignored != nil {
+		t.Fatalf("refused body: %v, ignored %q", err, r.Ignored)
 	}
 }

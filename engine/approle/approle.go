@@ -244,7 +244,7 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 		})
 	case engine.OpUpdate:
 		var in roleInput
-		if err := decodeRequest(req, &in); err != nil {
+		if err := req.DecodeBody(&in, decode); err != nil {
 			return nil, err
 		}
 		if in.TokenType != nil {
@@ -389,7 +389,7 @@ func (b *Backend) roleID(ctx context.Context, req *engine.Request, name string) 
 		var in struct {
 			RoleID string `json:"role_id"`
 		}
-		if err := decodeRequest(req, &in); err != nil {
+		if err := req.DecodeBody(&in, decode); err != nil {
 			return nil, err
 		}
 		if in.RoleID == "" {
@@ -422,7 +422,7 @@ func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name str
 		TTL      engine.Duration `json:"ttl"`
 		NumUses  engine.Int      `json:"num_uses"`
 	}
-	if err := decodeRequest(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decode); err != nil {
 		return nil, err
 	}
 	var meta map[string]string
@@ -495,7 +495,7 @@ func (b *Backend) lookupSecretID(ctx context.Context, req *engine.Request, name 
 	var in struct {
 		SecretID string `json:"secret_id"`
 	}
-	if err := decodeRequest(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decode); err != nil {
 		return nil, err
 	}
 	if in.SecretID == "" {
@@ -595,7 +595,7 @@ func (b *Backend) destroySecretID(ctx context.Context, req *engine.Request, name
 	var in struct {
 		SecretID string `json:"secret_id"`
 	}
-	if err := decodeRequest(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decode); err != nil {
 		return err
 	}
 	if in.SecretID == "" {
@@ -631,7 +631,7 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 		RoleID   string `json:"role_id"`
 		SecretID string `json:"secret_id"`
 	}
-	if err := decodeRequest(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decode); err != nil {
 		return nil, err
 	}
 	if in.RoleID == "" {
@@ -731,14 +731,4 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 		return nil
 	})
 	return resp, err
-}
-
-// decodeRequest decodes the request's JSON body into v (see decode) and
-// notes the parameters v does not take, which the front door warns of.
-func decodeRequest(req *engine.Request, v any) error {
-	if err := decode(req.Body, v); err != nil {
-		return err
-	}
-	req.NoteIgnored(v)
-	return nil
 }

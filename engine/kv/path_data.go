@@ -126,10 +126,9 @@ func readVersion(r reader, path string, n uint64) ([]byte, error) {
 
 func (b *v2Backend) writeData(ctx context.Context, path string, req *engine.Request) (*engine.Response, error) {
 	var in dataRequest
-	if err := decodeBody(req.Body, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeBody); err != nil {
 		return nil, err
 	}
-	req.NoteIgnored(&in)
 	if !present(in.Data) {
 		return nil, badRequest("no data provided")
 	}
@@ -155,10 +154,9 @@ func (b *v2Backend) patchData(ctx context.Context, path string, req *engine.Requ
 		return nil, err
 	}
 	var in dataRequest
-	if err := decodeBody(req.Body, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeBody); err != nil {
 		return nil, err
 	}
-	req.NoteIgnored(&in)
 	if !present(in.Data) {
 		return nil, badRequest("no data provided")
 	}

@@ -59,7 +59,7 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		var in struct {
 			Token string `json:"token"`
 		}
-		if err := decodeRequest(req, &in); err != nil {
+		if err := req.DecodeBody(&in, decode); err != nil {
 			return nil, err
 		}
 		if in.Token == "" {
@@ -77,7 +77,7 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		var in struct {
 			Token string `json:"token"`
 		}
-		if err := decodeRequest(req, &in); err != nil {
+		if err := req.DecodeBody(&in, decode); err != nil {
 			return nil, err
 		}
 		if in.Token == "" {
@@ -90,7 +90,7 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		var in struct {
 			Token string `json:"token"`
 		}
-		if err := decodeRequest(req, &in); err != nil {
+		if err := req.DecodeBody(&in, decode); err != nil {
 			return nil, err
 		}
 		if in.Token == "" {
@@ -227,7 +227,7 @@ var displayNameSanitize = regexp.MustCompile(`[^a-zA-Z0-9-]`)
 // (Vault's handleCreateCommon).
 func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, role *Role) (*engine.Response, error) {
 	var in CreateRequest
-	if err := decodeRequest(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decode); err != nil {
 		return nil, err
 	}
 	now := b.now()
@@ -535,7 +535,7 @@ func (b *Backend) lookupAccessor(ctx context.Context, req *engine.Request) (*eng
 	var in struct {
 		Accessor string `json:"accessor"`
 	}
-	if err := decodeRequest(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decode); err != nil {
 		return nil, err
 	}
 	var e *Entry
@@ -566,7 +566,7 @@ func (b *Backend) renew(ctx context.Context, req *engine.Request, tok string) (*
 	var in struct {
 		Increment engine.Duration `json:"increment"`
 	}
-	if err := decodeRequest(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decode); err != nil {
 		return nil, err
 	}
 	var resp *engine.Response
@@ -632,7 +632,7 @@ func (b *Backend) revokeAccessor(ctx context.Context, req *engine.Request) error
 	var in struct {
 		Accessor string `json:"accessor"`
 	}
-	if err := decodeRequest(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decode); err != nil {
 		return err
 	}
 	err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {
@@ -680,14 +680,4 @@ func (b *Backend) Tidy(ctx context.Context, limit int) (int, error) {
 		b.Cache.Clear()
 	}
 	return len(expired), err
-}
-
-// decodeRequest decodes the request's JSON body into v (see decode) and
-// notes the parameters v does not take, which the front door warns of.
-func decodeRequest(req *engine.Request, v any) error {
-	if err := decode(req.Body, v); err != nil {
-		return err
-	}
-	req.NoteIgnored(v)
-	return nil
 }

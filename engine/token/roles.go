@@ -118,7 +118,7 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 		return nil, b.Barrier.Update(ctx, func(tx *seal.Tx) error { return tx.Delete(roleKey(name)) })
 	case engine.OpUpdate:
 		var in roleInput
-		if err := decodeRequest(req, &in); err != nil {
+		if err := req.DecodeBody(&in, decode); err != nil {
 			return nil, err
 		}
 		if in.TokenType != nil {

@@ -162,17 +162,7 @@ func decode(req *engine.Request, dst any) error {
 		}
 		return decodeJSON(raw, dst)
 	}
-	return decodeBody(req, dst)
-}
-
-// decodeBody decodes the request's JSON body into dst (see decodeJSON) and
-// notes the parameters dst does not take, which the front door warns of.
-func decodeBody(req *engine.Request, dst any) error {
-	if err := decodeJSON(req.Body, dst); err != nil {
-		return err
-	}
-	req.NoteIgnored(dst)
-	return nil
+	return req.DecodeBody(dst, decodeJSON)
 }
 
 func decodeJSON(raw []byte, dst any) error {

@@ -101,7 +101,7 @@ type restoreRequest struct {
 
 func (b *Backend) pathRestore(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
 	var in restoreRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	if in.Backup == "" {

@@ -23,7 +23,7 @@ type datakeyRequest struct {
 
 func (b *Backend) pathDatakey(ctx context.Context, req *engine.Request, kind, name string) (*engine.Response, error) {
 	var in datakeyRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	var plaintextAllowed bool

@@ -77,7 +77,7 @@ func decryptItems(ciphertext, context, ad string, in batch[decryptItem]) ([]decr
 
 func (b *Backend) pathDecrypt(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
 	var in decryptRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	items, err := decryptItems(in.Ciphertext, in.Context, in.AssociatedData, in.BatchInput)

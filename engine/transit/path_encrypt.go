@@ -103,7 +103,7 @@ func (o *itemOutcome) status(partialCode *flexInt) (int, []string) {
 
 func (b *Backend) pathEncrypt(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
 	var in encryptRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	isBatch := in.BatchInput != nil

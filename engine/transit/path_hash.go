@@ -24,7 +24,7 @@ type hashRequest struct {
 
 func (b *Backend) pathHash(_ context.Context, req *engine.Request, urlAlg string) (*engine.Response, error) {
 	var in hashRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	if in.Input == nil {

@@ -87,7 +87,7 @@ type hmacResult struct {
 
 func (b *Backend) pathHMAC(ctx context.Context, req *engine.Request, name, urlAlg string) (*engine.Response, error) {
 	var in hmacRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	alg := urlAlg

@@ -154,7 +154,7 @@ func (*json1) UnmarshalJSON([]byte) error { return nil }
 
 func (b *Backend) pathImport(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
 	var in importRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	if in.ConvergentEncryption != nil {
@@ -218,7 +218,7 @@ func (b *Backend) pathImport(ctx context.Context, req *engine.Request, name stri
 
 func (b *Backend) pathImportVersion(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
 	var in importRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	isPrivate, err := in.keyFields()

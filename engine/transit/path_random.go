@@ -27,7 +27,7 @@ type randomRequest struct {
 
 func (b *Backend) pathRandom(_ context.Context, req *engine.Request, rest string) (*engine.Response, error) {
 	var in randomRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	n := 32

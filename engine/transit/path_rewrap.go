@@ -34,7 +34,7 @@ type rewrapItem struct {
 
 func (b *Backend) pathRewrap(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
 	var in rewrapRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	var dec batch[decryptItem]

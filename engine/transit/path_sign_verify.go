@@ -163,7 +163,7 @@ func (o *signOptions) digest(k *keyring, input []byte) []byte {
 
 func (b *Backend) pathSign(ctx context.Context, req *engine.Request, name, urlAlg string) (*engine.Response, error) {
 	var in signRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	o, err := in.signParams.parse(urlAlg)
@@ -314,7 +314,7 @@ type verifyRequest struct {
 
 func (b *Backend) pathVerify(ctx context.Context, req *engine.Request, name, urlAlg string) (*engine.Response, error) {
 	var in verifyRequest
-	if err := decodeBody(req, &in); err != nil {
+	if err := req.DecodeBody(&in, decodeJSON); err != nil {
 		return nil, err
 	}
 	isBatch := in.BatchInput != nil

@@ -1,6 +1,7 @@
 package transit
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -11,6 +12,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"strings"
 	"testing"
@@ -132,10 +134,14 @@ func TestSignVerifiesOutside(t *testing.T) {
 				wantContains(t, fails(t, b, engine.OpUpdate, "sign/"+typ, map[string]any{"input": b64("x"), "salt_length": "9999"}),
 					"requested salt length 9999 is invalid")
 			}
-			// A tampered signature is not valid.
+			// A tampered signature is not valid. The last byte lies in the
+			// signature's value for every type (in S for ECDSA's DER), so
+			// the encoding stays well formed: a byte in the middle is S's
+			// INTEGER tag when R is one byte short, and malformed DER is a
+			// 400, not valid=false (TestVerifyMalformedECDSA).
 			sig := sign(nil)
 			raw := sigBytes(t, sig, false)
-			raw[len(raw)/2] ^= 1
+			raw[len(raw)-1] ^= 1
 			if verify("vault:v1:"+base64.StdEncoding.EncodeToString(raw), nil) {
 				t.Fatal("tampered signature verified")
 			}
@@ -160,6 +166,32 @@ func TestSignVerifiesOutside(t *testing.T) {
 				t.Fatalf("batch verify results %v", vr)
 			}
 		})
+	}
+}
+
+// TestVerifyMalformedECDSA pins keysutil's answers to an ASN.1 signature
+// that does not parse (sdk/helper/keysutil/policy.go, VerifySignature): a
+// 400 "supplied signature is invalid", and "supplied signature contains
+// extra data" for bytes after the SEQUENCE, rather than valid=false.
+func TestVerifyMalformedECDSA(t *testing.T) {
+	b := newBackend(t)
+	ok(t, b, engine.OpUpdate, "keys/ec", map[string]any{"type": "ecdsa-p256"})
+	input := b64("the message")
+	der := sigBytes(t, str(t, ok(t, b, engine.OpUpdate, "sign/ec", map[string]any{"input": input}), "signature"), false)
+	verify := func(der []byte) (*engine.Response, error) {
+		return call(t, b, engine.OpUpdate, "verify/ec", map[string]any{"input": input, "signature": "vault:v1:" + base64.StdEncoding.EncodeToString(der)})
+	}
+	if resp, err := verify(der); err != nil || data(t, resp)["valid"] != true {
+		t.Fatalf("the untouched signature: %v %v", resp, err)
+	}
+	// 30 len 02 rlen R 02 slen S: make S's tag a BIT STRING's.
+	bad := bytes.Clone(der)
+	bad[2+2+int(der[3])] = 0x03
+	if _, err := verify(bad); err == nil || !errors.Is(err, engine.ErrBadRequest) || err.Error() != "supplied signature is invalid" {
+		t.Fatalf("S tagged as a BIT STRING: %v", err)
+	}
+	if _, err := verify(append(bytes.Clone(der), 0, 0)); err == nil || !errors.Is(err, engine.ErrBadRequest) || err.Error() != "supplied signature contains extra data" {
+		t.Fatalf("trailing bytes: %v", err)
 	}
 }
 

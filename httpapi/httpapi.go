@@ -129,6 +129,10 @@ type request struct {
 	// family names the route for metrics: the route-table path, a prefix
 	// route, or the mount; "other" for everything else.
 	family string
+	// queryWarnings are Vault's warnings for the query of a read of a
+	// system-backend path (sysQueryWarnings), which respondData adds to a
+	// response with data.
+	queryWarnings []string
 }
 
 // New returns the front door.
@@ -307,6 +311,9 @@ func (s *Server) serve(c echo.Context, r *request) error {
 			return errRawMethodNotAllowed
 		}
 		return engine.ErrUnsupportedOperation
+	}
+	if method == http.MethodGet && req.URL.RawQuery != "" {
+		r.queryWarnings = sysQueryWarnings(r.path, c.QueryParams())
 	}
 	return h(c, r)
 }

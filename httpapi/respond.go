@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -31,6 +32,9 @@ func writeJSON(c echo.Context, code int, v any) error { return c.JSONPretty(code
 // respondData writes a logical response in Vault's envelope, wrapped if
 // the request asks for it and there is data.
 func respondData(c echo.Context, r *request, data any, warnings []string) error {
+	if len(r.queryWarnings) > 0 && (data != nil || len(warnings) > 0) {
+		warnings = append(slices.Clip(warnings), r.queryWarnings...)
+	}
 	env := envelope{RequestID: r.id, Data: data, Warnings: warnings}
 	if r.wrapTTL > 0 && data != nil {
 		return wrapEnvelope(c, r, env, "")

@@ -78,6 +78,36 @@ func TestUnrecognizedParametersWarned(t *testing.T) {
 	want("kv read with a typo", readWith("secret/data/app", map[string][]string{"verison": {"1"}, "zz": {"1"}}),
 		"Endpoint ignored these unrecognized parameters: [verison zz]")
 
+	// The system backend's reads too, as `vault read <path> -format=json`
+	// sends a flag given after the path; never the endpoints Vault serves
+	// with handlers of its own.
+	sysQ := map[string][]string{"-format": {"json"}}
+	for _, p := range []string{"sys/policies/acl/default", "sys/policy/default", "sys/policy", "sys/mounts",
+		"sys/mounts/secret", "sys/mounts/secret/tune", "sys/auth", "sys/auth/token/tune", "sys/audit",
+		"sys/key-status", "sys/internal/ui/mounts/secret"} {
+		want(p+" with a misplaced flag", readWith(p, sysQ), "Endpoint ignored these unrecognized parameters: [-format]")
+	}
+	want("sys/mounts/<path>/tune with its own parameters", readWith("sys/mounts/secret/tune", map[string][]string{"max_lease_ttl": {"1h"}, "description": {"d"}}))
+	want("sys/policies/acl/<name> with its name given again", readWith("sys/policies/acl/default", map[string][]string{"name": {"other"}, "zz": {"1"}}),
+		"Endpoint ignored these unrecognized parameters: [zz]",
+		"Endpoint replaced the value of these parameters with the values captured from the endpoint's path: [name]")
+	for _, p := range []string{"sys/health", "sys/seal-status", "sys/leader"} {
+		r := c.NewRequest("GET", "/v1/"+p)
+		r.Params.Set("zz", "1")
+		resp, err := c.RawRequestWithContext(t.Context(), r)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		var body map[string]any
+		if err := resp.DecodeJSON(&body); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if _, has := body["warnings"]; has {
+			t.Fatalf("%s with a query: %v; Vault's own handler gives no warnings", p, body)
+		}
+	}
+
 	// A 204 stays a 204.
 	s, err := lg.Write("auth/token/roles/r", map[string]any{"bogus": 1})
 	if err != nil || s != nil {

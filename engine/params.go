@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -55,6 +56,81 @@ func IgnoredParams(body []byte, dst any) []string {
 // IgnoredWarning is Vault's warning for the parameters IgnoredParams finds.
 func IgnoredWarning(names []string) string {
 	return fmt.Sprintf("Endpoint ignored these unrecognized parameters: %v", names)
+}
+
+// ReplacedWarning is Vault's warning for request parameters whose values
+// the path's captures override (sdk/framework/backend.go HandleRequest).
+func ReplacedWarning(names []string) string {
+	return fmt.Sprintf("Endpoint replaced the value of these parameters with the values captured from the endpoint's path: %v", names)
+}
+
+// PathCapturer is implemented by an engine whose Vault paths capture
+// parameters from the URL path, as sdk/framework patterns do with
+// (?P<name>...): Vault gives a request parameter of the same name the
+// path's value instead, and says so in a warning rather than calling the
+// parameter unrecognized.
+type PathCapturer interface {
+	// PathCaptures returns the names that the pattern serving path (below
+	// the mount) captures, the optional ones included, matched or not (the
+	// framework sets every named group), or nil.
+	PathCaptures(path string) []string
+}
+
+// BodyKeysAmong returns, sorted, those of names that are members of the
+// top level of the JSON object body; nil when there are none, or when
+// body is not a valid JSON object.
+func BodyKeysAmong(body []byte, names []string) []string {
+	if len(names) == 0 || len(body) == 0 {
+		return nil
+	}
+	// A member name in plain text needs its quoted form in the body; only
+	// a body with an escape could spell one otherwise. This keeps the
+	// scan off the hot path (an encrypt body names no capture).
+	if bytes.IndexByte(body, '\\') < 0 && !slices.ContainsFunc(names, func(n string) bool { return containsQuoted(body, n) }) {
+		return nil
+	}
+	if !json.Valid(body) {
+		return nil
+	}
+	var out []string
+	t := json.NewTokenizer(body)
+	first := true
+	for t.Next() {
+		if first {
+			if t.Delim != '{' {
+				return nil
+			}
+			first = false
+			continue
+		}
+		if t.Depth != 1 || !t.IsKey {
+			continue
+		}
+		name := string(t.String())
+		if slices.Contains(names, name) && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	if t.Err != nil {
+		return nil
+	}
+	slices.Sort(out)
+	return out
+}
+
+// containsQuoted reports whether body holds "name", quotes included.
+func containsQuoted(body []byte, name string) bool {
+	for i := 0; ; {
+		j := bytes.Index(body[i:], []byte(name))
+		if j < 0 {
+			return false
+		}
+		k := i + j
+		if k > 0 && body[k-1] == '"' && k+len(name) < len(body) && body[k+len(name)] == '"' {
+			return true
+		}
+		i = k + 1
+	}
 }
 
 // NoteIgnored records in r.Ignored the parameters of r's body that dst,

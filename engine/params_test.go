@@ -154,3 +154,55 @@ func TestDecodeBodyNotes(t *testing.T) {
 		t.Fatalf("refused body: %v, ignored %q", err, r.Ignored)
 	}
 }
+
+func TestBodyKeysAmong(t *testing.T) {
+	names := []string{"name", "path"}
+	for _, tc := range []struct {
+		body string
+		want []string
+	}{
+		{`{"plaintext":"aGk="}`, nil},
+		{`{"path":"x","name":"y","name":"z"}`, []string{"name", "path"}},
+		{`{"data":{"path":"v"},"x":["name"]}`, nil}, // deeper, or a value
+		{`{"data":"name"}`, nil},
+		{`{"na\u006de":1}`, []string{"name"}}, // an escaped member name
+		{`["name"]`, nil},
+		{`{"name":`, nil}, // truncated
+		{``, nil},
+	} {
+		if got := BodyKeysAmong([]byte(tc.body), names); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
+
+// FuzzBodyKeysAmong holds BodyKeysAmong to encoding/json's view of the
+// body's top-level member names.
+func FuzzBodyKeysAmong(f *testing.F) {
+	for _, s := range []string{`{"name":1}`, `{"a":{"name":1}}`, `{"n\u0061me":1,"path":[]}`, `"name"`, `{"name"`, ``} {
+		f.Add([]byte(s))
+	}
+	names := []string{"name", "path", "urlalgorithm"}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := BodyKeysAmong(body, names)
+		if !utf8.Valid(body) {
+			return // names with invalid UTF-8: decoders differ in how they repair them
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(body, &obj) != nil || obj == nil {
+			if got != nil {
+				t.Fatalf("%q is not a JSON object, got %q", body, got)
+			}
+			return
+		}
+		var want []string
+		for _, n := range names {
+			if _, ok := obj[n]; ok {
+				want = append(want, n)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: got %q, want %q", body, got, want)
+		}
+	})
+}

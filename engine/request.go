@@ -26,7 +26,11 @@ type Request struct {
 	// Ignored lists the body's parameters the engine did not read (see
 	// NoteIgnored), for the front door's warning.
 	Ignored []string
-	noted   bool
+	// Replaced lists the request's parameters that the path captures
+	// (see PathCapturer), which the front door sets after the engine has
+	// answered, for Vault's "replaced" warning.
+	Replaced []string
+	noted    bool
 }
 
 // Response is an engine's answer. The front door writes it in Vault's

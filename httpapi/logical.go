@@ -93,6 +93,9 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 		// fields like a body (http/logical.go buildLogicalRequestNoAuth).
 		ereq.Ignored = append(ereq.Ignored, engine.IgnoredQuery(q, pn.ParamNames())...)
 	}
+	if pc, ok := backend.(engine.PathCapturer); ok {
+		noteReplaced(ereq, pc.PathCaptures(rest))
+	}
 	return s.respondLogical(c, r, warnIgnored(ereq, resp))
 }
 
@@ -142,13 +145,43 @@ func (s *Server) route(ctx context.Context, r *request, path string) (string, en
 	return entry.Path, backend, rest, nil
 }
 
-// warnIgnored adds to resp the warning for the parameters of req that the
-// engine did not read. Vault's framework warns of them on any response it
-// writes, after the handler's own warnings; a handler answering nothing
-// (204) gets none.
+// noteReplaced sets req.Replaced to the parameters of req (its query for a
+// read, its body for a write) that captures, the names the path's Vault
+// pattern captures, name: Vault gives them the path's values. They are
+// not ignored parameters, whatever the engine decoded.
+func noteReplaced(req *engine.Request, captures []string) {
+	if len(captures) == 0 {
+		return
+	}
+	switch req.Operation {
+	case engine.OpRead:
+		for _, name := range captures {
+			if _, ok := req.Query[name]; ok {
+				req.Replaced = append(req.Replaced, name)
+			}
+		}
+	case engine.OpUpdate, engine.OpPatch:
+		req.Replaced = engine.BodyKeysAmong(req.Body, captures)
+	}
+	if len(req.Replaced) > 0 {
+		req.Ignored = slices.DeleteFunc(req.Ignored, func(n string) bool { return slices.Contains(captures, n) })
+	}
+}
+
+// warnIgnored adds to resp the warnings for the parameters of req that the
+// engine did not read, then for those the path replaced. Vault's framework
+// gives them on any response it writes, after the handler's own warnings;
+// a handler answering nothing (204) gets none.
 func warnIgnored(req *engine.Request, resp *engine.Response) *engine.Response {
-	if len(req.Ignored) > 0 && resp != nil && (resp.Data != nil || resp.Auth != nil || len(resp.Warnings) > 0) {
-		resp.Warnings = append(slices.Clip(resp.Warnings), engine.IgnoredWarning(req.Ignored))
+	if len(req.Ignored)+len(req.Replaced) == 0 || resp == nil || (resp.Data == nil && resp.Auth == nil && len(resp.Warnings) == 0) {
+		return resp
+	}
+	resp.Warnings = slices.Clip(resp.Warnings)
+	if len(req.Ignored) > 0 {
+		resp.Warnings = append(resp.Warnings, engine.IgnoredWarning(req.Ignored))
+	}
+	if len(req.Replaced) > 0 {
+		resp.Warnings = append(resp.Warnings, engine.ReplacedWarning(req.Replaced))
 	}
 	return resp
 }
@@ -236,6 +269,7 @@ func (s *Server) toolsRoute() *route {
 		if err != nil {
 			return err
 		}
+		noteReplaced(ereq, transit.ToolsCaptures(ereq.Path))
 		return s.respondLogical(c, r, warnIgnored(ereq, resp))
 	}
 	return &route{methods: map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}}

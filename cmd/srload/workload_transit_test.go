@@ -51,8 +51,7 @@ func (fv *fakeVault) serveTransit(w http.ResponseWriter, r *http.Request, body [
 				vaultError(w, 400, fmt.Sprintf("key %q already exists", name))
 				return
 			}
-			writeJSON(w, 200, map[string]any{"data": map[string]any{"name": name, "type": typ},
-				"warnings": []string{"key " + name + " already existed"}})
+			writeJSON(w, 200, map[string]any{"data": map[string]any{"name": name, "type": typ}})
 			return
 		}
 		if in.Type == "" {

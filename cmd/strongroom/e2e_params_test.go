@@ -108,14 +108,42 @@ func TestUnrecognizedParametersWarned(t *testing.T) {
 		}
 	}
 
+	// A parameter named as the path's capture is replaced by the path's
+	// value, and said so, not called unrecognized (Vault's framework).
+	const replaced = "Endpoint replaced the value of these parameters with the values captured from the endpoint's path: "
+	want("key create naming the key in the body", write(t, lg, "transit/keys/k3", map[string]any{"name": "x", "zz": 1}),
+		"Endpoint ignored these unrecognized parameters: [zz]", replaced+"[name]")
+	if s, err := lg.Read("transit/keys/x"); err != nil || s != nil {
+		t.Fatalf("the key named in the body: %+v, %v; the path names the key", s, err)
+	}
+	want("encrypt naming the key in the body", write(t, lg, "transit/encrypt/k", map[string]any{"plaintext": b64s("x"), "name": "y"}), replaced+"[name]")
+	want("hmac naming the algorithm in the body", write(t, lg, "transit/hmac/k", map[string]any{"input": b64s("x"), "urlalgorithm": "sha2-512"}), replaced+"[urlalgorithm]")
+	want("key read naming the key in the query", readWith("transit/keys/k", map[string][]string{"name": {"z"}}), replaced+"[name]")
+	want("sys/tools/random naming its source in the body", write(t, lg, "sys/tools/random", map[string]any{"bytes": 8, "source": "all"}), replaced+"[source]")
+	want("kv read naming the path in the query", readWith("secret/data/app", map[string][]string{"path": {"q"}}), replaced+"[path]")
+	want("kv metadata read naming the path in the query", readWith("secret/metadata/app", map[string][]string{"path": {"q"}}), replaced+"[path]")
+	// A value holding the name deeper in the body is no parameter.
+	want("kv put with the capture's name inside data", write(t, lg, "secret/data/app", map[string]any{"data": map[string]any{"path": "v"}}))
+
+	// The token store's reads.
+	want("token lookup-self with a misplaced flag", readWith("auth/token/lookup-self", map[string][]string{"-format": {"json"}}),
+		"Endpoint ignored these unrecognized parameters: [-format]")
+
 	// A 204 stays a 204.
 	s, err := lg.Write("auth/token/roles/r", map[string]any{"bogus": 1})
 	if err != nil || s != nil {
 		t.Fatalf("token role write with a stray parameter: %+v, %v; want 204", s, err)
 	}
+	want("token role read with a parameter of its write", readWith("auth/token/roles/r", map[string][]string{"token_type": {"batch"}}))
+	want("token role read with a typo", readWith("auth/token/roles/r", map[string][]string{"zz": {"1"}}),
+		"Endpoint ignored these unrecognized parameters: [zz]")
+	want("token role read naming the role", readWith("auth/token/roles/r", map[string][]string{"role_name": {"x"}}), replaced+"[role_name]")
 
 	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
 		t.Fatal(err)
 	}
 	want("approle login", approleLogin(t, c, "r", map[string]any{"token_policies": "default"}))
+	want("approle role read with a typo", readWith("auth/approle/role/r", map[string][]string{"zz": {"1"}, "token_ttl": {"1"}}),
+		"Endpoint ignored these unrecognized parameters: [zz]")
+	want("approle secret-id naming the role in the body", write(t, lg, "auth/approle/role/r/secret-id", map[string]any{"role_name": "x"}), replaced+"[role_name]")
 }

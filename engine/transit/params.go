@@ -1,6 +1,10 @@
 package transit
 
-import "github.com/strongroom/strongroom/engine"
+import (
+	"strings"
+
+	"github.com/strongroom/strongroom/engine"
+)
 
 // paramNames is every parameter name of the transit paths: the fields of
 // the request structs, the names Vault's patterns capture from the path,
@@ -27,3 +31,50 @@ var paramNames = engine.ParamSet([]string{
 
 // ParamNames implements engine.ParamNamer.
 func (b *Backend) ParamNames() map[string]struct{} { return paramNames }
+
+// The names Vault's transit patterns capture (builtin/logical/transit
+// path_*.go: GenericNameRegex, OptionalParamRegex).
+var (
+	capName    = []string{"name"}
+	capNameAlg = []string{"name", "urlalgorithm"}
+	capDatakey = []string{"name", "plaintext"}
+	capRandom  = []string{"source", "urlbytes"}
+	capHash    = []string{"urlalgorithm"}
+	capExport  = []string{"name", "type", "version"}
+	capBYOK    = []string{"destination", "source", "version"}
+)
+
+// PathCaptures implements engine.PathCapturer.
+func (b *Backend) PathCaptures(path string) []string { return captures(path) }
+
+// captures returns the names the transit pattern serving path captures.
+// sys/tools/random and sys/tools/hash have the same patterns under tools/.
+func captures(path string) []string {
+	seg, rest, _ := strings.Cut(path, "/")
+	switch seg {
+	case "keys":
+		if rest == "" {
+			return nil // keys/?$, the list
+		}
+		return capName
+	case "encrypt", "decrypt", "rewrap", "backup", "derive-key", "restore":
+		return capName
+	case "datakey":
+		return capDatakey
+	case "random":
+		return capRandom
+	case "hash":
+		return capHash
+	case "hmac", "sign", "verify":
+		return capNameAlg
+	case "export":
+		return capExport
+	case "byok-export":
+		return capBYOK
+	}
+	return nil
+}
+
+// ToolsCaptures returns the names Vault's sys/tools pattern serving path
+// (below sys/tools/) captures.
+func ToolsCaptures(path string) []string { return captures(path) }

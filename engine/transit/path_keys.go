@@ -3,8 +3,10 @@ package transit
 // keys/ and keys/<name>: Vault's path_keys.go. LIST keys/ (after, limit);
 // POST keys/<name> creates a key (type, derived, convergent_encryption,
 // exportable, allow_plaintext_backup, auto_rotate_period, key_size) and
-// answers its description, with the warning "key <name> already existed"
-// when it did; GET keys/<name> describes it (formatKeyPolicy); DELETE
+// answers its description, also when the key existed (then unchanged, and
+// with no warning: Vault's backend.GetPolicy reports every key as upserted,
+// so path_keys.go's "key <name> already existed" is never given, nor is it
+// by OpenBao); GET keys/<name> describes it (formatKeyPolicy); DELETE
 // keys/<name> removes it when deletion_allowed is set.
 // keys/<name>/soft-delete and soft-delete-restore are OpenBao's.
 
@@ -61,7 +63,7 @@ func (b *Backend) pathKeyCreate(ctx context.Context, req *engine.Request, name s
 			return nil, badRequest("invalid key_size %d", in.KeySize)
 		}
 	}
-	k, created, err := b.createKey(ctx, name, t, keyOptions{
+	k, _, err := b.createKey(ctx, name, t, keyOptions{
 		derived: bool(in.Derived), convergent: bool(in.ConvergentEncryption), exportable: bool(in.Exportable),
 		allowPlaintextBackup: bool(in.AllowPlaintextBackup), autoRotate: period, keySize: int(in.KeySize),
 	})
@@ -69,11 +71,7 @@ func (b *Backend) pathKeyCreate(ctx context.Context, req *engine.Request, name s
 		return nil, err
 	}
 	defer k.release()
-	resp := &engine.Response{Data: k.describe(nil)}
-	if !created {
-		resp.Warnings = []string{"key " + name + " already existed"}
-	}
-	return resp, nil
+	return &engine.Response{Data: k.describe(nil)}, nil
 }
 
 // createKey creates key name unless it exists, and returns it acquired.

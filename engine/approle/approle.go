@@ -171,6 +171,9 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 				return nil, b.destroySecretIDAccessor(ctx, req, name)
 			}
 		default:
+			if f, ok := roleFields[sub]; ok {
+				return b.roleFieldOp(ctx, req, name, f)
+			}
 			return nil, engine.ErrUnsupportedPath
 		}
 		return nil, engine.ErrUnsupportedOperation
@@ -221,7 +224,12 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 		if r == nil {
 			return nil, engine.ErrNotFound
 		}
-		return &engine.Response{Data: roleData(r)}, nil
+		resp := &engine.Response{Data: roleData(r)}
+		if !r.BindSecretID {
+			// Vault's pathRoleRead.
+			resp.Warnings = []string{"Role does not have any constraints set on it. Updates to this role will require a constraint to be set"}
+		}
+		return resp, nil
 	case engine.OpDelete:
 		return nil, b.view.Update(ctx, func(tx *seal.Tx) error {
 			r, err := loadRole(&tx.ReadTx, name)
@@ -247,95 +255,110 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 		if err := req.DecodeBody(&in, decode); err != nil {
 			return nil, err
 		}
-		if in.TokenType != nil {
-			switch *in.TokenType {
-			case "", "default", "service", "default-service", "batch", "default-batch":
-			default:
-				return nil, engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value %q", *in.TokenType)
-			}
-		}
-		return nil, b.view.Update(ctx, func(tx *seal.Tx) error {
-			r, err := loadRole(&tx.ReadTx, name)
-			if err != nil {
-				return err
-			}
-			created := r == nil
-			if created {
-				r = &Role{Name: name, BindSecretID: true, RoleID: uuid.NewString()}
-			}
-			if in.RoleID != nil && *in.RoleID != "" {
-				if !created {
-					old, err := tx.MAC([]byte(r.RoleID))
-					if err != nil {
-						return err
-					}
-					if err := tx.Delete(roleIDKey(old)); err != nil {
-						return err
-					}
-				}
-				r.RoleID = *in.RoleID
-			}
-			if in.BindSecretID != nil {
-				r.BindSecretID = bool(*in.BindSecretID)
-			}
-			switch {
-			case in.TokenPolicies != nil:
-				r.TokenPolicies, r.Policies = []string(*in.TokenPolicies), nil
-				if in.Policies != nil {
-					r.Policies = r.TokenPolicies
-				}
-			case in.Policies != nil:
-				r.TokenPolicies = []string(*in.Policies)
-				r.Policies = r.TokenPolicies
-			}
-			setDur := func(dst *time.Duration, vals ...*engine.Duration) {
-				for _, v := range vals {
-					if v != nil {
-						*dst = time.Duration(*v) * time.Second
-					}
-				}
-			}
-			setDur(&r.TokenTTL, in.TokenTTL)
-			setDur(&r.TokenMaxTTL, in.TokenMaxTTL)
-			r.TokenPeriod, r.Period = engine.UpgradeDuration(in.Period, in.TokenPeriod, r.TokenPeriod, r.Period)
-			setDur(&r.SecretIDTTL, in.SecretIDTTL)
-			if in.TokenNumUses != nil {
-				r.TokenNumUses = int(*in.TokenNumUses)
-			}
-			if in.SecretIDNumUses != nil {
-				r.SecretIDNumUses = int(*in.SecretIDNumUses)
-			}
-			if in.TokenType != nil {
-				r.TokenType = *in.TokenType
-				if r.TokenType == "default-service" || r.TokenType == "" {
-					r.TokenType = "default"
-				}
-			}
-			switch {
-			case slices.Contains(token.SanitizePolicies(r.TokenPolicies, false), "root"):
-				// Vault: "auth methods cannot create root tokens".
-				return engine.Errorf(engine.ErrBadRequest, "auth methods cannot create root tokens: the root policy cannot be assigned to a role")
-			case r.TokenNumUses < 0 || r.SecretIDNumUses < 0:
-				return engine.Errorf(engine.ErrBadRequest, "num_uses cannot be negative")
-			case r.TokenMaxTTL > 0 && r.TokenTTL > r.TokenMaxTTL:
-				return engine.Errorf(engine.ErrBadRequest, "token_ttl should not be greater than token_max_ttl")
-			// Vault's tokenutil.ParseTokenFields.
-			case r.batch() && r.TokenPeriod != 0:
-				return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens")
-			case r.batch() && r.TokenNumUses != 0:
-				return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count")
-			}
-			h, err := tx.MAC([]byte(r.RoleID))
-			if err != nil {
-				return err
-			}
-			if err := tx.Set(roleIDKey(h), []byte(name)); err != nil {
-				return err
-			}
-			return saveRole(tx, r)
-		})
+		return nil, b.writeRole(ctx, name, &in, false)
 	}
 	return nil, engine.ErrUnsupportedOperation
+}
+
+// writeRole applies the fields in sets to role name, creating the role
+// unless mustExist is set, in which case a missing role is Vault's
+// ErrUnsupportedPath (the role/<name>/<field> paths).
+func (b *Backend) writeRole(ctx context.Context, name string, in *roleInput, mustExist bool) error {
+	if in.TokenType != nil {
+		switch *in.TokenType {
+		case "", "default", "service", "default-service", "batch", "default-batch":
+		default:
+			return engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value %q", *in.TokenType)
+		}
+	}
+	return b.view.Update(ctx, func(tx *seal.Tx) error {
+		r, err := loadRole(&tx.ReadTx, name)
+		if err != nil {
+			return err
+		}
+		created := r == nil
+		if created && mustExist {
+			return engine.ErrUnsupportedPath
+		}
+		if created {
+			r = &Role{Name: name, BindSecretID: true, RoleID: uuid.NewString()}
+		}
+		if in.RoleID != nil && *in.RoleID != "" {
+			if !created {
+				old, err := tx.MAC([]byte(r.RoleID))
+				if err != nil {
+					return err
+				}
+				if err := tx.Delete(roleIDKey(old)); err != nil {
+					return err
+				}
+			}
+			r.RoleID = *in.RoleID
+		}
+		if in.BindSecretID != nil {
+			r.BindSecretID = bool(*in.BindSecretID)
+		}
+		switch {
+		case in.TokenPolicies != nil:
+			r.TokenPolicies, r.Policies = []string(*in.TokenPolicies), nil
+			if in.Policies != nil {
+				r.Policies = r.TokenPolicies
+			}
+		case in.Policies != nil:
+			r.TokenPolicies = []string(*in.Policies)
+			r.Policies = r.TokenPolicies
+		}
+		setDur := func(dst *time.Duration, vals ...*engine.Duration) {
+			for _, v := range vals {
+				if v != nil {
+					*dst = time.Duration(*v) * time.Second
+				}
+			}
+		}
+		setDur(&r.TokenTTL, in.TokenTTL)
+		setDur(&r.TokenMaxTTL, in.TokenMaxTTL)
+		r.TokenPeriod, r.Period = engine.UpgradeDuration(in.Period, in.TokenPeriod, r.TokenPeriod, r.Period)
+		setDur(&r.SecretIDTTL, in.SecretIDTTL)
+		if in.TokenNumUses != nil {
+			r.TokenNumUses = int(*in.TokenNumUses)
+		}
+		if in.SecretIDNumUses != nil {
+			r.SecretIDNumUses = int(*in.SecretIDNumUses)
+		}
+		if in.TokenType != nil {
+			r.TokenType = *in.TokenType
+			if r.TokenType == "default-service" || r.TokenType == "" {
+				r.TokenType = "default"
+			}
+		}
+		switch {
+		case !r.BindSecretID:
+			// Vault's validateRoleConstraints wants bind_secret_id or a
+			// bound CIDR list; this AppRole binds no CIDRs. Vault answers
+			// 500 (setRoleEntry's error); bad input is a 400 here.
+			return engine.Errorf(engine.ErrBadRequest, "%s", msgNoConstraint)
+		case slices.Contains(token.SanitizePolicies(r.TokenPolicies, false), "root"):
+			// Vault: "auth methods cannot create root tokens".
+			return engine.Errorf(engine.ErrBadRequest, "auth methods cannot create root tokens: the root policy cannot be assigned to a role")
+		case r.TokenNumUses < 0 || r.SecretIDNumUses < 0:
+			return engine.Errorf(engine.ErrBadRequest, "num_uses cannot be negative")
+		case r.TokenMaxTTL > 0 && r.TokenTTL > r.TokenMaxTTL:
+			return engine.Errorf(engine.ErrBadRequest, "token_ttl should not be greater than token_max_ttl")
+		// Vault's tokenutil.ParseTokenFields.
+		case r.batch() && r.TokenPeriod != 0:
+			return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens")
+		case r.batch() && r.TokenNumUses != 0:
+			return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count")
+		}
+		h, err := tx.MAC([]byte(r.RoleID))
+		if err != nil {
+			return err
+		}
+		if err := tx.Set(roleIDKey(h), []byte(name)); err != nil {
+			return err
+		}
+		return saveRole(tx, r)
+	})
 }
 
 func roleData(r *Role) map[string]any {
@@ -625,6 +648,10 @@ func deleteSecret(tx *seal.Tx, role string, h []byte) error {
 // an unknown role ID from a wrong secret ID.
 var errLogin = engine.Errorf(engine.ErrBadRequest, "invalid role or secret ID")
 
+// msgNoConstraint is Vault's refusal of a role that binds nothing
+// (validateRoleConstraints).
+const msgNoConstraint = "at least one constraint should be enabled on the role"
+
 // login trades a role ID and secret ID for a token (Vault's pathLoginUpdate).
 func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Response, error) {
 	var in struct {
@@ -656,6 +683,12 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 			return err
 		}
 		if r == nil || subtle.ConstantTimeCompare([]byte(r.RoleID), []byte(in.RoleID)) != 1 {
+			return errLogin
+		}
+		if !r.BindSecretID {
+			// A role stored without a constraint (roles written before
+			// writes refused them) would let its role ID alone log in; a
+			// role ID is not a secret.
 			return errLogin
 		}
 		meta := map[string]string{"role_name": r.Name}

@@ -110,12 +110,47 @@ func TestRoleCRUDAndLogin(t *testing.T) {
 	if _, err := login(roleID, sid3); !errors.Is(err, engine.ErrBadRequest) {
 		t.Fatalf("login with a destroyed secret ID: %v", err)
 	}
-	// bind_secret_id=false: the role ID alone logs in.
-	e.must(t, engine.OpUpdate, "role/open", `{"bind_secret_id":"false","policies":["x"],"period":"5m"}`)
+	// bind_secret_id=false is refused, and nothing is written: this
+	// AppRole binds no CIDRs, so the role ID alone would log in, and Vault
+	// wants at least one constraint (validateRoleConstraints).
+	for _, path := range []string{"role/open", "role/web/bind-secret-id"} {
+		_, err := e.do(t, engine.OpUpdate, path, `{"bind_secret_id":"false","policies":["x"],"period":"5m"}`)
+		if !errors.Is(err, engine.ErrBadRequest) || err.Error() != "at least one constraint should be enabled on the role" {
+			t.Fatalf("%s with bind_secret_id=false: %v", path, err)
+		}
+	}
+	if _, err := e.do(t, engine.OpRead, "role/open", ""); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("the refused role was written: %v", err)
+	}
+	if data(e.must(t, engine.OpRead, "role/web", ""))["bind_secret_id"] != true {
+		t.Fatal("the refused field write was applied")
+	}
+	e.must(t, engine.OpUpdate, "role/open", `{"policies":["x"],"period":"5m"}`)
 	oid := data(e.must(t, engine.OpRead, "role/open/role-id", ""))["role_id"].(string)
-	r2, err := e.do(t, engine.OpUpdate, "login", `{"role_id":"`+oid+`"}`)
+	osid := data(e.must(t, engine.OpUpdate, "role/open/secret-id", ``))["secret_id"].(string)
+	r2, err := login(oid, osid)
 	if err != nil || r2.Auth.LeaseDuration != 300 {
-		t.Fatalf("login without secret ID: %+v %v", r2, err)
+		t.Fatalf("login to a periodic role: %+v %v", r2, err)
+	}
+	// A role stored without a constraint (written before the check) is
+	// named in a warning on read and logs nobody in, even with a secret ID.
+	if err := e.b.view.Update(context.Background(), func(tx *seal.Tx) error {
+		r, err := loadRole(&tx.ReadTx, "open")
+		if err != nil {
+			return err
+		}
+		r.BindSecretID = false
+		return saveRole(tx, r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.must(t, engine.OpRead, "role/open", "").Warnings; len(w) != 1 || !strings.Contains(w[0], "Role does not have any constraints set on it") {
+		t.Fatalf("read of a role without constraints: warnings %q", w)
+	}
+	for _, body := range []string{`{"role_id":"` + oid + `"}`, `{"role_id":"` + oid + `","secret_id":"` + osid + `"}`} {
+		if _, err := e.do(t, engine.OpUpdate, "login", body); !errors.Is(err, errLogin) {
+			t.Fatalf("login to a role without constraints (%s): %v", body, err)
+		}
 	}
 	if l := data(e.must(t, engine.OpList, "role/", ""))["keys"].([]string); len(l) != 2 {
 		t.Fatalf("list roles: %v", l)

@@ -35,6 +35,7 @@ import (
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/seal"
+	"github.com/strongroom/strongroom/storage"
 )
 
 // dataRequest is the body of a data write or patch.
@@ -72,7 +73,7 @@ func (b *v2Backend) readData(ctx context.Context, path string, req *engine.Reque
 		return nil, err
 	}
 	var resp *engine.Response
-	err = b.st.view(ctx, func(r reader) error {
+	read := func(r reader) error {
 		s, err := loadSecretRO(r, path)
 		if err != nil {
 			return err
@@ -87,7 +88,14 @@ func (b *v2Backend) readData(ctx context.Context, path string, req *engine.Reque
 		}
 		resp = &engine.Response{Data: dataResponse{Data: raw, Metadata: md}}
 		return nil
-	})
+	}
+	// A read of a warm secret is answered from the store's read cache
+	// alone, without beginning a transaction; on a miss it runs again in
+	// one. read only assigns resp, so it may run twice.
+	err = b.st.view(storage.WithCacheOnly(ctx), read)
+	if errors.Is(err, storage.ErrCacheMiss) {
+		err = b.st.view(ctx, read)
+	}
 	return resp, err
 }
 

@@ -271,9 +271,19 @@ func (d *DB) Stats() Stats {
 // View implements storage.RawStore with a bbolt read-only transaction.
 // Point reads of warm keys are served by the read cache (cache.go), which
 // gives them the values of the transaction's snapshot.
-func (d *DB) View(_ context.Context, fn func(tx storage.RawReadTx) error) error {
+//
+// Under storage.WithCacheOnly it begins no bbolt transaction: the cache
+// answers the point reads, and the first it cannot answer, and any range,
+// fail with storage.ErrCacheMiss. The values it serves are all current at
+// the time of the first read (see cache.go), one snapshot.
+func (d *DB) View(ctx context.Context, fn func(tx storage.RawReadTx) error) error {
 	d.readers.RLock()
 	defer d.readers.RUnlock()
+	if d.cache != nil && storage.CacheOnly(ctx) {
+		t := &tx{cache: d.cache, g0: d.cache.gen.Load(), cacheOnly: true}
+		defer t.end()
+		return fn(t)
+	}
 	t := &tx{cache: d.cache}
 	if d.cache != nil {
 		t.g0 = d.cache.gen.Load() // before the snapshot is taken
@@ -333,6 +343,9 @@ type tx struct {
 	// snapshot taken after generation g0 (see cache.go).
 	cache *readCache
 	g0    uint64
+	// cacheOnly marks a read transaction that has no btx: it answers from
+	// the cache or fails with storage.ErrCacheMiss (storage.WithCacheOnly).
+	cacheOnly bool
 	// log, when not nil, records every write that succeeded, for replay
 	// in a group commit (see group.go).
 	log *[]op
@@ -362,6 +375,10 @@ func (t *tx) Get(key []byte) ([]byte, error) {
 		if v, ok := t.cache.get(key, t.g0); ok {
 			return v, nil
 		}
+		if t.cacheOnly {
+			return nil, storage.ErrCacheMiss // counted by the View run again
+		}
+		t.cache.misses.Add(1)
 	}
 	v := t.bucket().Get(key)
 	if v == nil {
@@ -376,6 +393,9 @@ func (t *tx) Get(key []byte) ([]byte, error) {
 func (t *tx) Range(r storage.RawRange, yield func(key, value []byte) bool) error {
 	if t.done {
 		return errTxDone
+	}
+	if t.cacheOnly {
+		return storage.ErrCacheMiss
 	}
 	c := t.bucket().Cursor()
 	var k, v []byte

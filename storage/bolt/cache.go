@@ -76,13 +76,13 @@ func newReadCache(maxBytes int) *readCache {
 }
 
 // get returns the cached value of key for a transaction that began after
-// reading generation g0. The slice is shared and must not be modified.
+// reading generation g0. The slice is shared and must not be modified. The
+// caller counts a miss it reads from the file (misses).
 func (c *readCache) get(key []byte, g0 uint64) ([]byte, bool) {
 	c.mu.RLock()
 	e := c.m[string(key)]
 	c.mu.RUnlock()
 	if e == nil || e.gen > g0 {
-		c.misses.Add(1)
 		return nil, false
 	}
 	return e.v, true

@@ -191,7 +191,9 @@ func setBeside(t *testing.T, s storage.Store, release chan struct{}, kv ...strin
 // range) against readers that read the group in one transaction, in a
 // random order, and fail if they ever see two values. The writers pause
 // between transactions, so that readers cache values and are served from
-// the cache most of the time; the test checks that they were.
+// the cache most of the time; the test checks that they were. Half the
+// readers first try a storage.WithCacheOnly view, as the KV engine does,
+// which must see one snapshot too.
 func TestReadCacheConsistentUnderWrites(t *testing.T) {
 	raw, s := openGroup(t)
 	const keys = 6
@@ -216,6 +218,7 @@ func TestReadCacheConsistentUnderWrites(t *testing.T) {
 	var (
 		wg        sync.WaitGroup
 		reads     atomic.Uint64
+		cacheOnly atomic.Uint64 // views answered wholly from the cache
 		failed    atomic.Pointer[string]
 		writerErr atomic.Pointer[error]
 	)
@@ -243,7 +246,7 @@ func TestReadCacheConsistentUnderWrites(t *testing.T) {
 					return
 				default:
 				}
-				err := s.View(context.Background(), func(tx storage.ReadTx) error {
+				read := func(tx storage.ReadTx) error {
 					var first []byte
 					for j := range keys {
 						v, err := tx.Get(key((j + i + r) % keys))
@@ -260,7 +263,20 @@ func TestReadCacheConsistentUnderWrites(t *testing.T) {
 						}
 					}
 					return nil
-				})
+				}
+				var err error
+				if r%2 == 0 {
+					// As the KV engine reads: from the cache alone, then,
+					// on a miss, in a transaction.
+					err = s.View(storage.WithCacheOnly(context.Background()), read)
+					if err == nil {
+						cacheOnly.Add(1)
+					} else if errors.Is(err, storage.ErrCacheMiss) {
+						err = s.View(context.Background(), read)
+					}
+				} else {
+					err = s.View(context.Background(), read)
+				}
 				reads.Add(keys)
 				if err != nil {
 					msg := err.Error()
@@ -281,9 +297,9 @@ func TestReadCacheConsistentUnderWrites(t *testing.T) {
 	}
 	st := raw.CacheStats()
 	n := reads.Load()
-	t.Logf("%d point reads, %d cache misses, %d values cached", n, st.Misses, st.Stored)
-	if n < 1000 || st.Misses > n*9/10 {
-		t.Fatalf("%d reads, %d missed the cache: the cache was not exercised", n, st.Misses)
+	t.Logf("%d point reads, %d cache misses, %d values cached, %d views without a transaction", n, st.Misses, st.Stored, cacheOnly.Load())
+	if n < 1000 || st.Misses > n*9/10 || cacheOnly.Load() == 0 {
+		t.Fatalf("%d reads, %d missed the cache, %d views from the cache alone: the cache was not exercised", n, st.Misses, cacheOnly.Load())
 	}
 }
 
@@ -320,5 +336,81 @@ func TestReadCacheBounded(t *testing.T) {
 	}
 	if st := raw.CacheStats(); st.Bytes > 1024 {
 		t.Fatalf("reading a %d-byte value cached %d bytes (%d entries): its chunks were kept", len(big), st.Bytes, st.Entries)
+	}
+}
+
+// TestCacheOnlyView: under storage.WithCacheOnly a view answers warm keys
+// from the cache, and a cold key, a key a commit changed, and any range
+// with storage.ErrCacheMiss; with the cache off it is an ordinary view.
+func TestCacheOnlyView(t *testing.T) {
+	ctx := storage.WithCacheOnly(context.Background())
+	get := func(s storage.Store, k string) (string, error) {
+		var v []byte
+		err := s.View(ctx, func(tx storage.ReadTx) error {
+			var err error
+			v, err = tx.Get([]byte(k))
+			return err
+		})
+		return string(v), err
+	}
+	raw, s := openGroup(t)
+	storagetest.Set(t, s, "k", "v1")
+	if _, err := get(s, "k"); !errors.Is(err, storage.ErrCacheMiss) {
+		t.Fatalf("a cold key: %v", err)
+	}
+	for range 2 { // a value is kept on its second miss
+		wantValue(t, s, "k", "v1")
+	}
+	misses := raw.CacheStats().Misses
+	if v, err := get(s, "k"); err != nil || v != "v1" {
+		t.Fatalf("a warm key: %q %v", v, err)
+	}
+	if _, err := get(s, "none"); !errors.Is(err, storage.ErrCacheMiss) {
+		t.Fatalf("a missing key: %v", err)
+	}
+	if got := raw.CacheStats().Misses; got != misses {
+		t.Fatalf("cache-only reads counted %d misses; the view run again counts them", got-misses)
+	}
+	storagetest.Set(t, s, "k", "v2")
+	if v, err := get(s, "k"); !errors.Is(err, storage.ErrCacheMiss) {
+		t.Fatalf("a key a commit changed: %q %v", v, err)
+	}
+	err := s.View(ctx, func(tx storage.ReadTx) error {
+		_, err := tx.GetRange(storage.PrefixRange([]byte("k")))
+		return err
+	})
+	if !errors.Is(err, storage.ErrCacheMiss) {
+		t.Fatalf("a range: %v", err)
+	}
+
+	// One snapshot: a value cached after the view's first read, by a
+	// commit that came after it, is not served to it.
+	storagetest.Set(t, s, "a", "1", "b", "1")
+	for range 2 {
+		wantValue(t, s, "a", "1")
+		wantValue(t, s, "b", "1")
+	}
+	err = s.View(ctx, func(tx storage.ReadTx) error {
+		if a, err := tx.Get([]byte("a")); err != nil || string(a) != "1" {
+			return fmt.Errorf("a: %q %v", a, err)
+		}
+		storagetest.Set(t, s, "a", "2", "b", "2")
+		for range 2 {
+			wantValue(t, s, "b", "2") // cached again, at a later generation
+		}
+		b, err := tx.Get([]byte("b"))
+		if err == nil {
+			return fmt.Errorf("the view read a=1, then b=%q", b)
+		}
+		return err
+	})
+	if !errors.Is(err, storage.ErrCacheMiss) {
+		t.Fatalf("a view across a commit: %v", err)
+	}
+
+	_, off := openGroup(t, bolt.WithReadCacheSize(0))
+	storagetest.Set(t, off, "k", "v1")
+	if v, err := get(off, "k"); err != nil || v != "v1" {
+		t.Fatalf("with the cache off: %q %v", v, err)
 	}
 }

@@ -92,9 +92,7 @@ func TestUnrecognizedParametersWarned(t *testing.T) {
 		"Endpoint ignored these unrecognized parameters: [zz]",
 		"Endpoint replaced the value of these parameters with the values captured from the endpoint's path: [name]")
 	for _, p := range []string{"sys/health", "sys/seal-status", "sys/leader"} {
-		r := c.NewRequest("GET", "/v1/"+p)
-		r.Params.Set("zz", "1")
-		resp, err := c.RawRequestWithContext(t.Context(), r)
+		resp, err := lg.ReadRawWithDataWithContext(t.Context(), p, map[string][]string{"zz": {"1"}})
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}

@@ -24,10 +24,23 @@ import (
 // in Vault.
 func IgnoredParams(body []byte, dst any) []string {
 	fields := paramFields(reflect.TypeOf(dst))
-	if fields == nil || !json.Valid(body) {
+	if fields == nil {
 		return nil
 	}
-	var ignored []string
+	return memberNames(body, func(name []byte) bool {
+		_, known := fields[string(name)]
+		return !known
+	})
+}
+
+// memberNames returns, sorted and without repeats, the names of the
+// top-level members of the JSON object body for which keep reports true;
+// nil when body is not a valid JSON object.
+func memberNames(body []byte, keep func(name []byte) bool) []string {
+	if !json.Valid(body) {
+		return nil
+	}
+	var out []string
 	t := json.NewTokenizer(body)
 	first := true
 	for t.Next() {
@@ -41,16 +54,15 @@ func IgnoredParams(body []byte, dst any) []string {
 		if t.Depth != 1 || !t.IsKey {
 			continue
 		}
-		name := t.String()
-		if _, ok := fields[string(name)]; !ok && !slices.Contains(ignored, string(name)) {
-			ignored = append(ignored, string(name))
+		if name := t.String(); keep(name) && !slices.Contains(out, string(name)) {
+			out = append(out, string(name))
 		}
 	}
 	if t.Err != nil {
 		return nil
 	}
-	slices.Sort(ignored)
-	return ignored
+	slices.Sort(out)
+	return out
 }
 
 // IgnoredWarning is Vault's warning for the parameters IgnoredParams finds.
@@ -89,33 +101,7 @@ func BodyKeysAmong(body []byte, names []string) []string {
 	if bytes.IndexByte(body, '\\') < 0 && !slices.ContainsFunc(names, func(n string) bool { return containsQuoted(body, n) }) {
 		return nil
 	}
-	if !json.Valid(body) {
-		return nil
-	}
-	var out []string
-	t := json.NewTokenizer(body)
-	first := true
-	for t.Next() {
-		if first {
-			if t.Delim != '{' {
-				return nil
-			}
-			first = false
-			continue
-		}
-		if t.Depth != 1 || !t.IsKey {
-			continue
-		}
-		name := string(t.String())
-		if slices.Contains(names, name) && !slices.Contains(out, name) {
-			out = append(out, name)
-		}
-	}
-	if t.Err != nil {
-		return nil
-	}
-	slices.Sort(out)
-	return out
+	return memberNames(body, func(name []byte) bool { return slices.Contains(names, string(name)) })
 }
 
 // containsQuoted reports whether body holds "name", quotes included.

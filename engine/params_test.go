@@ -64,14 +64,8 @@ func FuzzIgnoredParams(f *testing.F) {
 	fields := paramFields(reflectTypeOfProbe())
 	f.Fuzz(func(t *testing.T, body []byte) {
 		got := IgnoredParams(body, &paramsProbe{})
-		if !utf8.Valid(body) {
-			return // names with invalid UTF-8: decoders differ in how they repair them
-		}
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(body, &obj) != nil || obj == nil {
-			if got != nil {
-				t.Fatalf("%q is not a JSON object, got %q", body, got)
-			}
+		obj, ok := stdObject(t, body, got)
+		if !ok {
 			return
 		}
 		var want []string
@@ -185,14 +179,8 @@ func FuzzBodyKeysAmong(f *testing.F) {
 	names := []string{"name", "path", "urlalgorithm"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		got := BodyKeysAmong(body, names)
-		if !utf8.Valid(body) {
-			return // names with invalid UTF-8: decoders differ in how they repair them
-		}
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(body, &obj) != nil || obj == nil {
-			if got != nil {
-				t.Fatalf("%q is not a JSON object, got %q", body, got)
-			}
+		obj, ok := stdObject(t, body, got)
+		if !ok {
 			return
 		}
 		var want []string
@@ -205,4 +193,22 @@ func FuzzBodyKeysAmong(f *testing.F) {
 			t.Fatalf("%q: got %q, want %q", body, got, want)
 		}
 	})
+}
+
+// stdObject is encoding/json's view of body as an object, for the fuzz
+// targets; ok is false when there is nothing to compare (a body with
+// invalid UTF-8, where decoders repair names differently, or one that is
+// not an object, for which got must be nil).
+func stdObject(t *testing.T, body []byte, got []string) (obj map[string]json.RawMessage, ok bool) {
+	t.Helper()
+	if !utf8.Valid(body) {
+		return nil, false
+	}
+	if json.Unmarshal(body, &obj) != nil || obj == nil {
+		if got != nil {
+			t.Fatalf("%q is not a JSON object, got %q", body, got)
+		}
+		return nil, false
+	}
+	return obj, true
 }

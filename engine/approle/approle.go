@@ -181,6 +181,20 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 	return nil, engine.ErrUnsupportedPath
 }
 
+// existingRole reads role name, or answers engine.ErrNotFound.
+func (b *Backend) existingRole(ctx context.Context, name string) (*Role, error) {
+	var r *Role
+	err := b.view.View(ctx, func(tx *seal.ReadTx) error {
+		var err error
+		r, err = loadRole(tx, name)
+		return err
+	})
+	if err == nil && r == nil {
+		err = engine.ErrNotFound
+	}
+	return r, err
+}
+
 func loadRole(tx *seal.ReadTx, name string) (*Role, error) {
 	return seal.GetJSON[Role](tx, roleKey(name))
 }
@@ -212,17 +226,9 @@ type roleInput struct {
 func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
 	switch req.Operation {
 	case engine.OpRead:
-		var r *Role
-		err := b.view.View(ctx, func(tx *seal.ReadTx) error {
-			var err error
-			r, err = loadRole(tx, name)
-			return err
-		})
+		r, err := b.existingRole(ctx, name)
 		if err != nil {
 			return nil, err
-		}
-		if r == nil {
-			return nil, engine.ErrNotFound
 		}
 		resp := &engine.Response{Data: roleData(r)}
 		if !r.BindSecretID {
@@ -424,17 +430,9 @@ func (b *Backend) roleID(ctx context.Context, req *engine.Request, name string) 
 	if req.Operation != engine.OpRead {
 		return nil, engine.ErrUnsupportedOperation
 	}
-	var r *Role
-	err := b.view.View(ctx, func(tx *seal.ReadTx) error {
-		var err error
-		r, err = loadRole(tx, name)
-		return err
-	})
+	r, err := b.existingRole(ctx, name)
 	if err != nil {
 		return nil, err
-	}
-	if r == nil {
-		return nil, engine.ErrNotFound
 	}
 	return &engine.Response{Data: map[string]any{"role_id": r.RoleID}}, nil
 }

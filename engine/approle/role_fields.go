@@ -113,17 +113,9 @@ var roleFields = map[string]roleField{
 func (b *Backend) roleFieldOp(ctx context.Context, req *engine.Request, name string, f roleField) (*engine.Response, error) {
 	switch {
 	case req.Operation == engine.OpRead:
-		var r *Role
-		err := b.view.View(ctx, func(tx *seal.ReadTx) error {
-			var err error
-			r, err = loadRole(tx, name)
-			return err
-		})
+		r, err := b.existingRole(ctx, name)
 		if err != nil {
 			return nil, err
-		}
-		if r == nil {
-			return nil, engine.ErrNotFound
 		}
 		return &engine.Response{Data: f.read(r)}, nil
 	case req.Operation == engine.OpUpdate && f.take != nil:

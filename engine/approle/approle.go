@@ -142,6 +142,9 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		if !roleNameRE.MatchString(name) {
 			return nil, engine.Errorf(engine.ErrBadRequest, "invalid role name %q", name)
 		}
+		// Role names are case-insensitive and kept in lower case, as
+		// Vault's (path_role.go: lower_case_role_name on every new role).
+		name = strings.ToLower(name)
 		switch sub {
 		case "":
 			return b.roleCRUD(ctx, req, name)

@@ -85,3 +85,22 @@ func TestRoleFieldPaths(t *testing.T) {
 		t.Fatalf("bound-cidr-list: %v", err)
 	}
 }
+
+// TestRoleNamesIgnoreCase: a role written as "Web" is read, listed and
+// logged in to as "web", as Vault keeps new role names in lower case.
+func TestRoleNamesIgnoreCase(t *testing.T) {
+	e := newEnv(t)
+	e.must(t, engine.OpUpdate, "role/Web", `{"token_policies":"app"}`)
+	if got := fmt.Sprint(data(e.must(t, engine.OpRead, "role/WEB/policies", ""))["token_policies"]); got != "[app]" {
+		t.Fatalf("read as WEB: %s", got)
+	}
+	if got := fmt.Sprint(data(e.must(t, engine.OpList, "role/", ""))["keys"]); got != "[web]" {
+		t.Fatalf("list: %s", got)
+	}
+	rid := data(e.must(t, engine.OpRead, "role/web/role-id", ""))["role_id"].(string)
+	sid := data(e.must(t, engine.OpUpdate, "role/wEb/secret-id", ""))["secret_id"].(string)
+	r, err := e.do(t, engine.OpUpdate, "login", `{"role_id":"`+rid+`","secret_id":"`+sid+`"}`)
+	if err != nil || r.Auth.Metadata["role_name"] != "web" {
+		t.Fatalf("login: %+v %v", r, err)
+	}
+}

@@ -193,6 +193,7 @@ func (s *Server) table() map[string]*route {
 		"sys/tools/random":          s.toolsRoute(),
 		"sys/tools/hash":            s.toolsRoute(),
 		"sys/mounts":                {methods: map[string]handlerFunc{http.MethodGet: s.mountList}},
+		"sys/internal/ui/mounts":    {methods: map[string]handlerFunc{http.MethodGet: s.uiMounts}},
 		"sys/auth":                  {methods: map[string]handlerFunc{http.MethodGet: s.authList}},
 		"sys/audit":                 {methods: map[string]handlerFunc{http.MethodGet: s.auditList}},
 		"sys/storage/snapshot":      {rootOnly: true, noWrap: true, methods: map[string]handlerFunc{http.MethodGet: s.snapshot}},

@@ -23,12 +23,13 @@ import (
 )
 
 // unauthenticated are the routes every caller may use, as in Vault: the
-// seal status and health endpoints, and the quorum operations (a quorum of
-// key holders is their authorisation).
+// seal status and health endpoints, the quorum operations (a quorum of
+// key holders is their authorisation), and the UI's mount list, whose
+// answer the caller's policies filter (TestUIMountsList).
 var unauthenticated = []string{
 	"sys/init", "sys/seal-status", "sys/unseal", "sys/health", "sys/leader",
 	"sys/rekey/", "sys/rekey-recovery-key/", "sys/generate-root/", "auth/approle/login",
-	"sys/wrapping/lookup",
+	"sys/wrapping/lookup", "sys/internal/ui/mounts",
 }
 
 // wrappingChecked are the paths that check the wrapping token they name
@@ -47,12 +48,14 @@ func isUnauthenticated(path string) bool {
 
 // engineRoutes are the paths of the engines mounted in the walk.
 var engineRoutes = map[string][]string{
-	"kv2/":          {"data/x", "metadata/x", "metadata/", "delete/x", "undelete/x", "destroy/x", "subkeys/x", "config"},
-	"kv1/":          {"x", ""},
-	"transit/":      {"keys/k", "keys/", "keys/k/rotate", "keys/k/config", "keys/k/trim", "encrypt/k", "decrypt/k", "rewrap/k", "datakey/plaintext/k", "datakey/wrapped/k", "random", "random/32", "hash", "hash/sha2-512", "hmac/k", "sign/k", "verify/k", "export/encryption-key/k", "backup/k", "restore", "restore/k", "wrapping_key", "keys/k/import", "keys/k/import_version", "cache-config"},
-	"auth/approle/": {"role/", "role/r", "role/r/role-id", "role/r/secret-id", "role/r/secret-id/lookup", "role/r/secret-id/destroy", "login"},
-	"cubbyhole/":    {"x", "a/b", "response", ""},
-	"auth/token/":   {"create", "create-orphan", "create/r", "lookup", "lookup-self", "lookup-accessor", "renew", "renew-self", "revoke", "revoke-self", "revoke-accessor", "revoke-orphan", "roles/", "roles/r"},
+	"kv2/":     {"data/x", "metadata/x", "metadata/", "delete/x", "undelete/x", "destroy/x", "subkeys/x", "config"},
+	"kv1/":     {"x", ""},
+	"transit/": {"keys/k", "keys/", "keys/k/rotate", "keys/k/config", "keys/k/trim", "encrypt/k", "decrypt/k", "rewrap/k", "datakey/plaintext/k", "datakey/wrapped/k", "random", "random/32", "hash", "hash/sha2-512", "hmac/k", "sign/k", "verify/k", "export/encryption-key/k", "backup/k", "restore", "restore/k", "wrapping_key", "keys/k/import", "keys/k/import_version", "cache-config"},
+	"auth/approle/": {"role/", "role/r", "role/r/role-id", "role/r/secret-id", "role/r/secret-id/lookup", "role/r/secret-id/destroy", "login",
+		"role/r/policies", "role/r/bind-secret-id", "role/r/secret-id-num-uses", "role/r/secret-id-ttl", "role/r/period",
+		"role/r/token-num-uses", "role/r/token-ttl", "role/r/token-max-ttl", "role/r/local-secret-ids"},
+	"cubbyhole/":  {"x", "a/b", "response", ""},
+	"auth/token/": {"create", "create-orphan", "create/r", "lookup", "lookup-self", "lookup-accessor", "renew", "renew-self", "revoke", "revoke-self", "revoke-accessor", "revoke-orphan", "roles/", "roles/r"},
 }
 
 // TestEveryRouteDeniedToDefaultPolicy walks every registered route (the

@@ -248,3 +248,68 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 
 // systemDefaultLeaseTTL is Vault's default and maximum lease TTL, 768h.
 const systemDefaultLeaseTTL = 768 * 3600
+
+// GET sys/internal/ui/mounts: the secrets engines and auth methods the
+// caller may use, as Vault's pathInternalUIMountsRead lists them for its
+// UI: {"secret": {path: info}, "auth": {path: info}}, a mount appearing
+// when the token's policies grant some access under it (ACL.HasMountAccess;
+// an auth method's path is auth/<path>), every mount for a root token.
+// Vault also lists mounts tuned to listing_visibility "unauth", to callers
+// without a token too; Strongroom offers no such tuning, so a request
+// without a token gets both maps empty. A token that does not resolve is
+// refused as on any path.
+func (s *Server) uiMounts(c echo.Context, r *request) error {
+	secret, auth := map[string]any{}, map[string]any{}
+	data := map[string]any{"secret": secret, "auth": auth}
+	if r.token == "" {
+		return respondData(c, r, data, nil)
+	}
+	ctx := r.ctx
+	te, err := s.authenticate(ctx, r)
+	if err != nil {
+		return err
+	}
+	visible := func(string) bool { return true }
+	if !te.IsRoot() {
+		st, err := s.policyStore(r)
+		if err != nil {
+			return err
+		}
+		acl, err := st.ACL(ctx, te.Policies)
+		if err != nil {
+			return err
+		}
+		visible = acl.HasMountAccess
+	}
+	add := func(dst map[string]any, prefix string, e *mounts.Entry) {
+		if visible(prefix + e.Path) {
+			dst[e.Path] = e.Info()
+		}
+	}
+	add(secret, "", cubbyholeMount(r.t.ID))
+	add(secret, "", systemMount(r.t.ID))
+	if r.t.Mounts != nil {
+		list, err := r.t.Mounts.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			add(secret, "", e)
+		}
+	}
+	tm, err := tokenMount(r)
+	if err != nil {
+		return err
+	}
+	add(auth, "auth/", tm)
+	if r.t.Auths != nil {
+		list, err := r.t.Auths.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			add(auth, "auth/", e)
+		}
+	}
+	return respondData(c, r, data, nil)
+}

@@ -61,6 +61,7 @@ var sysReadPaths = []sysPath{
 	{prefix: "sys/auth/", capture: "path", fields: fieldSet(mountFields...)},
 	{exact: "sys/audit", fields: fieldSet()},
 	{exact: "sys/key-status", fields: fieldSet()},
+	{exact: "sys/internal/ui/mounts", fields: fieldSet()},
 	{prefix: "sys/internal/ui/mounts/", capture: "path", fields: fieldSet("path")},
 	{prefix: "sys/namespaces/", capture: "path", fields: fieldSet("path", "custom_metadata", "seal", "pgp_keys")},
 	{prefix: "sys/remount/status/", capture: "migration_id", fields: fieldSet("migration_id")},

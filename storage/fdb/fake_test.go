@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -438,6 +439,11 @@ func (t *fakeTx) commit() error {
 	}
 	t.committed = true
 	for _, w := range t.watches {
+		if w.fired {
+			// Cancelled before the commit: as in FoundationDB, a
+			// cancelled watch future stays cancelled.
+			continue
+		}
 		if c.watchErr != nil {
 			w.fireLocked(c.watchErr)
 			continue
@@ -489,4 +495,24 @@ func (w *fakeWatch) cancel() {
 	w.c.mu.Lock()
 	defer w.c.mu.Unlock()
 	w.fireLocked(code(1101))
+}
+
+// TestFakeCancelledWatchStaysCancelled: a watch future cancelled before its
+// transaction commits is not registered by the commit, as in FoundationDB.
+// (Watch's awaitChange cancels the future, then the transaction; a commit
+// running between the two once left a watch behind in TestWatch.)
+func TestFakeCancelledWatchStaysCancelled(t *testing.T) {
+	c := newFakeCluster()
+	tr, err := c.createTransaction()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := tr.watch([]byte("k"))
+	f.cancel()
+	if err := tr.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.activeWatches(); n != 0 {
+		t.Fatalf("%d watches active after a cancelled one's commit", n)
+	}
 }

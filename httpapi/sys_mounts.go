@@ -9,6 +9,7 @@ import (
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/engine/cubbyhole"
 	"github.com/strongroom/strongroom/engine/mounts"
+	"github.com/strongroom/strongroom/engine/token"
 )
 
 // The sys/mounts endpoints (Vault's handleMountTable, handleMount,
@@ -228,18 +229,12 @@ func (s *Server) uiMount(c echo.Context, r *request) error {
 		return err
 	}
 	// Vault's rule: the token must have some access under the mount.
-	if !te.IsRoot() {
-		st, err := s.policyStore(r)
-		if err != nil {
-			return err
-		}
-		acl, err := st.ACL(ctx, te.Policies)
-		if err != nil {
-			return err
-		}
-		if !acl.HasMountAccess(me.Path) {
-			return denied
-		}
+	reaches, err := s.mountAccess(r, te)
+	if err != nil {
+		return err
+	}
+	if !reaches(me.Path) {
+		return denied
 	}
 	info := me.Info()
 	info["path"] = me.Path
@@ -269,17 +264,9 @@ func (s *Server) uiMounts(c echo.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	visible := func(string) bool { return true }
-	if !te.IsRoot() {
-		st, err := s.policyStore(r)
-		if err != nil {
-			return err
-		}
-		acl, err := st.ACL(ctx, te.Policies)
-		if err != nil {
-			return err
-		}
-		visible = acl.HasMountAccess
+	visible, err := s.mountAccess(r, te)
+	if err != nil {
+		return err
 	}
 	add := func(dst map[string]any, prefix string, e *mounts.Entry) {
 		if visible(prefix + e.Path) {
@@ -312,4 +299,22 @@ func (s *Server) uiMounts(c echo.Context, r *request) error {
 		}
 	}
 	return respondData(c, r, data, nil)
+}
+
+// mountAccess returns whether te's policies reach the mount at a path
+// ("secret/", "auth/approle/"): some capability under it
+// (ACL.HasMountAccess, Vault's hasMountAccess), always for a root token.
+func (s *Server) mountAccess(r *request, te *token.Entry) (func(path string) bool, error) {
+	if te.IsRoot() {
+		return func(string) bool { return true }, nil
+	}
+	st, err := s.policyStore(r)
+	if err != nil {
+		return nil, err
+	}
+	acl, err := st.ACL(r.ctx, te.Policies)
+	if err != nil {
+		return nil, err
+	}
+	return acl.HasMountAccess, nil
 }

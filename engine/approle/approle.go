@@ -693,42 +693,40 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 			return errLogin
 		}
 		meta := map[string]string{"role_name": r.Name}
-		if r.BindSecretID {
-			if in.SecretID == "" {
-				return engine.Errorf(engine.ErrBadRequest, "missing secret_id")
-			}
-			sh, err := tx.MAC([]byte(in.SecretID))
-			if err != nil {
+		if in.SecretID == "" {
+			return engine.Errorf(engine.ErrBadRequest, "missing secret_id")
+		}
+		sh, err := tx.MAC([]byte(in.SecretID))
+		if err != nil {
+			return err
+		}
+		s, err := loadSecret(&tx.ReadTx, r.Name, sh)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			return errLogin
+		}
+		if !s.ExpirationTime.IsZero() && !now.Before(s.ExpirationTime) {
+			if err := deleteSecret(tx, r.Name, sh); err != nil {
 				return err
 			}
-			s, err := loadSecret(&tx.ReadTx, r.Name, sh)
-			if err != nil {
+			return errLogin
+		}
+		switch {
+		case s.NumUses == 1:
+			if err := deleteSecret(tx, r.Name, sh); err != nil {
 				return err
 			}
-			if s == nil {
-				return errLogin
+		case s.NumUses > 1:
+			s.NumUses--
+			s.LastUpdated = now.UTC()
+			if err := saveSecret(tx, r.Name, sh, s); err != nil {
+				return err
 			}
-			if !s.ExpirationTime.IsZero() && !now.Before(s.ExpirationTime) {
-				if err := deleteSecret(tx, r.Name, sh); err != nil {
-					return err
-				}
-				return errLogin
-			}
-			switch {
-			case s.NumUses == 1:
-				if err := deleteSecret(tx, r.Name, sh); err != nil {
-					return err
-				}
-			case s.NumUses > 1:
-				s.NumUses--
-				s.LastUpdated = now.UTC()
-				if err := saveSecret(tx, r.Name, sh, s); err != nil {
-					return err
-				}
-			}
-			for k, v := range s.Metadata {
-				meta[k] = v
-			}
+		}
+		for k, v := range s.Metadata {
+			meta[k] = v
 		}
 		policies := token.SanitizePolicies(r.TokenPolicies, true)
 		if slices.Contains(policies, "root") {

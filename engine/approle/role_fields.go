@@ -2,7 +2,9 @@ package approle
 
 import (
 	"context"
-	"time"
+	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/seal"
@@ -19,94 +21,63 @@ import (
 
 // roleField is one role/<name>/<field> path.
 type roleField struct {
-	// missing is the 400 of a write without the field's parameter.
+	// params are the parameters the path writes, the names of roleInput's
+	// JSON fields; its read answers the same names, as the role read
+	// (roleData) shows them, those the role read omits when unset omitted.
+	params []string
+	// missing is the 400 of a write that gives none of params.
 	missing string
-	// take copies from a decoded body the parameters the path takes, and
-	// reports whether one is there; nil makes the path read only.
-	take  func(in, out *roleInput) bool
-	read  func(r *Role) map[string]any
+	// reset restores the field's default on delete; nil makes the path
+	// read only.
 	reset func(r *Role)
 }
 
-func seconds(d time.Duration) int64 { return int64(d / time.Second) }
-
 var roleFields = map[string]roleField{
-	"policies": {
-		missing: "missing token_policies",
-		take: func(in, out *roleInput) bool {
-			out.TokenPolicies, out.Policies = in.TokenPolicies, in.Policies
-			return in.TokenPolicies != nil || in.Policies != nil
-		},
-		read: func(r *Role) map[string]any {
-			p := r.TokenPolicies
-			if p == nil {
-				p = []string{}
-			}
-			d := map[string]any{"token_policies": p}
-			if len(r.Policies) > 0 {
-				d["policies"] = r.Policies
-			}
-			return d
-		},
-		reset: func(r *Role) { r.TokenPolicies, r.Policies = nil, nil },
-	},
-	"bind-secret-id": {
-		missing: "missing bind_secret_id",
-		take:    func(in, out *roleInput) bool { out.BindSecretID = in.BindSecretID; return in.BindSecretID != nil },
-		read:    func(r *Role) map[string]any { return map[string]any{"bind_secret_id": r.BindSecretID} },
-		reset:   func(r *Role) { r.BindSecretID = true },
-	},
-	"secret-id-num-uses": {
-		missing: "missing secret_id_num_uses",
-		take: func(in, out *roleInput) bool {
-			out.SecretIDNumUses = in.SecretIDNumUses
-			return in.SecretIDNumUses != nil
-		},
-		read:  func(r *Role) map[string]any { return map[string]any{"secret_id_num_uses": r.SecretIDNumUses} },
-		reset: func(r *Role) { r.SecretIDNumUses = 0 },
-	},
-	"secret-id-ttl": {
-		missing: "missing secret_id_ttl",
-		take:    func(in, out *roleInput) bool { out.SecretIDTTL = in.SecretIDTTL; return in.SecretIDTTL != nil },
-		read:    func(r *Role) map[string]any { return map[string]any{"secret_id_ttl": seconds(r.SecretIDTTL)} },
-		reset:   func(r *Role) { r.SecretIDTTL = 0 },
-	},
-	"period": {
-		missing: "missing period",
-		take: func(in, out *roleInput) bool {
-			out.TokenPeriod, out.Period = in.TokenPeriod, in.Period
-			return in.TokenPeriod != nil || in.Period != nil
-		},
-		read: func(r *Role) map[string]any {
-			d := map[string]any{"token_period": seconds(r.TokenPeriod)}
-			if r.Period > 0 {
-				d["period"] = seconds(r.Period)
-			}
-			return d
-		},
-		reset: func(r *Role) { r.TokenPeriod, r.Period = 0, 0 },
-	},
-	"token-num-uses": {
-		missing: "missing token_num_uses",
-		take:    func(in, out *roleInput) bool { out.TokenNumUses = in.TokenNumUses; return in.TokenNumUses != nil },
-		read:    func(r *Role) map[string]any { return map[string]any{"token_num_uses": r.TokenNumUses} },
-		reset:   func(r *Role) { r.TokenNumUses = 0 },
-	},
-	"token-ttl": {
-		missing: "missing token_ttl",
-		take:    func(in, out *roleInput) bool { out.TokenTTL = in.TokenTTL; return in.TokenTTL != nil },
-		read:    func(r *Role) map[string]any { return map[string]any{"token_ttl": seconds(r.TokenTTL)} },
-		reset:   func(r *Role) { r.TokenTTL = 0 },
-	},
-	"token-max-ttl": {
-		missing: "missing token_max_ttl",
-		take:    func(in, out *roleInput) bool { out.TokenMaxTTL = in.TokenMaxTTL; return in.TokenMaxTTL != nil },
-		read:    func(r *Role) map[string]any { return map[string]any{"token_max_ttl": seconds(r.TokenMaxTTL)} },
-		reset:   func(r *Role) { r.TokenMaxTTL = 0 },
-	},
-	"local-secret-ids": {
-		read: func(*Role) map[string]any { return map[string]any{"local_secret_ids": false} },
-	},
+	"policies": {params: []string{"token_policies", "policies"}, missing: "missing token_policies",
+		reset: func(r *Role) { r.TokenPolicies, r.Policies = nil, nil }},
+	"bind-secret-id": {params: []string{"bind_secret_id"}, missing: "missing bind_secret_id",
+		reset: func(r *Role) { r.BindSecretID = true }},
+	"secret-id-num-uses": {params: []string{"secret_id_num_uses"}, missing: "missing secret_id_num_uses",
+		reset: func(r *Role) { r.SecretIDNumUses = 0 }},
+	"secret-id-ttl": {params: []string{"secret_id_ttl"}, missing: "missing secret_id_ttl",
+		reset: func(r *Role) { r.SecretIDTTL = 0 }},
+	"period": {params: []string{"token_period", "period"}, missing: "missing period",
+		reset: func(r *Role) { r.TokenPeriod, r.Period = 0, 0 }},
+	"token-num-uses": {params: []string{"token_num_uses"}, missing: "missing token_num_uses",
+		reset: func(r *Role) { r.TokenNumUses = 0 }},
+	"token-ttl": {params: []string{"token_ttl"}, missing: "missing token_ttl",
+		reset: func(r *Role) { r.TokenTTL = 0 }},
+	"token-max-ttl": {params: []string{"token_max_ttl"}, missing: "missing token_max_ttl",
+		reset: func(r *Role) { r.TokenMaxTTL = 0 }},
+	"local-secret-ids": {params: []string{"local_secret_ids"}},
+}
+
+// read answers the field's names from the role read's data.
+func (f roleField) read(r *Role) map[string]any {
+	all := roleData(r)
+	out := make(map[string]any, len(f.params))
+	for _, p := range f.params {
+		if v, ok := all[p]; ok {
+			out[p] = v
+		}
+	}
+	return out
+}
+
+// take returns a roleInput holding only in's fields named in f.params,
+// and whether in had any of them.
+func (f roleField) take(in *roleInput) (roleInput, bool) {
+	var out roleInput
+	src, dst := reflect.ValueOf(in).Elem(), reflect.ValueOf(&out).Elem()
+	found := false
+	for i := range src.NumField() {
+		name, _, _ := strings.Cut(src.Type().Field(i).Tag.Get("json"), ",")
+		if slices.Contains(f.params, name) && !src.Field(i).IsNil() {
+			dst.Field(i).Set(src.Field(i))
+			found = true
+		}
+	}
+	return out, found
 }
 
 // roleFieldOp serves role/<name>/<field> for a field of roleFields.
@@ -118,12 +89,13 @@ func (b *Backend) roleFieldOp(ctx context.Context, req *engine.Request, name str
 			return nil, err
 		}
 		return &engine.Response{Data: f.read(r)}, nil
-	case req.Operation == engine.OpUpdate && f.take != nil:
-		var in, only roleInput
+	case req.Operation == engine.OpUpdate && f.reset != nil:
+		var in roleInput
 		if err := req.DecodeBody(&in, decode); err != nil {
 			return nil, err
 		}
-		if !f.take(&in, &only) {
+		only, ok := f.take(&in)
+		if !ok {
 			return nil, engine.Errorf(engine.ErrBadRequest, "%s", f.missing)
 		}
 		return nil, b.writeRole(ctx, name, &only, true)

@@ -145,10 +145,11 @@ func (s *Server) route(ctx context.Context, r *request, path string) (string, en
 	return entry.Path, backend, rest, nil
 }
 
-// noteReplaced sets req.Replaced to the parameters of req (its query for a
-// read, its body for a write) that captures, the names the path's Vault
-// pattern captures, name: Vault gives them the path's values. They are
-// not ignored parameters, whatever the engine decoded.
+// noteReplaced sets req.Replaced to those of captures (the names the
+// path's Vault pattern captures) that req also gives as parameters, in its
+// query for a read or its body for a write: Vault gives them the path's
+// values instead. They are not ignored parameters, whatever the engine
+// decoded.
 func noteReplaced(req *engine.Request, captures []string) {
 	if len(captures) == 0 {
 		return

@@ -51,12 +51,13 @@ const (
 var baselineObserve func(*http.Request)
 
 // baselineHandler answers every request: it reads and discards the body,
-// seals baselinePlaintext with a fresh random 96-bit nonce, and writes 200
+// spins for work (zero but for -serve-work), seals baselinePlaintext with a fresh random 96-bit nonce, and writes 200
 // with the envelope whose ciphertext is "vault:v1:" and the base64 of nonce
 // ‖ ciphertext ‖ tag, as Vault's transit engine does.
 type baselineHandler struct {
 	aead    cipher.AEAD
 	observe func(*http.Request)
+	work    time.Duration
 }
 
 func newBaselineHandler(observe func(*http.Request)) (*baselineHandler, error) {
@@ -78,6 +79,9 @@ func (h *baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.observe(r)
 	}
 	_, _ = io.Copy(io.Discard, r.Body)
+	if h.work > 0 {
+		spin(h.work)
+	}
 
 	sealed := make([]byte, h.aead.NonceSize(), baselineSealedLen)
 	_, _ = rand.Read(sealed) // the nonce; crypto/rand.Read does not fail
@@ -93,6 +97,13 @@ func (h *baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// spin keeps the calling goroutine busy, on its processor, for at least d:
+// work that neither blocks nor yields, as a handler's computation.
+func spin(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+	}
 }
 
 // baselineServer is the running server on 127.0.0.1 and the client that
@@ -252,12 +263,14 @@ const servedHealth = `{"initialized":true,"sealed":false,"standby":false,"perfor
 
 // serveBaseline serves the baseline handler on addr over plain HTTP until
 // ctx is done, and writes the address it listens on to w. It answers
-// sys/health as an unsealed node, every other request as the baseline.
-func serveBaseline(ctx context.Context, addr string, w io.Writer) error {
+// sys/health as an unsealed node, every other request as the baseline,
+// after work of busy computation (-serve-work).
+func serveBaseline(ctx context.Context, addr string, work time.Duration, w io.Writer) error {
 	bh, err := newBaselineHandler(nil)
 	if err != nil {
 		return err
 	}
+	bh.work = work
 	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/sys/health" {
 			bh.ServeHTTP(rw, r)

@@ -475,6 +475,35 @@ func newCountingServer(t *testing.T, each func()) string {
 	return srv.URL
 }
 
+// TestBaselineHandlerWork: with work set (-serve-work), the handler takes at
+// least that long per request and still answers a sealed envelope; without
+// it, a request takes less than that on this machine's order of magnitude.
+func TestBaselineHandlerWork(t *testing.T) {
+	const work = 100 * time.Millisecond
+	bh, err := newBaselineHandler(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func() (time.Duration, *httptest.ResponseRecorder) {
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		bh.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/transit/encrypt/k", strings.NewReader(`{"plaintext":"QUFB"}`)))
+		return time.Since(start), rec
+	}
+	bh.work = work
+	took, rec := serve()
+	if took < work {
+		t.Errorf("a request with %v of work took %v", work, took)
+	}
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ciphertext":"vault:v1:`) {
+		t.Errorf("answer with work: %d %s", rec.Code, rec.Body)
+	}
+	bh.work = 0
+	if took, _ := serve(); took >= work {
+		t.Errorf("a request without work took %v", took)
+	}
+}
+
 // TestServeBaseline runs `srload -serve-baseline 127.0.0.1:0`: it serves
 // the baseline's answer over HTTP until interrupted, and a second srload
 // measures it like any server.

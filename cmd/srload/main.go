@@ -112,7 +112,10 @@
 // -serve-baseline host:port sends no load: it serves the baseline handler
 // over plain HTTP until interrupted, so that another srload can measure it
 // as a separate process (what a server pays for being one process and the
-// load tool another, on the same cores).
+// load tool another, on the same cores). -serve-work D makes that handler
+// busy for D more per request (a loop on the clock, before the seal): a
+// calibration of what a given per-request cost does to the ratios, and to
+// the tail, on the machine at hand.
 //
 // # Measurement
 //
@@ -210,6 +213,7 @@ type config struct {
 	json                   bool
 	baseline               bool
 	serveBaseline          string
+	serveWork              time.Duration
 	baselineAddr           string
 	serverPID              int
 }
@@ -268,6 +272,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.serverPID, "server-pid", 0, "process id of the server (on this Linux machine): also report the CPU time it used per measured request")
 	fs.StringVar(&cfg.baselineAddr, "baseline-addr", "", "measure the baseline served at this address (by srload -serve-baseline: on the target's machine, or on cores of its own) instead of in process")
 	fs.StringVar(&cfg.serveBaseline, "serve-baseline", "", "only serve the baseline handler over HTTP on this address (host:port) until interrupted, to measure it in a process of its own")
+	fs.DurationVar(&cfg.serveWork, "serve-work", 0, "with -serve-baseline: busy work the handler does per request before its seal (e.g. 3us), to calibrate the ratios")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil
@@ -306,6 +311,8 @@ func (cfg *config) validate() error {
 	check(cfg.batch < 1, "-batch must be at least 1")
 	check(cfg.serverPID < 0, "-server-pid must not be negative")
 	check(cfg.baselineAddr != "" && !cfg.baseline, "-baseline-addr with -baseline=false")
+	check(cfg.serveWork < 0, "-serve-work must not be negative")
+	check(cfg.serveWork > 0 && cfg.serveBaseline == "", "-serve-work applies only to -serve-baseline")
 	check(cfg.baselineAddr != "" && cfg.workload == "baseline", "-baseline-addr does not apply to -workload baseline")
 	if cfg.baselineAddr != "" {
 		if _, err := parseURLFlag("-baseline-addr", cfg.baselineAddr); err != nil {
@@ -335,7 +342,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if cfg.serveBaseline != "" {
-		if err := serveBaseline(ctx, cfg.serveBaseline, stderr); err != nil {
+		if err := serveBaseline(ctx, cfg.serveBaseline, cfg.serveWork, stderr); err != nil {
 			return fail(err)
 		}
 		return 0

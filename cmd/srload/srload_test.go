@@ -682,6 +682,8 @@ func TestFlags(t *testing.T) {
 		{"-size", "-1"},
 		{"-batch", "0"},
 		{"-server-pid", "-1"},
+		{"-serve-work", "3us"}, // without -serve-baseline
+		{"-serve-baseline", "127.0.0.1:0", "-serve-work", "-1us"},
 		{"-bogus"},
 		{"extra"},
 	} {

@@ -21,7 +21,9 @@ type Request struct {
 	// Sudo reports that the caller's policies grant sudo on the request
 	// path (root tokens always have it): some operations need it.
 	Sudo bool
-	// RemoteAddr is the client's address, for audit and login records.
+	// RemoteAddr is the client's address as its connection gives it
+	// (http.Request.RemoteAddr, "host:port"; never a forwarding header):
+	// what AppRole's CIDR bindings are checked against.
 	RemoteAddr string
 	// Ignored lists the body's parameters the engine did not read (see
 	// NoteIgnored), for the front door's warning.

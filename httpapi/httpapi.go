@@ -116,6 +116,11 @@ type request struct {
 	ns    string // the namespace's name; "" for the root namespace
 	token string
 	body  []byte
+	// remote is the client's address as the connection gives it
+	// (http.Request.RemoteAddr). X-Forwarded-For is not read: as Vault's
+	// listener without x_forwarded_for_authorized_addrs, the address that
+	// bound CIDRs are checked against is the TCP peer's.
+	remote string
 
 	bodyRead bool
 	// start is when the request came in (a wrapping token's creation time).
@@ -236,7 +241,7 @@ func (s *Server) dispatch(c echo.Context) error {
 	// Vault's default custom response header.
 	h["Strict-Transport-Security"] = hsts
 
-	r := &request{ctx: ctx, id: newRequestID(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root, start: start}
+	r := &request{ctx: ctx, id: newRequestID(), path: strings.TrimPrefix(c.Param("*"), "/"), token: requestToken(req), family: "other", t: s.root, start: start, remote: req.RemoteAddr}
 	var err error
 	r.wrapTTL, err = checkWrapTTL(req.Header)
 	if err == nil {
@@ -363,8 +368,22 @@ func (s *Server) readBody(c echo.Context, r *request) error {
 }
 
 // authenticate returns the entry of the request's token, or
-// engine.ErrPermissionDenied.
+// engine.ErrPermissionDenied when there is none, it is not valid, or it is
+// bound to address blocks that do not hold the client (token.UsableFrom).
 func (s *Server) authenticate(ctx context.Context, r *request) (*token.Entry, error) {
+	e, err := s.lookupToken(ctx, r)
+	if err == nil && !e.UsableFrom(r.remote) {
+		// Vault's CheckToken: a token bound to address blocks that do not
+		// hold the client is a bare permission denied.
+		return nil, engine.ErrPermissionDenied
+	}
+	return e, err
+}
+
+// lookupToken finds r's token (cache first) without checking where the
+// client is: authenticate for the request's own token; alone for a token
+// named in a body (sys/capabilities), which is not being used.
+func (s *Server) lookupToken(ctx context.Context, r *request) (*token.Entry, error) {
 	if r.token == "" {
 		return nil, engine.ErrPermissionDenied
 	}

@@ -82,7 +82,7 @@ func (s *Server) logical(c echo.Context, r *request, method string) error {
 	ereq := &engine.Request{
 		ID: r.id, Operation: op, MountPath: mountPath, Path: rest, Body: r.body,
 		ContentType: header(c.Request().Header, "Content-Type"), Query: q,
-		ClientToken: r.token, Sudo: sudo, RemoteAddr: c.RealIP(),
+		ClientToken: r.token, Sudo: sudo, RemoteAddr: r.remote,
 	}
 	resp, err := backend.HandleRequest(ctx, ereq)
 	if err != nil {

@@ -137,7 +137,7 @@ func (s *Server) capabilities(c echo.Context, r *request) error {
 		}
 		// The token is looked up in the request's namespace, as the
 		// request's own token is.
-		e, err = s.authenticate(ctx, &request{ctx: ctx, t: r.t, ns: r.ns, token: in.Token})
+		e, err = s.lookupToken(ctx, &request{ctx: ctx, t: r.t, ns: r.ns, token: in.Token})
 		if errors.Is(err, engine.ErrPermissionDenied) {
 			return engine.Errorf(engine.ErrBadRequest, "invalid token")
 		}

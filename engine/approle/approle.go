@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/cidr"
 	"github.com/strongroom/strongroom/engine/mounts"
 	"github.com/strongroom/strongroom/engine/token"
 	"github.com/strongroom/strongroom/seal"
@@ -65,6 +66,21 @@ type Role struct {
 	TokenType       string        `json:"token_type,omitempty"`
 	SecretIDTTL     time.Duration `json:"secret_id_ttl"`
 	SecretIDNumUses int           `json:"secret_id_num_uses"`
+	// SecretIDBoundCIDRs are the address blocks logins must come from
+	// (secret_id_bound_cidrs, kept as written); TokenBoundCIDRs bind the
+	// tokens it issues (token.Entry.BoundCIDRs).
+	SecretIDBoundCIDRs []string `json:"secret_id_bound_cidrs,omitempty"`
+	TokenBoundCIDRs    []string `json:"token_bound_cidrs,omitempty"`
+	// TokenNoDefaultPolicy leaves "default" off its tokens' policies;
+	// TokenExplicitMaxTTL caps their life, renewals included.
+	TokenNoDefaultPolicy bool          `json:"token_no_default_policy,omitempty"`
+	TokenExplicitMaxTTL  time.Duration `json:"token_explicit_max_ttl,omitempty"`
+}
+
+// hasConstraint is Vault's validateRoleConstraints: a login must need a
+// secret ID or come from bound addresses.
+func (r *Role) hasConstraint() bool {
+	return r.BindSecretID || len(r.SecretIDBoundCIDRs) > 0 || len(r.TokenBoundCIDRs) > 0
 }
 
 // tokenType is the role's token_type as a read reports it.
@@ -88,6 +104,11 @@ type SecretID struct {
 	ExpirationTime time.Time         `json:"expiration_time"`
 	LastUpdated    time.Time         `json:"last_updated_time"`
 	Metadata       map[string]string `json:"metadata"`
+	// CIDRList binds logins with this secret ID to address blocks (a
+	// subset of the role's secret_id_bound_cidrs); TokenBoundCIDRs, when
+	// set, bind the tokens it logs in to instead of the role's.
+	CIDRList        []string `json:"cidr_list,omitempty"`
+	TokenBoundCIDRs []string `json:"token_bound_cidrs,omitempty"`
 }
 
 func roleKey(name string) []byte                { return tuple.Pack("role", name) }
@@ -224,6 +245,35 @@ type roleInput struct {
 	SecretIDNumUses *engine.Int      `json:"secret_id_num_uses"`
 	RoleID          *string          `json:"role_id"`
 	TokenType       *string          `json:"token_type"`
+	// secret_id_bound_cidrs, and bound_cidr_list, its deprecated name
+	// (Vault's GetFirst: the new one wins).
+	SecretIDBoundCIDRs   *stringList      `json:"secret_id_bound_cidrs"`
+	BoundCIDRList        *stringList      `json:"bound_cidr_list"`
+	TokenBoundCIDRs      *stringList      `json:"token_bound_cidrs"`
+	TokenNoDefaultPolicy *engine.Bool     `json:"token_no_default_policy"`
+	TokenExplicitMaxTTL  *engine.Duration `json:"token_explicit_max_ttl"`
+}
+
+// blocks validates a list of address blocks as Vault's
+// cidrutil.ValidateCIDRListSlice (blocks only, no bare address) and
+// returns it as written, spaces trimmed and empty elements dropped.
+func blocks(in []string, what string) ([]string, error) {
+	l, err := cidr.Parse(in, false)
+	if err != nil {
+		// Vault answers 500 for secret_id_bound_cidrs and cidr_list
+		// (a returned error); bad input is a 400 here.
+		return nil, engine.Errorf(engine.ErrBadRequest, "failed to validate %s: %v", what, err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(l))
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
@@ -234,7 +284,7 @@ func (b *Backend) roleCRUD(ctx context.Context, req *engine.Request, name string
 			return nil, err
 		}
 		resp := &engine.Response{Data: roleData(r)}
-		if !r.BindSecretID {
+		if !r.hasConstraint() {
 			// Vault's pathRoleRead.
 			resp.Warnings = []string{"Role does not have any constraints set on it. Updates to this role will require a constraint to be set"}
 		}
@@ -278,6 +328,23 @@ func (b *Backend) writeRole(ctx context.Context, name string, in *roleInput, mus
 		case "", "default", "service", "default-service", "batch", "default-batch":
 		default:
 			return engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value %q", *in.TokenType)
+		}
+	}
+	var secretCIDRs, tokenCIDRs []string
+	newCIDRs := in.SecretIDBoundCIDRs
+	if newCIDRs == nil {
+		newCIDRs = in.BoundCIDRList
+	}
+	if newCIDRs != nil {
+		var err error
+		if secretCIDRs, err = blocks(*newCIDRs, "CIDR blocks"); err != nil {
+			return err
+		}
+	}
+	if in.TokenBoundCIDRs != nil {
+		var err error
+		if tokenCIDRs, err = token.ParseBoundCIDRs("token_bound_cidrs", *in.TokenBoundCIDRs); err != nil {
+			return err
 		}
 	}
 	return b.view.Update(ctx, func(tx *seal.Tx) error {
@@ -340,11 +407,20 @@ func (b *Backend) writeRole(ctx context.Context, name string, in *roleInput, mus
 				r.TokenType = "default"
 			}
 		}
+		if newCIDRs != nil {
+			r.SecretIDBoundCIDRs = secretCIDRs
+		}
+		if in.TokenBoundCIDRs != nil {
+			r.TokenBoundCIDRs = tokenCIDRs
+		}
+		if in.TokenNoDefaultPolicy != nil {
+			r.TokenNoDefaultPolicy = bool(*in.TokenNoDefaultPolicy)
+		}
+		setDur(&r.TokenExplicitMaxTTL, in.TokenExplicitMaxTTL)
 		switch {
-		case !r.BindSecretID:
-			// Vault's validateRoleConstraints wants bind_secret_id or a
-			// bound CIDR list; this AppRole binds no CIDRs. Vault answers
-			// 500 (setRoleEntry's error); bad input is a 400 here.
+		case !r.hasConstraint():
+			// Vault's validateRoleConstraints. Vault answers 500
+			// (setRoleEntry's error); bad input is a 400 here.
 			return engine.Errorf(engine.ErrBadRequest, "%s", msgNoConstraint)
 		case slices.Contains(token.SanitizePolicies(r.TokenPolicies, false), "root"):
 			// Vault: "auth methods cannot create root tokens".
@@ -353,6 +429,9 @@ func (b *Backend) writeRole(ctx context.Context, name string, in *roleInput, mus
 			return engine.Errorf(engine.ErrBadRequest, "num_uses cannot be negative")
 		case r.TokenMaxTTL > 0 && r.TokenTTL > r.TokenMaxTTL:
 			return engine.Errorf(engine.ErrBadRequest, "token_ttl should not be greater than token_max_ttl")
+		case r.batch() && r.TokenExplicitMaxTTL != 0:
+			// Vault's tokenutil.ParseTokenFields.
+			return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with an explicit max TTL")
 		// Vault's tokenutil.ParseTokenFields.
 		case r.batch() && r.TokenPeriod != 0:
 			return engine.Errorf(engine.ErrBadRequest, "'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens")
@@ -370,6 +449,15 @@ func (b *Backend) writeRole(ctx context.Context, name string, in *roleInput, mus
 	})
 }
 
+// nonNil is s, or an empty list for none (Vault's tokenutil shows an empty
+// token_bound_cidrs as []).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 func roleData(r *Role) map[string]any {
 	pol := r.TokenPolicies
 	if pol == nil {
@@ -383,8 +471,11 @@ func roleData(r *Role) map[string]any {
 		"token_period":   int64(r.TokenPeriod.Seconds()),
 		"token_num_uses": r.TokenNumUses, "secret_id_ttl": int64(r.SecretIDTTL.Seconds()),
 		"secret_id_num_uses": r.SecretIDNumUses, "token_type": r.tokenType(), "local_secret_ids": false,
-		"secret_id_bound_cidrs": nil, "token_bound_cidrs": []string{}, "token_no_default_policy": false,
-		"token_explicit_max_ttl": 0,
+		"secret_id_bound_cidrs": nil, "token_bound_cidrs": nonNil(r.TokenBoundCIDRs),
+		"token_no_default_policy": r.TokenNoDefaultPolicy, "token_explicit_max_ttl": int64(r.TokenExplicitMaxTTL.Seconds()),
+	}
+	if len(r.SecretIDBoundCIDRs) > 0 {
+		d["secret_id_bound_cidrs"] = r.SecretIDBoundCIDRs
 	}
 	if len(r.Policies) > 0 {
 		d["policies"] = r.Policies
@@ -442,11 +533,21 @@ func (b *Backend) roleID(ctx context.Context, req *engine.Request, name string) 
 
 func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
 	var in struct {
-		Metadata string          `json:"metadata"`
-		TTL      engine.Duration `json:"ttl"`
-		NumUses  engine.Int      `json:"num_uses"`
+		Metadata        string          `json:"metadata"`
+		TTL             engine.Duration `json:"ttl"`
+		NumUses         engine.Int      `json:"num_uses"`
+		CIDRList        stringList      `json:"cidr_list"`
+		TokenBoundCIDRs stringList      `json:"token_bound_cidrs"`
 	}
 	if err := req.DecodeBody(&in, decode); err != nil {
+		return nil, err
+	}
+	cidrList, err := blocks(in.CIDRList, "CIDR blocks")
+	if err != nil {
+		return nil, err
+	}
+	tokenCIDRs, err := blocks(in.TokenBoundCIDRs, "token CIDR blocks")
+	if err != nil {
 		return nil, err
 	}
 	var meta map[string]string
@@ -459,7 +560,7 @@ func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name str
 		return nil, engine.Errorf(engine.ErrBadRequest, "num_uses and ttl cannot be negative")
 	}
 	var resp *engine.Response
-	err := b.view.Update(ctx, func(tx *seal.Tx) error {
+	err = b.view.Update(ctx, func(tx *seal.Tx) error {
 		r, err := loadRole(&tx.ReadTx, name)
 		if err != nil {
 			return err
@@ -467,10 +568,16 @@ func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name str
 		if r == nil {
 			return engine.Errorf(engine.ErrBadRequest, "role %q does not exist", name)
 		}
+		if err := subsetOf(r.SecretIDBoundCIDRs, cidrList); err != nil {
+			return err
+		}
+		if err := subsetOf(r.TokenBoundCIDRs, tokenCIDRs); err != nil {
+			return err
+		}
 		id, acc := uuid.NewString(), uuid.NewString()
 		now := b.now().UTC()
 		s := &SecretID{Accessor: acc, NumUses: r.SecretIDNumUses, TTL: r.SecretIDTTL,
-			CreationTime: now, LastUpdated: now, Metadata: meta}
+			CreationTime: now, LastUpdated: now, Metadata: meta, CIDRList: cidrList, TokenBoundCIDRs: tokenCIDRs}
 		if in.NumUses > 0 && (s.NumUses == 0 || int(in.NumUses) < s.NumUses) {
 			s.NumUses = int(in.NumUses)
 		}
@@ -497,6 +604,25 @@ func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name str
 		return nil
 	})
 	return resp, err
+}
+
+// subsetOf is Vault's verifyCIDRRoleSecretIDSubset: a secret ID's blocks
+// must lie inside its role's, when the role has any. Both lists were
+// validated when written.
+func subsetOf(role, secret []string) error {
+	rl, err := cidr.Parse(role, true)
+	if err != nil {
+		return err
+	}
+	sl, err := cidr.Parse(secret, true)
+	if err != nil {
+		return err
+	}
+	if !rl.Covers(sl) {
+		return engine.Errorf(engine.ErrBadRequest,
+			"failed to verify subset relationship between CIDR blocks on the role %q and CIDR blocks on the secret ID %q", role, secret)
+	}
+	return nil
 }
 
 func saveSecret(tx *seal.Tx, role string, h []byte, s *SecretID) error {
@@ -558,7 +684,7 @@ func secretIDData(s *SecretID) map[string]any {
 		"secret_id_accessor": s.Accessor, "secret_id_num_uses": s.NumUses, "secret_id_ttl": int64(s.TTL.Seconds()),
 		"creation_time": s.CreationTime.Format(time.RFC3339Nano), "expiration_time": exp,
 		"last_updated_time": s.LastUpdated.Format(time.RFC3339Nano), "metadata": meta,
-		"cidr_list": []string{}, "token_bound_cidrs": []string{},
+		"cidr_list": nonNil(s.CIDRList), "token_bound_cidrs": nonNil(s.TokenBoundCIDRs),
 	}
 }
 
@@ -686,13 +812,24 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 		if r == nil || subtle.ConstantTimeCompare([]byte(r.RoleID), []byte(in.RoleID)) != 1 {
 			return errLogin
 		}
-		if !r.BindSecretID {
+		if !r.hasConstraint() {
 			// A role stored without a constraint (roles written before
 			// writes refused them) would let its role ID alone log in; a
 			// role ID is not a secret.
 			return errLogin
 		}
+		// Vault checks the secret ID's blocks, then the role's; here
+		// both before anything is written, so a refused login uses
+		// nothing up.
+		if err := allowedFrom(r.SecretIDBoundCIDRs, req.RemoteAddr, "the role"); err != nil {
+			return err
+		}
 		meta := map[string]string{"role_name": r.Name}
+		tokenCIDRs := r.TokenBoundCIDRs
+		if !r.BindSecretID {
+			resp, err = b.issue(tx, r, meta, tokenCIDRs, now)
+			return err
+		}
 		if in.SecretID == "" {
 			return engine.Errorf(engine.ErrBadRequest, "missing secret_id")
 		}
@@ -713,6 +850,17 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 			}
 			return errLogin
 		}
+		if err := subsetOf(r.SecretIDBoundCIDRs, s.CIDRList); err != nil {
+			// The role's blocks were narrowed after the secret ID was
+			// made (Vault checks again at login).
+			return err
+		}
+		if err := allowedFrom(s.CIDRList, req.RemoteAddr, "the secret ID"); err != nil {
+			return err
+		}
+		if len(s.TokenBoundCIDRs) > 0 {
+			tokenCIDRs = s.TokenBoundCIDRs
+		}
 		switch {
 		case s.NumUses == 1:
 			if err := deleteSecret(tx, r.Name, sh); err != nil {
@@ -728,39 +876,59 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 		for k, v := range s.Metadata {
 			meta[k] = v
 		}
-		policies := token.SanitizePolicies(r.TokenPolicies, true)
-		if slices.Contains(policies, "root") {
-			return engine.Errorf(engine.ErrBadRequest, "auth methods cannot create root tokens")
-		}
-		ttl, maxTTL, warnings := token.LoginTTL(b.defaultTTL, b.maxTTL, r.TokenTTL, r.TokenMaxTTL, r.TokenPeriod, 0)
-		e := &token.Entry{
-			Policies: policies, Path: "auth/" + b.path + "login",
-			DisplayName: strings.TrimSuffix(b.path, "/"), Meta: meta, NumUses: r.TokenNumUses,
-			CreationTime: now.Unix(), Type: "service", Renewable: true, Period: r.TokenPeriod,
-			TTL: ttl, ExpireTime: now.Add(ttl).Unix(),
-		}
-		var tok string
-		if r.batch() {
-			// Nothing is written for the token: an orphan batch token
-			// that lives its TTL.
-			e.Renewable = false
-			tok, err = token.CreateBatch(&tx.ReadTx, e)
-		} else {
-			if r.TokenPeriod == 0 && maxTTL < token.SystemMaxTTL {
-				// Renewals stop at the role's or the mount's max TTL.
-				e.ExplicitMaxTTL = maxTTL
-			}
-			tok, err = token.Create(tx.Tenant(), e)
-		}
-		if err != nil {
-			return err
-		}
-		resp = &engine.Response{Warnings: warnings, Auth: &engine.Auth{
-			ClientToken: tok, Accessor: e.Accessor, Policies: e.Policies, TokenPolicies: e.Policies,
-			Metadata: meta, LeaseDuration: int64(ttl.Seconds()), Renewable: e.Renewable, TokenType: e.Type,
-			Orphan: true, NumUses: e.NumUses,
-		}}
-		return nil
+		resp, err = b.issue(tx, r, meta, tokenCIDRs, now)
+		return err
 	})
 	return resp, err
+}
+
+// allowedFrom refuses a login from remote outside blocks, when there are
+// any (Vault's "source address ... unauthorized by CIDR restrictions on
+// <whose>", without the %!w(<nil>) its text carries).
+func allowedFrom(blocks []string, remote, whose string) error {
+	if len(blocks) == 0 {
+		return nil
+	}
+	l, err := cidr.Parse(blocks, true)
+	if err != nil || !l.Allows(remote) {
+		return engine.Errorf(engine.ErrBadRequest, "source address %q unauthorized by CIDR restrictions on %s", cidr.Host(remote), whose)
+	}
+	return nil
+}
+
+// issue makes the token of a login to role r, bound to tokenCIDRs.
+func (b *Backend) issue(tx *seal.Tx, r *Role, meta map[string]string, tokenCIDRs []string, now time.Time) (*engine.Response, error) {
+	policies := token.SanitizePolicies(r.TokenPolicies, !r.TokenNoDefaultPolicy)
+	if slices.Contains(policies, "root") {
+		return nil, engine.Errorf(engine.ErrBadRequest, "auth methods cannot create root tokens")
+	}
+	ttl, maxTTL, warnings := token.LoginTTL(b.defaultTTL, b.maxTTL, r.TokenTTL, r.TokenMaxTTL, r.TokenPeriod, r.TokenExplicitMaxTTL)
+	e := &token.Entry{
+		Policies: policies, Path: "auth/" + b.path + "login",
+		DisplayName: strings.TrimSuffix(b.path, "/"), Meta: meta, NumUses: r.TokenNumUses,
+		CreationTime: now.Unix(), Type: "service", Renewable: true, Period: r.TokenPeriod,
+		TTL: ttl, ExpireTime: now.Add(ttl).Unix(), BoundCIDRs: tokenCIDRs,
+	}
+	var tok string
+	var err error
+	if r.batch() {
+		// Nothing is written for the token: an orphan batch token that
+		// lives its TTL.
+		e.Renewable = false
+		tok, err = token.CreateBatch(&tx.ReadTx, e)
+	} else {
+		if r.TokenPeriod == 0 && maxTTL < token.SystemMaxTTL {
+			// Renewals stop at the role's or the mount's max TTL.
+			e.ExplicitMaxTTL = maxTTL
+		}
+		tok, err = token.Create(tx.Tenant(), e)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Response{Warnings: warnings, Auth: &engine.Auth{
+		ClientToken: tok, Accessor: e.Accessor, Policies: e.Policies, TokenPolicies: e.Policies,
+		Metadata: meta, LeaseDuration: int64(ttl.Seconds()), Renewable: e.Renewable, TokenType: e.Type,
+		Orphan: true, NumUses: e.NumUses,
+	}}, nil
 }

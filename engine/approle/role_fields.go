@@ -15,9 +15,12 @@ import (
 // role read shows it, and 404 for a missing role; a write sets it with the
 // role write's checks, and is a 404 "unsupported path" for a missing role
 // and a 400 "missing <field>" without the parameter; a delete restores
-// the field's default and answers 204, also for a missing role.
-// local-secret-ids is read only. The CIDR-binding paths are not served:
-// Strongroom's AppRole does not bind CIDRs.
+// the field's default and answers 204, also for a missing role, unless that
+// leaves the role without a constraint (a 400; Vault's setRoleEntry answers
+// 500). local-secret-ids is read only. The CIDR paths write nothing when
+// given no parameter (Vault's pathRoleBoundCIDRUpdateCommon); bound-cidr-list
+// is the deprecated name of secret-id-bound-cidrs, and reads as Vault's,
+// null with a deprecation warning.
 
 // roleField is one role/<name>/<field> path.
 type roleField struct {
@@ -30,7 +33,25 @@ type roleField struct {
 	// reset restores the field's default on delete; nil makes the path
 	// read only.
 	reset func(r *Role)
+	// check, when set, refuses a write's value (after missing).
+	check func(in *roleInput) error
+	// legacy marks bound-cidr-list: its read answers bound_cidr_list null
+	// with Vault's deprecation warning.
+	legacy bool
 }
+
+// nonEmptyBlocks refuses an empty list for the role's login blocks: Vault
+// clears them by delete only.
+func nonEmptyBlocks(in *roleInput) error {
+	for _, l := range []*stringList{in.SecretIDBoundCIDRs, in.BoundCIDRList} {
+		if l != nil && len(*l) == 0 {
+			return engine.Errorf(engine.ErrBadRequest, "missing bound_cidr_list")
+		}
+	}
+	return nil
+}
+
+const msgBoundCIDRListDeprecated = `The "bound_cidr_list" field is deprecated and will be removed. Please use "secret_id_bound_cidrs" instead.`
 
 var roleFields = map[string]roleField{
 	"policies": {params: []string{"token_policies", "policies"}, missing: "missing token_policies",
@@ -50,6 +71,12 @@ var roleFields = map[string]roleField{
 	"token-max-ttl": {params: []string{"token_max_ttl"}, missing: "missing token_max_ttl",
 		reset: func(r *Role) { r.TokenMaxTTL = 0 }},
 	"local-secret-ids": {params: []string{"local_secret_ids"}},
+	"secret-id-bound-cidrs": {params: []string{"secret_id_bound_cidrs"}, check: nonEmptyBlocks,
+		reset: func(r *Role) { r.SecretIDBoundCIDRs = nil }},
+	"bound-cidr-list": {params: []string{"bound_cidr_list"}, check: nonEmptyBlocks, legacy: true,
+		reset: func(r *Role) { r.SecretIDBoundCIDRs = nil }},
+	"token-bound-cidrs": {params: []string{"token_bound_cidrs"},
+		reset: func(r *Role) { r.TokenBoundCIDRs = nil }},
 }
 
 // read answers the field's names from the role read's data.
@@ -88,6 +115,9 @@ func (b *Backend) roleFieldOp(ctx context.Context, req *engine.Request, name str
 		if err != nil {
 			return nil, err
 		}
+		if f.legacy {
+			return &engine.Response{Data: map[string]any{"bound_cidr_list": nil}, Warnings: []string{msgBoundCIDRListDeprecated}}, nil
+		}
 		return &engine.Response{Data: f.read(r)}, nil
 	case req.Operation == engine.OpUpdate && f.reset != nil:
 		var in roleInput
@@ -95,8 +125,13 @@ func (b *Backend) roleFieldOp(ctx context.Context, req *engine.Request, name str
 			return nil, err
 		}
 		only, ok := f.take(&in)
-		if !ok {
+		if !ok && f.missing != "" {
 			return nil, engine.Errorf(engine.ErrBadRequest, "%s", f.missing)
+		}
+		if f.check != nil {
+			if err := f.check(&only); err != nil {
+				return nil, err
+			}
 		}
 		return nil, b.writeRole(ctx, name, &only, true)
 	case req.Operation == engine.OpDelete && f.reset != nil:
@@ -106,6 +141,9 @@ func (b *Backend) roleFieldOp(ctx context.Context, req *engine.Request, name str
 				return err
 			}
 			f.reset(r)
+			if !r.hasConstraint() {
+				return engine.Errorf(engine.ErrBadRequest, "%s", msgNoConstraint)
+			}
 			return saveRole(tx, r)
 		})
 	}

@@ -3,6 +3,7 @@ package approle
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/strongroom/strongroom/engine"
@@ -81,8 +82,59 @@ func TestRoleFieldPaths(t *testing.T) {
 	if r, err := e.do(t, engine.OpDelete, "role/none/token-ttl", ""); err != nil || r != nil {
 		t.Fatalf("delete of a missing role's field: %v %v", r, err)
 	}
-	if _, err := e.do(t, engine.OpRead, "role/web/bound-cidr-list", ""); !errors.Is(err, engine.ErrUnsupportedPath) {
-		t.Fatalf("bound-cidr-list: %v", err)
+	if _, err := e.do(t, engine.OpRead, "role/web/no-such-field", ""); !errors.Is(err, engine.ErrUnsupportedPath) {
+		t.Fatalf("an unknown field: %v", err)
+	}
+}
+
+// TestRoleCIDRFieldPaths: role/<name>/{secret-id-bound-cidrs,
+// bound-cidr-list, token-bound-cidrs} as Vault's: written and read as the
+// role read shows them, an empty login list refused, a bad block a 400
+// that writes nothing, no parameter a no-op, the deprecated path read as
+// null with its warning, and a delete that would leave the role without a
+// constraint refused.
+func TestRoleCIDRFieldPaths(t *testing.T) {
+	e := newEnv(t)
+	e.must(t, engine.OpUpdate, "role/web", `{"token_policies":"app"}`)
+	e.must(t, engine.OpUpdate, "role/web/secret-id-bound-cidrs", `{"secret_id_bound_cidrs":"10.0.0.0/8, 192.168.1.7/24"}`)
+	if got := fmt.Sprint(data(e.must(t, engine.OpRead, "role/web/secret-id-bound-cidrs", ""))); got != "map[secret_id_bound_cidrs:[10.0.0.0/8 192.168.1.7/24]]" {
+		t.Fatalf("read: %s", got)
+	}
+	e.must(t, engine.OpUpdate, "role/web/bound-cidr-list", `{"bound_cidr_list":["172.16.0.0/12"]}`)
+	if got := fmt.Sprint(data(e.must(t, engine.OpRead, "role/web", ""))["secret_id_bound_cidrs"]); got != "[172.16.0.0/12]" {
+		t.Fatalf("after bound-cidr-list: %s", got)
+	}
+	r := e.must(t, engine.OpRead, "role/web/bound-cidr-list", "")
+	if d := data(r); len(d) != 1 || d["bound_cidr_list"] != nil || len(r.Warnings) != 1 {
+		t.Fatalf("bound-cidr-list read: %v %q", d, r.Warnings)
+	}
+	for body, want := range map[string]string{
+		`{"secret_id_bound_cidrs":[]}`:            "missing bound_cidr_list",
+		`{"secret_id_bound_cidrs":"10.0.0.1"}`:    "failed to validate CIDR blocks: invalid CIDR address: 10.0.0.1",
+		`{"secret_id_bound_cidrs":"10.0.0.0/33"}`: "invalid CIDR address: 10.0.0.0/33",
+	} {
+		if _, err := e.do(t, engine.OpUpdate, "role/web/secret-id-bound-cidrs", body); !errors.Is(err, engine.ErrBadRequest) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want a 400 with %q", body, err, want)
+		}
+	}
+	e.must(t, engine.OpUpdate, "role/web/secret-id-bound-cidrs", `{}`)
+	e.must(t, engine.OpUpdate, "role/web/token-bound-cidrs", `{"token_bound_cidrs":"10.1.2.3,10.2.0.0/16"}`)
+	if got := fmt.Sprint(data(e.must(t, engine.OpRead, "role/web", ""))); !strings.Contains(got, "secret_id_bound_cidrs:[172.16.0.0/12]") ||
+		!strings.Contains(got, "token_bound_cidrs:[10.1.2.3 10.2.0.0/16]") {
+		t.Fatalf("role read after the writes: %s", got)
+	}
+	if _, err := e.do(t, engine.OpUpdate, "role/web/token-bound-cidrs", `{"token_bound_cidrs":"nope"}`); !errors.Is(err, engine.ErrBadRequest) {
+		t.Errorf("a bad token block: %v", err)
+	}
+
+	// Constraints: without bind_secret_id, the blocks are what remains.
+	e.must(t, engine.OpUpdate, "role/web/bind-secret-id", `{"bind_secret_id":false}`)
+	e.must(t, engine.OpDelete, "role/web/secret-id-bound-cidrs", "")
+	if _, err := e.do(t, engine.OpDelete, "role/web/token-bound-cidrs", ""); !errors.Is(err, engine.ErrBadRequest) || !strings.Contains(err.Error(), msgNoConstraint) {
+		t.Fatalf("deleting the last constraint: %v", err)
+	}
+	if got := fmt.Sprint(data(e.must(t, engine.OpRead, "role/web", ""))["token_bound_cidrs"]); got != "[10.1.2.3 10.2.0.0/16]" {
+		t.Fatalf("the refused delete changed the role: %s", got)
 	}
 }
 

@@ -372,6 +372,15 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		case orphan:
 			e.Parent = nil
 		}
+		// Bound CIDRs (Vault's handleCreateCommon): a role's apply; without
+		// a role, a child keeps its parent's, so a bound token cannot mint
+		// an unbound one (an orphan, which needs sudo, does not).
+		switch {
+		case role != nil:
+			e.BoundCIDRs = role.BoundCIDRs
+		case e.Parent != nil:
+			e.BoundCIDRs = parent.BoundCIDRs
+		}
 		// TTLs (Vault's parseAndMergeTTLPeriod and CalculateTTL).
 		explicitMax, period := time.Duration(in.ExplicitMaxTTL)*time.Second, time.Duration(in.Period)*time.Second
 		if role != nil {
@@ -395,7 +404,7 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 			if parent.ExpireTime != 0 {
 				return engine.Errorf(engine.ErrBadRequest, "expiring root tokens cannot create non-expiring root tokens")
 			}
-			e.Renewable = false
+			e.Renewable, e.BoundCIDRs = false, nil
 		} else {
 			e.ExpireTime = now.Add(ttl).Unix()
 		}

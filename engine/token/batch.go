@@ -44,6 +44,7 @@ type batchEntry struct {
 	CreationTime int64             `json:"c"`
 	TTL          int64             `json:"t"` // seconds
 	Role         string            `json:"o,omitempty"`
+	BoundCIDRs   []string          `json:"b,omitempty"`
 }
 
 // Batch token refusals, Vault's texts.
@@ -68,7 +69,7 @@ func CreateBatch(tx *seal.ReadTx, e *Entry) (string, error) {
 	}
 	raw, err := json.Marshal(batchEntry{
 		Policies: e.Policies, Path: e.Path, DisplayName: e.DisplayName, Meta: e.Meta, Parent: e.Parent,
-		CreationTime: e.CreationTime, TTL: int64(e.TTL / time.Second), Role: e.Role,
+		CreationTime: e.CreationTime, TTL: int64(e.TTL / time.Second), Role: e.Role, BoundCIDRs: e.BoundCIDRs,
 	})
 	if err != nil {
 		return "", err
@@ -132,7 +133,7 @@ func parseBatch(tx *seal.ReadTx, tok string) (*Entry, error) {
 	}
 	return &Entry{
 		Policies: b.Policies, Path: b.Path, DisplayName: b.DisplayName, Meta: b.Meta, Parent: b.Parent,
-		CreationTime: b.CreationTime, TTL: time.Duration(b.TTL) * time.Second, Role: b.Role,
+		CreationTime: b.CreationTime, TTL: time.Duration(b.TTL) * time.Second, Role: b.Role, BoundCIDRs: b.BoundCIDRs,
 		ExpireTime: b.CreationTime + b.TTL, Type: "batch",
 	}, nil
 }

@@ -37,6 +37,10 @@ func LookupData(tok string, e *Entry, now time.Time) map[string]any {
 	if e.Role != "" {
 		d["role"] = e.Role
 	}
+	if len(e.BoundCIDRs) > 0 {
+		// Vault's handleLookup adds bound_cidrs only when the token has them.
+		d["bound_cidrs"] = e.BoundCIDRs
+	}
 	if e.ExpireTime != 0 {
 		expire := time.Unix(e.ExpireTime, 0)
 		if e.IssueTime != 0 {

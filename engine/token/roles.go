@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/engine"
+	"github.com/strongroom/strongroom/engine/cidr"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage/tuple"
 )
@@ -33,6 +34,12 @@ type Role struct {
 	// token_explicit_max_ttl. Period and ExplicitMaxTTL are what applies.
 	LegacyPeriod         time.Duration `json:"legacy_period,omitempty"`
 	LegacyExplicitMaxTTL time.Duration `json:"legacy_explicit_max_ttl,omitempty"`
+	// BoundCIDRs bind the role's tokens to client addresses
+	// (token_bound_cidrs; cidr.List strings); LegacyBoundCIDRs is what a
+	// read reports as the deprecated bound_cidrs, set only by a write that
+	// named that field (Vault's tsRoleEntry.BoundCIDRs).
+	BoundCIDRs       []string `json:"token_bound_cidrs,omitempty"`
+	LegacyBoundCIDRs []string `json:"legacy_bound_cidrs,omitempty"`
 }
 
 // tokenType is the role's token_type as a read reports it.
@@ -55,6 +62,8 @@ type roleInput struct {
 	TokenExplicitMaxTTL *engine.Duration `json:"token_explicit_max_ttl"`
 	PathSuffix          *string          `json:"path_suffix"`
 	TokenType           *string          `json:"token_type"`
+	TokenBoundCIDRs     *StringList      `json:"token_bound_cidrs"`
+	BoundCIDRs          *StringList      `json:"bound_cidrs"`
 }
 
 var roleName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,128}$`)
@@ -83,10 +92,11 @@ func loadRole(tx *seal.ReadTx, name string) (*Role, error) {
 }
 
 // data is the role as Vault's tokenStoreRoleRead answers it: token_bound_cidrs
-// and token_num_uses only when set (never, here), allowed_entity_aliases
-// null, the deprecated period and explicit_max_ttl as UpgradeValue left them.
+// and bound_cidrs only when set, token_num_uses never (not offered),
+// allowed_entity_aliases null, the deprecated period and explicit_max_ttl
+// as UpgradeValue left them.
 func (r *Role) data() map[string]any {
-	return map[string]any{
+	d := map[string]any{
 		"name": r.Name, "allowed_policies": nonNil(r.AllowedPolicies), "disallowed_policies": nonNil(r.DisallowedPolicies),
 		"allowed_policies_glob": []string{}, "disallowed_policies_glob": []string{},
 		"orphan": r.Orphan, "period": int64(r.LegacyPeriod.Seconds()), "token_period": int64(r.Period.Seconds()),
@@ -94,6 +104,24 @@ func (r *Role) data() map[string]any {
 		"token_explicit_max_ttl": int64(r.ExplicitMaxTTL.Seconds()), "path_suffix": r.PathSuffix,
 		"token_type": r.tokenType(), "token_no_default_policy": false, "allowed_entity_aliases": nil,
 	}
+	if len(r.BoundCIDRs) > 0 {
+		d["token_bound_cidrs"] = r.BoundCIDRs
+	}
+	if len(r.LegacyBoundCIDRs) > 0 {
+		d["bound_cidrs"] = r.LegacyBoundCIDRs
+	}
+	return d
+}
+
+// ParseBoundCIDRs reads a token_bound_cidrs value as Vault's tokenutil
+// does (address blocks or single addresses) into the strings a token or a
+// role keeps; field names the parameter in the 400.
+func ParseBoundCIDRs(field string, in []string) ([]string, error) {
+	l, err := cidr.Parse(in, true)
+	if err != nil {
+		return nil, engine.Errorf(engine.ErrBadRequest, "error parsing %s: %v", field, err)
+	}
+	return l.Strings(), nil
 }
 
 func nonNil(s []string) []string {
@@ -130,7 +158,25 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 				return nil, engine.Errorf(engine.ErrBadRequest, "invalid 'token_type' value %q", *in.TokenType)
 			}
 		}
-		return nil, b.Barrier.Update(ctx, func(tx *seal.Tx) error {
+		var warnings []string
+		var bound, legacyBound []string
+		switch {
+		case in.TokenBoundCIDRs != nil:
+			var err error
+			if bound, err = ParseBoundCIDRs("token_bound_cidrs", *in.TokenBoundCIDRs); err != nil {
+				return nil, err
+			}
+			if in.BoundCIDRs != nil {
+				warnings = append(warnings, "Both 'token_bound_cidrs' and deprecated 'bound_cidrs' value supplied, ignoring the deprecated value")
+			}
+		case in.BoundCIDRs != nil:
+			var err error
+			if legacyBound, err = ParseBoundCIDRs("bound_cidrs", *in.BoundCIDRs); err != nil {
+				return nil, err
+			}
+			bound = legacyBound
+		}
+		err := b.Barrier.Update(ctx, func(tx *seal.Tx) error {
 			r, err := loadRole(&tx.ReadTx, name)
 			if err != nil {
 				return err
@@ -158,6 +204,11 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 			if in.TokenType != nil {
 				r.TokenType = *in.TokenType
 			}
+			if in.TokenBoundCIDRs != nil || in.BoundCIDRs != nil {
+				// Vault's tokenStoreRoleCreateUpdate: the new field
+				// clears the deprecated one; the deprecated one sets both.
+				r.BoundCIDRs, r.LegacyBoundCIDRs = bound, legacyBound
+			}
 			// Vault's checks of a batch role.
 			if r.TokenType == "batch" {
 				switch {
@@ -177,6 +228,10 @@ func (b *Backend) roleOp(ctx context.Context, req *engine.Request, name string) 
 			}
 			return tx.Set(roleKey(name), raw)
 		})
+		if err != nil || len(warnings) == 0 {
+			return nil, err
+		}
+		return &engine.Response{Warnings: warnings}, nil
 	}
 	return nil, engine.ErrUnsupportedOperation
 }

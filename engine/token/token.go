@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strongroom/strongroom/engine/cidr"
+
 	"github.com/strongroom/strongroom/engine"
 	"github.com/strongroom/strongroom/seal"
 	"github.com/strongroom/strongroom/storage/tuple"
@@ -64,6 +66,22 @@ type Entry struct {
 	Renewable      bool              `json:"renewable"`
 	Role           string            `json:"role,omitempty"`
 	Type           string            `json:"type"`
+	// BoundCIDRs, when set, are the only client addresses the token may be
+	// used from (Vault's token_bound_cidrs; cidr.List strings); see
+	// UsableFrom.
+	BoundCIDRs []string `json:"bound_cidrs,omitempty"`
+}
+
+// UsableFrom reports whether the token may be used by a client at remote
+// (http.Request.RemoteAddr): true unless the token is bound to address
+// blocks that do not hold it. As Vault's CheckToken, a non-expiring root
+// token is never bound. A binding that does not parse allows nobody.
+func (e *Entry) UsableFrom(remote string) bool {
+	if len(e.BoundCIDRs) == 0 || (e.TTL == 0 && e.IsRoot()) {
+		return true
+	}
+	l, err := cidr.Parse(e.BoundCIDRs, true)
+	return err == nil && l.Allows(remote)
 }
 
 // IsRoot reports whether the token carries the root policy.

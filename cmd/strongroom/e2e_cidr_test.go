@@ -116,6 +116,9 @@ func TestBoundCIDRs(t *testing.T) {
 	}
 	_, err = login(map[string]any{"cidr_list": "127.0.0.2/32"})
 	wantStatus("a login from outside the secret ID's block", err, 400)
+	if re := (*vault.ResponseError)(nil); !errors.As(err, &re) || !slices.Equal(re.Errors, []string{`source address "127.0.0.1" unauthorized through CIDR restrictions on the secret ID`}) {
+		t.Fatalf("the refusal's text (Vault's, for a secret ID without a use limit): %v", err)
+	}
 	_, err = lg.Write("auth/approle/role/app/secret-id", map[string]any{"cidr_list": "10.0.0.0/8"})
 	wantStatus("a secret ID outside the role's blocks", err, 400)
 

@@ -821,7 +821,7 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 		// Vault checks the secret ID's blocks, then the role's; here
 		// both before anything is written, so a refused login uses
 		// nothing up.
-		if err := allowedFrom(r.SecretIDBoundCIDRs, req.RemoteAddr, "the role"); err != nil {
+		if err := allowedFrom(r.SecretIDBoundCIDRs, req.RemoteAddr, "by", "the role"); err != nil {
 			return err
 		}
 		meta := map[string]string{"role_name": r.Name}
@@ -855,7 +855,13 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 			// made (Vault checks again at login).
 			return err
 		}
-		if err := allowedFrom(s.CIDRList, req.RemoteAddr, "the secret ID"); err != nil {
+		// Vault's two texts: "through" for a secret ID without a use
+		// limit, "by" for one with.
+		how := "through"
+		if s.NumUses > 0 {
+			how = "by"
+		}
+		if err := allowedFrom(s.CIDRList, req.RemoteAddr, how, "the secret ID"); err != nil {
 			return err
 		}
 		if len(s.TokenBoundCIDRs) > 0 {
@@ -883,15 +889,15 @@ func (b *Backend) login(ctx context.Context, req *engine.Request) (*engine.Respo
 }
 
 // allowedFrom refuses a login from remote outside blocks, when there are
-// any (Vault's "source address ... unauthorized by CIDR restrictions on
-// <whose>", without the %!w(<nil>) its text carries).
-func allowedFrom(blocks []string, remote, whose string) error {
+// any (Vault's "source address ... unauthorized <how> CIDR restrictions on
+// <whose>", without the %!w(<nil>) some of its texts carry).
+func allowedFrom(blocks []string, remote, how, whose string) error {
 	if len(blocks) == 0 {
 		return nil
 	}
 	l, err := cidr.Parse(blocks, true)
 	if err != nil || !l.Allows(remote) {
-		return engine.Errorf(engine.ErrBadRequest, "source address %q unauthorized by CIDR restrictions on %s", cidr.Host(remote), whose)
+		return engine.Errorf(engine.ErrBadRequest, "source address %q unauthorized %s CIDR restrictions on %s", cidr.Host(remote), how, whose)
 	}
 	return nil
 }

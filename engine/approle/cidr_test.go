@@ -67,7 +67,7 @@ func TestLoginCIDRBindings(t *testing.T) {
 	}
 
 	for remote, want := range map[string]string{
-		"10.3.0.1:5000":    `source address "10.3.0.1" unauthorized by CIDR restrictions on the secret ID`,
+		"10.3.0.1:5000":    `source address "10.3.0.1" unauthorized by CIDR restrictions on the secret ID`, // use-limited: Vault's "by"
 		"192.168.0.1:5000": `source address "192.168.0.1" unauthorized by CIDR restrictions on the role`,
 		"":                 `source address "" unauthorized by CIDR restrictions on the role`,
 	} {

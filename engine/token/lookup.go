@@ -56,6 +56,13 @@ func LookupData(tok string, e *Entry, now time.Time) map[string]any {
 		// clock rounds past the creation's second.
 		d["ttl"] = max(expire.Unix()-now.Round(time.Second).Unix(), 0)
 		d["renewable"] = e.Renewable
+	} else if e.Path != rootPath {
+		// A non-expiring token made by auth/token/create (a root token's
+		// root child) has a lease in Vault, never renewable: its lookup
+		// shows renewable false and the issue time. The root token of
+		// initialisation has none, and shows neither.
+		d["renewable"] = false
+		d["issue_time"] = time.Unix(e.CreationTime, 0).UTC().Format(time.RFC3339Nano)
 	}
 	return d
 }

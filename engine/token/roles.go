@@ -119,7 +119,13 @@ func (r *Role) data() map[string]any {
 func ParseBoundCIDRs(field string, in []string) ([]string, error) {
 	l, err := cidr.Parse(in, true)
 	if err != nil {
-		return nil, engine.Errorf(engine.ErrBadRequest, "error parsing %s: %v", field, err)
+		// Vault's words: tokenStoreRoleCreateUpdate's for the deprecated
+		// field, pathRoleBoundCIDRUpdateCommon's for the others.
+		verb := "failed to parse"
+		if field == "bound_cidrs" {
+			verb = "error parsing"
+		}
+		return nil, engine.Errorf(engine.ErrBadRequest, "%s %s: %v", verb, field, err)
 	}
 	return l.Strings(), nil
 }

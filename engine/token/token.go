@@ -129,12 +129,15 @@ func Hash(tx *seal.ReadTx, tok string) ([]byte, error) {
 	return tx.MAC([]byte(tok))
 }
 
+// rootPath is the path of the root token of initialisation.
+const rootPath = "auth/token/root"
+
 // CreateRoot creates a root token (policy "root", no TTL, orphan) inside tx,
 // and returns the token. Init and generate-root call it.
 func CreateRoot(tx *seal.Tx, now time.Time) (string, error) {
 	return Create(tx, &Entry{
 		Policies:     []string{"root"},
-		Path:         "auth/token/root",
+		Path:         rootPath,
 		DisplayName:  "root",
 		CreationTime: now.Unix(),
 		Type:         "service",

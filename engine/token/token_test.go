@@ -60,6 +60,18 @@ func TestCreateLookupExpire(t *testing.T) {
 	if d["ttl"] != int64(30) || d["orphan"] != false || d["expire_time"] == nil || d["creation_ttl"] != int64(60) {
 		t.Fatalf("lookup data: %v", d)
 	}
+	// Non-expiring tokens (OpenBao's answers): the root token of
+	// initialisation shows no renewable and no issue time; a root child
+	// made by auth/token/create shows renewable false and its issue time.
+	d = LookupData(root, e, now)
+	if _, ok := d["renewable"]; ok || d["issue_time"] != nil {
+		t.Fatalf("the initial root token's lookup: %v", d)
+	}
+	child := &Entry{Policies: []string{"root"}, Path: "auth/token/create", CreationTime: now.Unix(), Type: "service"}
+	d = LookupData("", child, now)
+	if d["renewable"] != false || d["issue_time"] != time.Unix(now.Unix(), 0).UTC().Format(time.RFC3339Nano) || d["expire_time"] != nil {
+		t.Fatalf("a root child's lookup: %v", d)
+	}
 }
 
 // TestLimitedTokensStayOutOfCaches: a token with a use limit is never

@@ -53,7 +53,8 @@ var engineRoutes = map[string][]string{
 	"transit/": {"keys/k", "keys/", "keys/k/rotate", "keys/k/config", "keys/k/trim", "encrypt/k", "decrypt/k", "rewrap/k", "datakey/plaintext/k", "datakey/wrapped/k", "random", "random/32", "hash", "hash/sha2-512", "hmac/k", "sign/k", "verify/k", "export/encryption-key/k", "backup/k", "restore", "restore/k", "wrapping_key", "keys/k/import", "keys/k/import_version", "cache-config"},
 	"auth/approle/": {"role/", "role/r", "role/r/role-id", "role/r/secret-id", "role/r/secret-id/lookup", "role/r/secret-id/destroy", "login",
 		"role/r/policies", "role/r/bind-secret-id", "role/r/secret-id-num-uses", "role/r/secret-id-ttl", "role/r/period",
-		"role/r/token-num-uses", "role/r/token-ttl", "role/r/token-max-ttl", "role/r/local-secret-ids"},
+		"role/r/token-num-uses", "role/r/token-ttl", "role/r/token-max-ttl", "role/r/local-secret-ids",
+		"role/r/custom-secret-id", "role/r/secret-id-bound-cidrs", "role/r/bound-cidr-list", "role/r/token-bound-cidrs"},
 	"cubbyhole/":  {"x", "a/b", "response", ""},
 	"auth/token/": {"create", "create-orphan", "create/r", "lookup", "lookup-self", "lookup-accessor", "renew", "renew-self", "revoke", "revoke-self", "revoke-accessor", "revoke-orphan", "roles/", "roles/r"},
 }

@@ -69,3 +69,34 @@ func TestAppRoleFieldPaths(t *testing.T) {
 		t.Fatalf("bind_secret_id %s after the refusal", got)
 	}
 }
+
+// TestAppRoleCustomSecretID: `vault write auth/approle/role/r/custom-secret-id
+// secret_id=...` registers the caller's secret ID, which logs in; the same
+// one again is refused.
+func TestAppRoleCustomSecretID(t *testing.T) {
+	_, c, _ := initUnsealed(t, 1, 1)
+	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
+		t.Fatal(err)
+	}
+	lg := c.Logical()
+	if _, err := lg.Write("auth/approle/role/r", map[string]any{"token_policies": "default"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := lg.Write("auth/approle/role/r/custom-secret-id", map[string]any{"secret_id": "chosen-by-the-operator"})
+	if err != nil || s.Data["secret_id"] != "chosen-by-the-operator" || s.Data["secret_id_accessor"] == "" {
+		t.Fatalf("custom-secret-id: %+v %v", s, err)
+	}
+	_, err = lg.Write("auth/approle/role/r/custom-secret-id", map[string]any{"secret_id": "chosen-by-the-operator"})
+	var re *vault.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 400 || !slices.Contains(re.Errors, "failed to store secret_id: SecretID is already registered") {
+		t.Fatalf("the same secret ID again: %v", err)
+	}
+	rid, err := lg.Read("auth/approle/role/r/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, err := lg.Write("auth/approle/login", map[string]any{"role_id": rid.Data["role_id"], "secret_id": "chosen-by-the-operator"})
+	if err != nil || login.Auth == nil || login.Auth.ClientToken == "" {
+		t.Fatalf("login with the custom secret ID: %+v %v", login, err)
+	}
+}

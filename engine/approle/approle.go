@@ -176,7 +176,28 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 				return b.listSecretIDs(ctx, name)
 			}
 			if req.Operation == engine.OpUpdate {
-				return b.newSecretID(ctx, req, name)
+				var in secretIDInput
+				if err := req.DecodeBody(&in, decode); err != nil {
+					return nil, err
+				}
+				return b.newSecretID(ctx, name, "", &in)
+			}
+		case "custom-secret-id":
+			if req.Operation == engine.OpUpdate {
+				var in struct {
+					secretIDInput
+					SecretID string `json:"secret_id"`
+				}
+				if err := req.DecodeBody(&in, decode); err != nil {
+					return nil, err
+				}
+				switch {
+				case in.SecretID == "":
+					return nil, engine.Errorf(engine.ErrBadRequest, "missing secret_id")
+				case len(in.SecretID) > maxSecretIDLen:
+					return nil, engine.Errorf(engine.ErrBadRequest, "secret_id is longer than the maximum of %d bytes", maxSecretIDLen)
+				}
+				return b.newSecretID(ctx, name, in.SecretID, &in.secretIDInput)
 			}
 		case "secret-id/lookup":
 			if req.Operation == engine.OpUpdate {
@@ -531,17 +552,27 @@ func (b *Backend) roleID(ctx context.Context, req *engine.Request, name string) 
 	return &engine.Response{Data: map[string]any{"role_id": r.RoleID}}, nil
 }
 
-func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name string) (*engine.Response, error) {
-	var in struct {
-		Metadata        string          `json:"metadata"`
-		TTL             engine.Duration `json:"ttl"`
-		NumUses         engine.Int      `json:"num_uses"`
-		CIDRList        stringList      `json:"cidr_list"`
-		TokenBoundCIDRs stringList      `json:"token_bound_cidrs"`
-	}
-	if err := req.DecodeBody(&in, decode); err != nil {
-		return nil, err
-	}
+// secretIDInput is the body of role/<name>/secret-id, and of
+// custom-secret-id with its secret_id.
+type secretIDInput struct {
+	Metadata        string          `json:"metadata"`
+	TTL             engine.Duration `json:"ttl"`
+	NumUses         engine.Int      `json:"num_uses"`
+	CIDRList        stringList      `json:"cidr_list"`
+	TokenBoundCIDRs stringList      `json:"token_bound_cidrs"`
+}
+
+// maxSecretIDLen bounds a custom secret ID, as Vault's HMAC input
+// (maxHmacInputLength).
+const maxSecretIDLen = 4096
+
+// errSecretIDTaken is Vault's refusal of a custom secret ID the role
+// already has (registerSecretIDEntry; Vault answers 500).
+var errSecretIDTaken = engine.Errorf(engine.ErrBadRequest, "failed to store secret_id: SecretID is already registered")
+
+// newSecretID makes a secret ID for role name (Vault's
+// handleRoleSecretIDCommon): a random UUID, or custom when it is set.
+func (b *Backend) newSecretID(ctx context.Context, name, custom string, in *secretIDInput) (*engine.Response, error) {
 	cidrList, err := blocks(in.CIDRList, "CIDR blocks")
 	if err != nil {
 		return nil, err
@@ -568,13 +599,19 @@ func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name str
 		if r == nil {
 			return engine.Errorf(engine.ErrBadRequest, "role %q does not exist", name)
 		}
+		if !r.BindSecretID {
+			return engine.Errorf(engine.ErrBadRequest, "bind_secret_id is not set on the role")
+		}
 		if err := subsetOf(r.SecretIDBoundCIDRs, cidrList); err != nil {
 			return err
 		}
 		if err := subsetOf(r.TokenBoundCIDRs, tokenCIDRs); err != nil {
 			return err
 		}
-		id, acc := uuid.NewString(), uuid.NewString()
+		id, acc := custom, uuid.NewString()
+		if id == "" {
+			id = uuid.NewString()
+		}
 		now := b.now().UTC()
 		s := &SecretID{Accessor: acc, NumUses: r.SecretIDNumUses, TTL: r.SecretIDTTL,
 			CreationTime: now, LastUpdated: now, Metadata: meta, CIDRList: cidrList, TokenBoundCIDRs: tokenCIDRs}
@@ -590,6 +627,15 @@ func (b *Backend) newSecretID(ctx context.Context, req *engine.Request, name str
 		h, err := tx.MAC([]byte(id))
 		if err != nil {
 			return err
+		}
+		if custom != "" {
+			old, err := loadSecret(&tx.ReadTx, name, h)
+			if err != nil {
+				return err
+			}
+			if old != nil {
+				return errSecretIDTaken
+			}
 		}
 		if err := saveSecret(tx, name, h, s); err != nil {
 			return err

@@ -136,3 +136,44 @@ func TestLoginWithoutSecretID(t *testing.T) {
 		t.Fatalf("a batch role with an explicit max TTL: %v", err)
 	}
 }
+
+// TestCustomSecretID: role/<name>/custom-secret-id registers the caller's
+// secret ID (stored, like a generated one, only as its keyed hash), which
+// logs in; the same one twice, none, or an overlong one is a 400 that
+// writes nothing, and a role without bind_secret_id takes no secret ID of
+// either kind.
+func TestCustomSecretID(t *testing.T) {
+	e := newEnv(t)
+	e.must(t, engine.OpUpdate, "role/web", `{"token_policies":"app"}`)
+	roleID := data(e.must(t, engine.OpRead, "role/web/role-id", ""))["role_id"].(string)
+	d := data(e.must(t, engine.OpUpdate, "role/web/custom-secret-id", `{"secret_id":"my-own-secret","num_uses":1,"metadata":"{\"host\":\"a\"}"}`))
+	if d["secret_id"] != "my-own-secret" || d["secret_id_accessor"] == "" || d["secret_id_num_uses"] != 1 {
+		t.Fatalf("custom-secret-id: %v", d)
+	}
+	for body, want := range map[string]string{
+		`{"secret_id":"my-own-secret"}`: "failed to store secret_id: SecretID is already registered",
+		`{}`:                            "missing secret_id",
+		fmt.Sprintf(`{"secret_id":%q}`, strings.Repeat("x", 4097)): "secret_id is longer than the maximum of 4096 bytes",
+	} {
+		if _, err := e.do(t, engine.OpUpdate, "role/web/custom-secret-id", body); !errors.Is(err, engine.ErrBadRequest) || err.Error() != want {
+			t.Errorf("custom-secret-id %.40s: %v, want %q", body, err, want)
+		}
+	}
+	if keys := data(e.must(t, engine.OpList, "role/web/secret-id", ""))["keys"].([]string); len(keys) != 1 {
+		t.Fatalf("secret IDs after the refusals: %q", keys)
+	}
+	resp, err := e.loginFrom(t, "127.0.0.1:1", fmt.Sprintf(`{"role_id":%q,"secret_id":"my-own-secret"}`, roleID))
+	if err != nil || resp.Auth.Metadata["host"] != "a" {
+		t.Fatalf("login with the custom secret ID: %+v %v", resp, err)
+	}
+	if _, err := e.loginFrom(t, "127.0.0.1:1", fmt.Sprintf(`{"role_id":%q,"secret_id":"my-own-secret"}`, roleID)); !errors.Is(err, engine.ErrBadRequest) {
+		t.Fatalf("second login with a one-use secret ID: %v", err)
+	}
+
+	e.must(t, engine.OpUpdate, "role/open", `{"bind_secret_id":false,"secret_id_bound_cidrs":"127.0.0.0/8"}`)
+	for _, path := range []string{"role/open/secret-id", "role/open/custom-secret-id"} {
+		if _, err := e.do(t, engine.OpUpdate, path, `{"secret_id":"s"}`); !errors.Is(err, engine.ErrBadRequest) || err.Error() != "bind_secret_id is not set on the role" {
+			t.Errorf("%s on a role without bind_secret_id: %v", path, err)
+		}
+	}
+}

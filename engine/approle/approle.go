@@ -973,6 +973,11 @@ func (b *Backend) issue(tx *seal.Tx, r *Role, meta map[string]string, tokenCIDRs
 			// Renewals stop at the role's or the mount's max TTL.
 			e.ExplicitMaxTTL = maxTTL
 		}
+		if x := r.TokenExplicitMaxTTL; x > 0 && (e.ExplicitMaxTTL == 0 || x < e.ExplicitMaxTTL) {
+			// A periodic token too stops at token_explicit_max_ttl
+			// (Vault's tokenutil: auth.ExplicitMaxTTL).
+			e.ExplicitMaxTTL = x
+		}
 		tok, err = token.Create(tx.Tenant(), e)
 	}
 	if err != nil {

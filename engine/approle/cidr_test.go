@@ -132,6 +132,15 @@ func TestLoginWithoutSecretID(t *testing.T) {
 	if te := e.tokenEntry(t, resp.Auth.ClientToken); te.ExplicitMaxTTL != 5*time.Minute || te.BoundCIDRs != nil {
 		t.Fatalf("token: explicit max %v, bound %q", te.ExplicitMaxTTL, te.BoundCIDRs)
 	}
+	// A periodic role's tokens stop at the explicit max too.
+	e.must(t, engine.OpUpdate, "role/svc", `{"token_period":"1m"}`)
+	resp, err = e.loginFrom(t, "127.0.0.1:1", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if te := e.tokenEntry(t, resp.Auth.ClientToken); te.Period != time.Minute || te.ExplicitMaxTTL != 5*time.Minute {
+		t.Fatalf("periodic token: period %v, explicit max %v", te.Period, te.ExplicitMaxTTL)
+	}
 	if _, err := e.do(t, engine.OpUpdate, "role/b", `{"token_type":"batch","token_explicit_max_ttl":60}`); !errors.Is(err, engine.ErrBadRequest) {
 		t.Fatalf("a batch role with an explicit max TTL: %v", err)
 	}

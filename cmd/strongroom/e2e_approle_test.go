@@ -72,7 +72,7 @@ func TestAppRoleFieldPaths(t *testing.T) {
 
 // TestAppRoleCustomSecretID: `vault write auth/approle/role/r/custom-secret-id
 // secret_id=...` registers the caller's secret ID, which logs in; the same
-// one again is refused.
+// one again is refused. Then tidy/secret-id answers.
 func TestAppRoleCustomSecretID(t *testing.T) {
 	_, c, _ := initUnsealed(t, 1, 1)
 	if err := c.Sys().EnableAuthWithOptions("approle", &vault.EnableAuthOptions{Type: "approle"}); err != nil {
@@ -98,5 +98,16 @@ func TestAppRoleCustomSecretID(t *testing.T) {
 	login, err := lg.Write("auth/approle/login", map[string]any{"role_id": rid.Data["role_id"], "secret_id": "chosen-by-the-operator"})
 	if err != nil || login.Auth == nil || login.Auth.ClientToken == "" {
 		t.Fatalf("login with the custom secret ID: %+v %v", login, err)
+	}
+	// vault write -f auth/approle/tidy/secret-id: Vault's 202 and warning.
+	req := c.NewRequest("POST", "/v1/auth/approle/tidy/secret-id")
+	resp, err := c.RawRequest(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tidy, err := vault.ParseSecret(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 202 || len(tidy.Warnings) != 1 {
+		t.Fatalf("tidy: %d %+v %v", resp.StatusCode, tidy, err)
 	}
 }

@@ -154,6 +154,8 @@ func (b *Backend) HandleRequest(ctx context.Context, req *engine.Request) (*engi
 		return b.login(ctx, req)
 	case (p == "role" || p == "role/") && req.Operation == engine.OpList:
 		return b.listRoles(ctx)
+	case p == "tidy/secret-id" && req.Operation == engine.OpUpdate:
+		return b.tidySecretIDs(ctx)
 	case strings.HasPrefix(p, "role/"):
 		rest := strings.TrimPrefix(p, "role/")
 		if req.Operation == engine.OpList {

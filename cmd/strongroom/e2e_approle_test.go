@@ -100,8 +100,7 @@ func TestAppRoleCustomSecretID(t *testing.T) {
 		t.Fatalf("login with the custom secret ID: %+v %v", login, err)
 	}
 	// vault write -f auth/approle/tidy/secret-id: Vault's 202 and warning.
-	req := c.NewRequest("POST", "/v1/auth/approle/tidy/secret-id")
-	resp, err := c.RawRequest(req)
+	resp, err := lg.WriteRaw("auth/approle/tidy/secret-id", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ var engineRoutes = map[string][]string{
 	"auth/approle/": {"role/", "role/r", "role/r/role-id", "role/r/secret-id", "role/r/secret-id/lookup", "role/r/secret-id/destroy", "login",
 		"role/r/policies", "role/r/bind-secret-id", "role/r/secret-id-num-uses", "role/r/secret-id-ttl", "role/r/period",
 		"role/r/token-num-uses", "role/r/token-ttl", "role/r/token-max-ttl", "role/r/local-secret-ids",
-		"role/r/custom-secret-id", "role/r/secret-id-bound-cidrs", "role/r/bound-cidr-list", "role/r/token-bound-cidrs"},
+		"role/r/custom-secret-id", "role/r/secret-id-bound-cidrs", "role/r/bound-cidr-list", "role/r/token-bound-cidrs", "tidy/secret-id"},
 	"cubbyhole/":  {"x", "a/b", "response", ""},
 	"auth/token/": {"create", "create-orphan", "create/r", "lookup", "lookup-self", "lookup-accessor", "renew", "renew-self", "revoke", "revoke-self", "revoke-accessor", "revoke-orphan", "roles/", "roles/r"},
 }

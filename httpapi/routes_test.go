@@ -321,6 +321,10 @@ func TestNoAnswerUnwrappedWhenWrapping(t *testing.T) {
 			body := w.Body.Bytes()
 			switch {
 			case w.Code == http.StatusNoContent && len(body) == 0:
+			case w.Code == http.StatusAccepted && json.Unmarshal(body, &env) == nil && env.WrapInfo == nil &&
+				(env.Data == nil || string(env.Data) == "null") && (env.Auth == nil || string(env.Auth) == "null"):
+				// An accepted operation answering warnings only (Vault's
+				// 202 of auth/approle/tidy/secret-id): nothing to hide.
 			case json.Unmarshal(body, &env) == nil && env.WrapInfo != nil && env.WrapInfo.Token != "" &&
 				(env.Data == nil || string(env.Data) == "null") && (env.Auth == nil || string(env.Auth) == "null"):
 				wrapped++

@@ -39,7 +39,8 @@ func TestBoundCIDRs(t *testing.T) {
 	if _, err := lg.Write("auth/token/roles/far", map[string]any{"token_bound_cidrs": "10.0.0.0/8", "allowed_policies": "default"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := root.Sys().PutPolicy("creator", `path "auth/token/create" { capabilities = ["update"] }`); err != nil {
+	if err := root.Sys().PutPolicy("creator", `path "auth/token/create" { capabilities = ["update"] }
+path "auth/token/create-orphan" { capabilities = ["update"] }`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := lg.Write("auth/token/roles/near", map[string]any{"token_bound_cidrs": []string{"127.0.0.1", "::1"}, "allowed_policies": "default,creator"}); err != nil {
@@ -78,6 +79,16 @@ func TestBoundCIDRs(t *testing.T) {
 	look, err := lg.Write("auth/token/lookup", map[string]any{"token": child.Auth.ClientToken})
 	if err != nil || fmt.Sprint(look.Data["bound_cidrs"]) != "[127.0.0.1 ::1]" {
 		t.Fatalf("child lookup: %+v %v", look, err)
+	}
+	// So does an orphan it makes (stricter than Vault, which lets a bound
+	// token mint an unbound orphan through create-orphan).
+	orphan, err := nearC.Auth().Token().CreateOrphan(&vault.TokenCreateRequest{Policies: []string{"default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	look, err = lg.Write("auth/token/lookup", map[string]any{"token": orphan.Auth.ClientToken})
+	if err != nil || look.Data["orphan"] != true || fmt.Sprint(look.Data["bound_cidrs"]) != "[127.0.0.1 ::1]" {
+		t.Fatalf("orphan lookup: %+v %v", look, err)
 	}
 	// The root token is unbound, and sys/capabilities of a bound token
 	// answers wherever the asker is.

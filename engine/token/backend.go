@@ -372,13 +372,15 @@ func (b *Backend) create(ctx context.Context, req *engine.Request, orphan bool, 
 		case orphan:
 			e.Parent = nil
 		}
-		// Bound CIDRs (Vault's handleCreateCommon): a role's apply; without
-		// a role, a child keeps its parent's, so a bound token cannot mint
-		// an unbound one (an orphan, which needs sudo, does not).
-		switch {
-		case role != nil:
+		// Bound CIDRs: a role's apply (Vault's handleCreateCommon);
+		// without a role, the new token keeps its creator's, orphan or
+		// not, so a bound token cannot mint an unbound one. Vault copies
+		// them to a child with a parent only, which lets a bound token
+		// escape its binding through auth/token/create-orphan (no sudo
+		// needed); this is stricter.
+		if role != nil {
 			e.BoundCIDRs = role.BoundCIDRs
-		case e.Parent != nil:
+		} else {
 			e.BoundCIDRs = parent.BoundCIDRs
 		}
 		// TTLs (Vault's parseAndMergeTTLPeriod and CalculateTTL).
